@@ -9,9 +9,10 @@ import "github.com/gluevmm/glue/guestmem"
 // Low memory (first MiB). Everything the VMM writes for boot lives here,
 // below the EBDA, so it never collides with a kernel loaded at 1 MiB or above.
 const (
-	GDTAddr           guestmem.Addr = 0x500  // boot GDT (see gdt.go)
-	IDTAddr           guestmem.Addr = 0x520  // empty IDT loaded before entry
+	GDTAddr           guestmem.Addr = 0x500  // boot GDT (see gdt.go), room for 8 descriptors
+	IDTAddr           guestmem.Addr = 0x540  // empty IDT loaded before entry (BootIDTSize bytes)
 	PVHStartInfoAddr  guestmem.Addr = 0x6000 // hvm_start_info for the PVH entry
+	PVHModlistAddr    guestmem.Addr = 0x6040 // hvm_modlist_entry for the initrd
 	PVHMemmapAddr     guestmem.Addr = 0x6100 // hvm_memmap_table_entry array
 	ZeroPageAddr      guestmem.Addr = 0x7000 // struct boot_params (the "zero page")
 	BootStackTop      guestmem.Addr = 0x8ff0 // initial RSP/ESP
@@ -98,3 +99,15 @@ func RAMSpans(memBytes uint64) []guestmem.Span {
 		{Base: MMIOGapEnd, Size: memBytes - uint64(MMIOGapStart)},
 	}
 }
+
+// MaxCPUs is the most vCPUs the boot tables describe: xAPIC IDs are 8 bits,
+// the IOAPIC takes the ID after the last CPU, and 0xff is the broadcast ID.
+const MaxCPUs = 254
+
+// KVM needs three private pages below 4 GiB for the TSS and the identity map
+// it uses for real-mode emulation; they sit at the top of the MMIO gap,
+// clear of the LAPIC and IOAPIC.
+const (
+	KVMIdentityMapAddr guestmem.Addr = 0xfffb_c000
+	KVMTSSAddr         guestmem.Addr = 0xfffb_d000
+)

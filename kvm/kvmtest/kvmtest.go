@@ -1,0 +1,60 @@
+// Package kvmtest holds helpers for tests that need /dev/kvm.
+//
+// Such tests skip, saying why, on hosts without usable KVM, and fail instead
+// when the environment sets GLUE_REQUIRE_KVM=1 (as CI does), so a broken
+// host cannot pass for a green run.
+package kvmtest
+
+import (
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gluevmm/glue/kvm"
+)
+
+// RequireEnv is the environment variable that turns skips into failures.
+const RequireEnv = "GLUE_REQUIRE_KVM"
+
+// Required reports whether KVM tests must run (GLUE_REQUIRE_KVM=1).
+func Required() bool { return os.Getenv(RequireEnv) == "1" }
+
+// Open opens /dev/kvm for the test and closes it when the test ends. If KVM
+// cannot be opened it skips the test with the reason, or fails it when
+// Required.
+func Open(t testing.TB) *kvm.System {
+	t.Helper()
+	sys, err := kvm.Open("")
+	if err != nil {
+		if Required() {
+			t.Fatalf("%v (%s=1, so KVM is required)", err, RequireEnv)
+		}
+		t.Skipf("skipping: %v (set %s=1 to fail instead)", err, RequireEnv)
+	}
+	t.Cleanup(func() { sys.Close() })
+	return sys
+}
+
+// NewVM creates a VM with memSize bytes of zeroed RAM at guest-physical
+// address 0 (memory slot 0) and returns it with the host view of that RAM.
+// Both are released when the test ends. memSize must be a multiple of the
+// page size.
+func NewVM(t testing.TB, sys *kvm.System, memSize int) (*kvm.VM, []byte) {
+	t.Helper()
+	mem, err := unix.Mmap(-1, 0, memSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Fatalf("kvmtest: map %d bytes of guest RAM: %v", memSize, err)
+	}
+	// Cleanups run last-registered first: vCPUs, then the VM, then its RAM.
+	t.Cleanup(func() { unix.Munmap(mem) })
+	vm, err := sys.CreateVM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vm.Close() })
+	if err := vm.SetUserMemoryRegion(0, 0, mem, 0); err != nil {
+		t.Fatal(err)
+	}
+	return vm, mem
+}
