@@ -84,14 +84,19 @@ func (v *VCPU) fault(exit kvm.Exit) error {
 	if len(code) == 0 {
 		code = v.fetchInstruction(f.RIP)
 	}
-	if len(code) > 0 {
-		f.Bytes = code
-		if inst, err := x86asm.Decode(code, mode); err == nil {
-			f.Bytes = code[:inst.Len]
-			f.Instruction = x86asm.IntelSyntax(inst, f.RIP, nil)
-		}
-	}
+	f.Instruction, f.Bytes = decodeInstruction(code, mode, f.RIP)
 	return f
+}
+
+// decodeInstruction disassembles the instruction at the start of code
+// (Intel syntax) and trims code to its length; it returns code unchanged
+// and no text when the bytes do not decode.
+func decodeInstruction(code []byte, mode int, rip uint64) (string, []byte) {
+	inst, err := x86asm.Decode(code, mode)
+	if err != nil || inst.Op == 0 {
+		return "", code // Op 0: only prefixes decoded, the rest is invalid or cut off
+	}
+	return x86asm.IntelSyntax(inst, rip, nil), code[:inst.Len]
 }
 
 // fetchInstruction reads up to 15 bytes at the guest's linear address rip,
