@@ -1,0 +1,161 @@
+package loader
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// MaxDecompressedSize caps a decompressed payload, whatever the guest's
+// RAM (which caps it too): a payload is input the loader does not trust,
+// and must not make glue allocate without bound.
+const MaxDecompressedSize = 1 << 30
+
+// payloadFormat is one compression the kernel build can use for the
+// bzImage payload (CONFIG_KERNEL_*), recognised by the magic that the
+// kernel's own lib/decompress.c looks for.
+type payloadFormat struct {
+	name   string
+	magic  string
+	decode func(stream []byte, sizeHint, limit uint64) ([]byte, error) // nil: unsupported
+}
+
+var payloadFormats = []payloadFormat{
+	{"gzip", "\x1f\x8b", decodeGzip},
+	{"xz", xzMagic, decodeXZ},
+	{"zstd", "\x28\xb5\x2f\xfd", decodeZstd},
+	{"lz4", "\x02\x21\x4c\x18", decodeLZ4Legacy},
+	{"bzip2", "BZh", nil},
+	{"lzma", "\x5d\x00", nil},
+	{"lzo", "\x89LZO", nil},
+}
+
+// decompress decodes a bzImage payload into at most limit bytes. The kernel
+// build appends the uncompressed size as a little-endian uint32 to every
+// payload (for gzip it is the stream's own ISIZE trailer), which gives a
+// bomb check before any work and a length check after it.
+func decompress(payload []byte, limit uint64) (data []byte, format string, err error) {
+	var pf *payloadFormat
+	for i := range payloadFormats {
+		if bytes.HasPrefix(payload, []byte(payloadFormats[i].magic)) {
+			pf = &payloadFormats[i]
+			break
+		}
+	}
+	switch {
+	case pf == nil:
+		return nil, "", errorf(ErrUnsupportedCompression, "payload starts with % x, which is no known compression format",
+			payload[:min(len(payload), 6)])
+	case pf.decode == nil:
+		return nil, pf.name, errorf(ErrUnsupportedCompression,
+			"unsupported compression %s; use a kernel built with gzip, xz, zstd or lz4 (CONFIG_KERNEL_XZ...), or pass the vmlinux", pf.name)
+	case len(payload) < len(pf.magic)+4:
+		return nil, pf.name, errorf(ErrCorruptPayload, "%s payload is only %d bytes", pf.name, len(payload))
+	}
+	size := uint64(binary.LittleEndian.Uint32(payload[len(payload)-4:]))
+	if size > limit {
+		return nil, pf.name, errorf(ErrPayloadTooLarge, "%s payload declares %d bytes uncompressed; the limit is %d",
+			pf.name, size, limit)
+	}
+	stream := payload
+	if pf.name != "gzip" {
+		stream = payload[:len(payload)-4]
+	}
+	data, err = pf.decode(stream, size, limit)
+	if err != nil {
+		return nil, pf.name, fmt.Errorf("%s payload: %w", pf.name, err)
+	}
+	if uint64(len(data)) != size {
+		return nil, pf.name, errorf(ErrCorruptPayload, "%s payload decompressed to %d bytes, but its size trailer says %d",
+			pf.name, len(data), size)
+	}
+	return data, pf.name, nil
+}
+
+// readLimited reads r to EOF into a buffer sized for sizeHint bytes, failing
+// with ErrPayloadTooLarge past limit.
+func readLimited(r io.Reader, sizeHint, limit uint64) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(min(sizeHint, limit)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
+		return nil, errorf(ErrCorruptPayload, "%v", err)
+	}
+	if uint64(buf.Len()) > limit {
+		return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes", limit)
+	}
+	return buf.Bytes(), nil
+}
+
+func decodeGzip(stream []byte, sizeHint, limit uint64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(stream))
+	if err != nil {
+		return nil, errorf(ErrCorruptPayload, "%v", err)
+	}
+	zr.Multistream(false)
+	return readLimited(zr, sizeHint, limit)
+}
+
+func decodeZstd(stream []byte, sizeHint, limit uint64) ([]byte, error) {
+	window := min(max(limit, zstd.MinWindowSize), zstd.MaxWindowSize)
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(limit),
+		zstd.WithDecoderMaxWindow(window))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	out, err := dec.DecodeAll(stream, make([]byte, 0, min(sizeHint, limit)))
+	switch {
+	case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
+		return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes: %v", limit, err)
+	case err != nil:
+		return nil, errorf(ErrCorruptPayload, "%v", err)
+	}
+	return out, nil
+}
+
+// The kernel's lz4 payload uses the legacy frame format (lz4 -l): a magic
+// number, then blocks each preceded by its compressed size, each
+// decompressing to at most 8 MiB.
+const (
+	lz4LegacyMagic     = 0x184C2102
+	lz4LegacyBlockSize = 8 << 20
+)
+
+func decodeLZ4Legacy(stream []byte, sizeHint, limit uint64) ([]byte, error) {
+	out := make([]byte, 0, min(sizeHint, limit))
+	var block []byte
+	for pos := 4; pos < len(stream); { // the magic was matched by decompress
+		if len(stream)-pos < 4 {
+			return nil, errorf(ErrCorruptPayload, "%d stray bytes at offset %d", len(stream)-pos, pos)
+		}
+		n := binary.LittleEndian.Uint32(stream[pos:])
+		pos += 4
+		if n == lz4LegacyMagic { // concatenated legacy streams
+			continue
+		}
+		if n == 0 || uint64(n) > uint64(len(stream)-pos) {
+			return nil, errorf(ErrCorruptPayload, "block at offset %d claims %d bytes; %d remain", pos-4, n, len(stream)-pos)
+		}
+		if block == nil {
+			block = make([]byte, lz4LegacyBlockSize)
+		}
+		got, err := lz4.UncompressBlock(stream[pos:pos+int(n)], block)
+		if err != nil {
+			return nil, errorf(ErrCorruptPayload, "block at offset %d: %v", pos-4, err)
+		}
+		if uint64(len(out))+uint64(got) > limit {
+			return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes", limit)
+		}
+		out = append(out, block[:got]...)
+		pos += int(n)
+	}
+	return out, nil
+}
