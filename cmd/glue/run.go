@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gluevmm/glue/console"
+	"github.com/gluevmm/glue/vmm"
+)
+
+// runFlags are the flags of `glue run` before they become a vmm.Config.
+type runFlags struct {
+	cpus         int
+	mem          string
+	kernel       string
+	initrd       string
+	params       string
+	name         string
+	consolePath  string
+	boot         string
+	bzImageEntry bool
+}
+
+// flagOfField maps vmm.ConfigError fields to the flag that sets them.
+var flagOfField = map[string]string{
+	"CPUs":    "--cpus",
+	"MemMiB":  "--mem",
+	"Kernel":  "--kernel",
+	"Initrd":  "--initrd",
+	"Cmdline": "--params",
+	"Boot":    "--boot",
+	"Name":    "--name",
+}
+
+func newRunCommand(g *globals) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [FLAGS]",
+		Short: "Start a VM in this process",
+		Long: `Start a VM in this process; it runs until the guest resets or powers off,
+the VM fails, or you quit.
+
+Without --kernel glue boots its built-in test guest. --kernel takes an ELF
+vmlinux, a PVH ELF or a bzImage (whose compressed vmlinux is extracted and
+entered directly; --bzimage-entry uses the image's own 64-bit entry instead).
+
+The guest's serial console (COM1, ttyS0) is this terminal: input goes to the
+guest, and ` + console.EscapeHelp + `.`,
+		Example: `  glue run
+  glue run -c 2 -m 1G -p "glue.test=cpus,mem"
+  glue run -k vmlinuz -m 300 -p "console=ttyS0 earlyprintk=serial"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runVM(cmd.Context(), g, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVarP(&f.cpus, "cpus", "c", 1, "number of vCPUs")
+	fl.StringVarP(&f.mem, "mem", "m", "512", "guest memory in MiB (suffixes M and G accepted)")
+	fl.StringVarP(&f.kernel, "kernel", "k", "", "kernel image: ELF vmlinux, PVH ELF or bzImage (default: built-in guest)")
+	fl.StringVar(&f.initrd, "initrd", "", "initial ramdisk")
+	fl.StringVarP(&f.params, "params", "p", "", "kernel command line (default for Linux: \""+vmm.DefaultCmdline+"\")")
+	fl.StringVarP(&f.name, "name", "n", "", "VM name: 1-64 characters of [A-Za-z0-9._-]")
+	fl.StringVar(&f.consolePath, "console", "", "write the guest's console output to FILE instead of stdout")
+	fl.StringVar(&f.boot, "boot", "", "entry protocol for ELF kernels: linux (64-bit boot protocol) or pvh (default: linux where offered)")
+	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
+	return cmd
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// parseMiB accepts "512", "512M", "512MiB", "2G", "2GiB".
+func parseMiB(s string) (uint64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(t, "G"):
+		mult, t = 1024, strings.TrimSuffix(t, "G")
+	case strings.HasSuffix(t, "M"):
+		t = strings.TrimSuffix(t, "M")
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || n > (1<<63)/mult {
+		return 0, fmt.Errorf("%q is not a size in MiB (e.g. 512, 512M, 2G)", s)
+	}
+	return n * mult, nil
+}
+
+func (f *runFlags) config(g *globals) (vmm.Config, error) {
+	mem, err := parseMiB(f.mem)
+	if err != nil {
+		return vmm.Config{}, usageErrorf("--mem: %v", err)
+	}
+	if f.name != "" && !namePattern.MatchString(f.name) {
+		return vmm.Config{}, usageErrorf("--name: %q: use 1-64 characters of A-Z a-z 0-9 . _ -", f.name)
+	}
+	return vmm.Config{
+		Name:         f.name,
+		CPUs:         f.cpus,
+		MemMiB:       mem,
+		Kernel:       f.kernel,
+		Initrd:       f.initrd,
+		Cmdline:      f.params,
+		Boot:         vmm.BootProtocol(f.boot),
+		BzImageEntry: f.bzImageEntry,
+		Logger:       g.logger(),
+	}, nil
+}
+
+func runVM(ctx context.Context, g *globals, f *runFlags) error {
+	cfg, err := f.config(g)
+	if err != nil {
+		return err
+	}
+	out := io.Writer(os.Stdout)
+	if f.consolePath != "" {
+		file, err := os.OpenFile(f.consolePath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return usageErrorf("--console: %v", err)
+		}
+		defer file.Close()
+		out = file
+	}
+	guestOut := console.NewAsyncWriter(out, 1<<20)
+	defer guestOut.Close(2 * time.Second)
+	cfg.Console = guestOut
+
+	vm, err := vmm.Build(ctx, cfg)
+	if err != nil {
+		var ce *vmm.ConfigError
+		if errors.As(err, &ce) {
+			if flag, ok := flagOfField[ce.Field]; ok {
+				return usageErrorf("%s: %v", flag, ce.Err)
+			}
+		}
+		return err
+	}
+	defer vm.Close()
+
+	restore, err := console.RawTerminal(int(os.Stdin.Fd()))
+	if err != nil {
+		return err
+	}
+	defer restore()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go pumpInput(ctx, cancel, vm)
+
+	outcome, err := vm.Run(ctx)
+	if err != nil {
+		return err
+	}
+	cfg.Logger.Info("vm ended", "name", cfg.Name, "reason", outcome)
+	return nil
+}
+
+// errUserQuit ends the VM when the user types the escape sequence.
+var errUserQuit = errors.New("stopped from the console (Ctrl-a x)")
+
+// pumpInput copies host stdin to the guest console through the escape
+// filter until EOF, a read error, or the quit sequence.
+func pumpInput(ctx context.Context, cancel context.CancelCauseFunc, vm *vmm.VM) {
+	var esc console.Escape
+	buf := make([]byte, 256)
+	for {
+		n, err := os.Stdin.Read(buf)
+		if n > 0 {
+			data, quit := esc.Filter(buf[:n])
+			if err := vm.ConsoleInput(ctx, data); err != nil {
+				return
+			}
+			if quit {
+				cancel(errUserQuit)
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,209 @@
+// Package integration drives the real glue binary: black-box tests of what
+// a user sees, one file per feature. Tests that need /dev/kvm skip with a
+// reason where it is missing and fail instead when GLUE_REQUIRE_KVM=1.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gluevmm/glue/kvm"
+	"github.com/gluevmm/glue/kvm/kvmtest"
+)
+
+// glueBin is the binary under test, built once by TestMain.
+var glueBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "glue-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	glueBin = filepath.Join(dir, "glue")
+	build := exec.Command("go", "build", "-o", glueBin, "github.com/gluevmm/glue/cmd/glue")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building glue: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireKVM skips (or, with GLUE_REQUIRE_KVM=1, fails) a test that boots a VM.
+func requireKVM(t *testing.T) {
+	t.Helper()
+	kvmtest.Open(t)
+}
+
+// result is a finished glue process.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runGlue runs glue to completion with stdin as input (nil: empty) and a
+// generous deadline; a test that hits it fails instead of hanging CI.
+func runGlue(t *testing.T, stdin io.Reader, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, glueBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		res.code = exitErr.ExitCode()
+	case err != nil:
+		t.Fatalf("glue %s: %v", strings.Join(args, " "), err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("glue %s: still running after 2 minutes\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), res.stdout, res.stderr)
+	}
+	return res
+}
+
+// markers returns the GLUE-OK/GLUE-FAIL lines of the built-in guest, keyed
+// by test name, and fails the test on any GLUE-FAIL.
+func markers(t *testing.T, out string) map[string]string {
+	t.Helper()
+	found := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if rest, ok := strings.CutPrefix(line, "GLUE-FAIL "); ok {
+			t.Errorf("guest reported failure: %s", rest)
+		}
+		if rest, ok := strings.CutPrefix(line, "GLUE-OK "); ok {
+			name, details, _ := strings.Cut(rest, " ")
+			found[name] = details
+		}
+	}
+	return found
+}
+
+// field returns the value of key=value in a marker's details.
+func field(details, key string) string {
+	for _, f := range strings.Fields(details) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// session is a glue process whose output is read while it runs.
+type session struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	mu     sync.Mutex
+	out    bytes.Buffer
+	notify chan struct{}
+	done   chan struct{}
+	err    error
+}
+
+func (s *session) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.out.Write(p)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// startGlue starts glue with stdout and stderr merged; the process is
+// killed when the test ends if it is still running.
+func startGlue(t *testing.T, args ...string) *session {
+	t.Helper()
+	s := &session{t: t, cmd: exec.Command(glueBin, args...), notify: make(chan struct{}, 1), done: make(chan struct{})}
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	var err error
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+		if t.Failed() {
+			t.Logf("glue output:\n%s", s.output())
+		}
+	})
+	return s
+}
+
+func (s *session) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// waitFor waits until the output contains want, failing after timeout.
+func (s *session) waitFor(want string, timeout time.Duration) string {
+	s.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if out := s.output(); strings.Contains(out, want) {
+			return out
+		}
+		select {
+		case <-s.notify:
+		case <-s.done:
+			if out := s.output(); strings.Contains(out, want) {
+				return out
+			}
+			s.t.Fatalf("glue exited (%v) before printing %q", s.err, want)
+		case <-deadline:
+			s.t.Fatalf("no %q within %v", want, timeout)
+		}
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (s *session) wait(timeout time.Duration) int {
+	s.t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(timeout):
+		s.t.Fatalf("glue still running after %v", timeout)
+	}
+	var exitErr *exec.ExitError
+	if errors.As(s.err, &exitErr) {
+		return exitErr.ExitCode()
+	}
+	if s.err != nil {
+		s.t.Fatal(s.err)
+	}
+	return 0
+}
+
+// maxVCPUs is KVM's vCPU limit on this host.
+func maxVCPUs(t *testing.T) int {
+	sys, err := kvm.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	return sys.MaxVCPUs()
+}

@@ -1,0 +1,77 @@
+package vmm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gluevmm/glue/kvm"
+	"github.com/gluevmm/glue/vcpu"
+)
+
+// Run starts the vCPUs and blocks until the VM ends: the guest resets or
+// powers off, a vCPU faults, or ctx is cancelled (an orderly stop). It
+// returns the clean outcome, or the error that ended the VM. Run may be
+// called once.
+func (vm *VM) Run(ctx context.Context) (Outcome, error) {
+	runners := make([]*vcpu.VCPU, len(vm.cpus))
+	ends := make(chan error, len(vm.cpus))
+	var wg sync.WaitGroup
+	for i, c := range vm.cpus {
+		runners[i] = vcpu.New(vcpu.Config{VCPU: c, PIO: vm.pio, MMIO: vm.mmio, Mem: vm.mem, Logger: vm.log})
+		wg.Go(func() { ends <- runners[i].Run() })
+	}
+	vm.log.Info("vm running", "name", vm.cfg.Name, "cpus", len(vm.cpus), "mem_mib", vm.cfg.MemMiB)
+
+	var outcome Outcome
+	var err error
+	select {
+	case <-ctx.Done():
+		outcome = OutcomeStopped
+	case <-vm.reset:
+		outcome = OutcomeReset
+	case end := <-ends:
+		outcome, err = classify(end)
+	}
+	for _, r := range runners {
+		r.Stop()
+	}
+	wg.Wait()
+	close(ends)
+	// A fault on another vCPU while stopping is still worth reporting.
+	for end := range ends {
+		if _, e := classify(end); e != nil && err == nil && outcome != OutcomeStopped {
+			err = e
+		}
+	}
+	if err != nil {
+		return "", explainFault(err)
+	}
+	return outcome, nil
+}
+
+// explainFault adds why an emulation failure happens on PVM hosts, where a
+// guest kernel that is not PVM-aware runs under KVM's instruction emulator.
+func explainFault(err error) error {
+	var f *vcpu.Fault
+	if errors.As(err, &f) && f.Exit.Kind == kvm.ExitInternalError &&
+		f.Exit.InternalError.Suberror == kvm.KVM_INTERNAL_ERROR_EMULATION && isPVMHost() {
+		return fmt.Errorf("%w (this host's KVM is PVM, which emulates a kernel that is not PVM-aware and lacks this instruction; see docs/testing.md)", err)
+	}
+	return err
+}
+
+// classify turns a vCPU's end into a clean outcome or an error.
+func classify(end error) (Outcome, error) {
+	var ge *vcpu.GuestExit
+	switch {
+	case errors.Is(end, vcpu.ErrStopped):
+		return OutcomeStopped, nil
+	case errors.As(end, &ge) && ge.Reason == "reset":
+		return OutcomeReset, nil
+	case errors.As(end, &ge):
+		return OutcomePowerOff, nil
+	}
+	return "", end
+}
