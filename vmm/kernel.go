@@ -53,10 +53,9 @@ func (vm *VM) loadKernel() error {
 	}
 	boot := x86.BootConfig{Cmdline: cmdline, NumCPUs: cfg.CPUs}
 	boot.Initrd.Base, boot.Initrd.Size = initrd.Addr, initrd.Size
-	if k.Protocol == loader.PVH {
-		boot.Protocol = x86.PVH // hvm_start_info replaces the zero page
-	} else {
-		boot.Protocol, boot.SetupHeader = x86.Linux64, k.SetupHeader
+	boot.Protocol = k.Protocol
+	if k.Protocol == loader.Linux64 {
+		boot.SetupHeader = k.SetupHeader // PVH has hvm_start_info instead
 	}
 	if err := x86.WriteBootMemory(vm.mem, boot); err != nil {
 		return fmt.Errorf("vmm: write boot structures: %w", err)

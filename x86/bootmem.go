@@ -6,33 +6,12 @@ import (
 	"strings"
 
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/loader"
 )
-
-// BootProtocol selects which boot information the kernel finds at entry.
-type BootProtocol int
-
-const (
-	// Linux64 is Linux's 64-bit boot protocol: the kernel starts in long
-	// mode with RSI = ZeroPageAddr (struct boot_params).
-	Linux64 BootProtocol = iota
-	// PVH is the Xen PVH entry: the kernel starts in 32-bit protected mode
-	// with EBX = PVHStartInfoAddr (struct hvm_start_info).
-	PVH
-)
-
-func (p BootProtocol) String() string {
-	switch p {
-	case Linux64:
-		return "linux64"
-	case PVH:
-		return "pvh"
-	}
-	return fmt.Sprintf("BootProtocol(%d)", int(p))
-}
 
 // BootConfig is what WriteBootMemory needs besides guest memory.
 type BootConfig struct {
-	Protocol BootProtocol // the zero value is Linux64
+	Protocol loader.Protocol // loader.Linux64 (also the zero value) or loader.PVH
 	// Cmdline is the kernel command line, at most CmdlineRegionSize-1 bytes
 	// and no longer than the kernel accepts (the loader knows that limit).
 	Cmdline string
@@ -83,13 +62,13 @@ func WriteBootMemory(mem *guestmem.Memory, cfg BootConfig) error {
 	}
 	blobs = append(blobs, cmdline, mp)
 	switch cfg.Protocol {
-	case Linux64:
+	case 0, loader.Linux64:
 		zp, err := zeroPageBlob(info, cfg.SetupHeader)
 		if err != nil {
 			return err
 		}
 		blobs = append(blobs, zp)
-	case PVH:
+	case loader.PVH:
 		if cfg.SetupHeader != nil {
 			return errors.New("x86: a bzImage setup header has no use in a PVH boot")
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/loader"
 )
 
 // newTestMemory maps memBytes of guest RAM laid out by RAMSpans.
@@ -73,7 +74,7 @@ func TestWriteBootMemoryLinux64(t *testing.T) {
 func TestWriteBootMemoryPVH(t *testing.T) {
 	t.Parallel()
 	mem := newTestMemory(t, 512<<20)
-	if err := WriteBootMemory(mem, BootConfig{Protocol: PVH, Cmdline: "console=ttyS0", NumCPUs: 1}); err != nil {
+	if err := WriteBootMemory(mem, BootConfig{Protocol: loader.PVH, Cmdline: "console=ttyS0", NumCPUs: 1}); err != nil {
 		t.Fatal(err)
 	}
 	info := readPVHStartInfo(t, mem)
@@ -135,9 +136,9 @@ func TestWriteBootMemoryRejects(t *testing.T) {
 			c.SetupHeader = bzImageHeader(0x020f, 8)
 		}), "at most 8"},
 		{"setup header with PVH", nil, with(func(c *BootConfig) {
-			c.Protocol, c.SetupHeader = PVH, bzImageHeader(0x020f, 2047)
+			c.Protocol, c.SetupHeader = loader.PVH, bzImageHeader(0x020f, 2047)
 		}), "PVH"},
-		{"unknown protocol", nil, with(func(c *BootConfig) { c.Protocol = 7 }), "BootProtocol(7)"},
+		{"unknown protocol", nil, with(func(c *BootConfig) { c.Protocol = 7 }), "Protocol(7)"},
 		{"no low RAM", []guestmem.Span{{Base: MMIOGapEnd, Size: 64 << 20}}, ok, "x86: e820:"},
 		{"no RAM above 1MiB", []guestmem.Span{{Base: 0, Size: 1 << 20}}, ok, "x86: e820:"},
 	}
@@ -204,15 +205,6 @@ func TestBootStructuresDoNotOverlap(t *testing.T) {
 			if r.addr < end(o) && o.addr < end(r) {
 				t.Errorf("%s [%#x, %#x) overlaps %s [%#x, %#x)", r.name, r.addr, end(r), o.name, o.addr, end(o))
 			}
-		}
-	}
-}
-
-func TestBootProtocolString(t *testing.T) {
-	t.Parallel()
-	for p, want := range map[BootProtocol]string{Linux64: "linux64", PVH: "pvh", 9: "BootProtocol(9)"} {
-		if got := p.String(); got != want {
-			t.Errorf("BootProtocol(%d).String() = %q, want %q", int(p), got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/loader"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -21,7 +22,7 @@ func Example() {
 	defer mem.Close()
 
 	err = x86.WriteBootMemory(mem, x86.BootConfig{
-		Protocol: x86.Linux64,
+		Protocol: loader.Linux64,
 		Cmdline:  "console=ttyS0 panic=-1",
 		NumCPUs:  2,
 	})

@@ -44,7 +44,7 @@ var flagOfField = map[string]string{
 func newRunCommand(g *globals) *cobra.Command {
 	f := &runFlags{}
 	cmd := &cobra.Command{
-		Use:   "run [FLAGS]",
+		Use:   "run",
 		Short: "Start a VM in this process",
 		Long: `Start a VM in this process; it runs until the guest resets or powers off,
 the VM fails, or you quit.
@@ -64,14 +64,14 @@ guest, and ` + console.EscapeHelp + `.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVarP(&f.cpus, "cpus", "c", 1, "number of vCPUs")
-	fl.StringVarP(&f.mem, "mem", "m", "512", "guest memory in MiB (suffixes M and G accepted)")
-	fl.StringVarP(&f.kernel, "kernel", "k", "", "kernel image: ELF vmlinux, PVH ELF or bzImage (default: built-in guest)")
-	fl.StringVar(&f.initrd, "initrd", "", "initial ramdisk")
-	fl.StringVarP(&f.params, "params", "p", "", "kernel command line (default for Linux: \""+vmm.DefaultCmdline+"\")")
-	fl.StringVarP(&f.name, "name", "n", "", "VM name: 1-64 characters of [A-Za-z0-9._-]")
-	fl.StringVar(&f.consolePath, "console", "", "write the guest's console output to FILE instead of stdout")
-	fl.StringVar(&f.boot, "boot", "", "entry protocol for ELF kernels: linux (64-bit boot protocol) or pvh (default: linux where offered)")
+	fl.IntVarP(&f.cpus, "cpus", "c", 1, "`N` vCPUs, at most what KVM allows")
+	fl.StringVarP(&f.mem, "mem", "m", "512", "guest memory: `SIZE` in MiB, or with an M or G suffix")
+	fl.StringVarP(&f.kernel, "kernel", "k", "", "kernel image (ELF vmlinux, PVH ELF or bzImage) in `FILE` (default: the built-in guest)")
+	fl.StringVar(&f.initrd, "initrd", "", "initial ramdisk from `FILE`")
+	fl.StringVarP(&f.params, "params", "p", "", "kernel command line `PARAMS`; default for Linux: \""+vmm.DefaultCmdline+"\"")
+	fl.StringVarP(&f.name, "name", "n", "", "`NAME` of the VM: 1-64 characters of [A-Za-z0-9._-]")
+	fl.StringVar(&f.consolePath, "console", "", "write the guest's console output to `FILE` instead of stdout")
+	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
 	return cmd
 }
