@@ -19,21 +19,7 @@ const codeAddr = 0x1000
 // real mode at codeAddr running code.
 func realModeVCPU(t *testing.T, code []byte) (*kvm.VCPU, *guestmem.Memory) {
 	t.Helper()
-	sys := kvmtest.Open(t)
-	mem, err := guestmem.New([]guestmem.Span{{Base: 0, Size: 0x10000}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
-	vm, err := sys.CreateVM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { vm.Close() })
-	r := mem.Regions()[0]
-	if err := vm.SetUserMemoryRegion(0, 0, r.Host(), 0); err != nil {
-		t.Fatal(err)
-	}
+	vm, mem := kvmtest.NewVMWithRAM(t, kvmtest.Open(t), []guestmem.Span{{Base: 0, Size: 0x10000}})
 	mem.WriteAt(code, codeAddr)
 	c, err := vm.CreateVCPU(0)
 	if err != nil {

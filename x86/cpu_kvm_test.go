@@ -21,21 +21,7 @@ const (
 func newBootVM(t *testing.T) (*kvm.System, *kvm.VM, *guestmem.Memory) {
 	t.Helper()
 	sys := kvmtest.Open(t)
-	mem, err := guestmem.New(x86.RAMSpans(testRAM))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
-	vm, err := sys.CreateVM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { vm.Close() })
-	for i, r := range mem.Regions() {
-		if err := vm.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host(), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	vm, mem := kvmtest.NewVMWithRAM(t, sys, x86.RAMSpans(testRAM))
 	if err := vm.CreateIRQChip(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/kvm"
 )
 
@@ -55,6 +56,28 @@ func NewVM(t testing.TB, sys *kvm.System, memSize int) (*kvm.VM, []byte) {
 	t.Cleanup(func() { vm.Close() })
 	if err := vm.SetUserMemoryRegion(0, 0, mem, 0); err != nil {
 		t.Fatal(err)
+	}
+	return vm, mem
+}
+
+// NewVMWithRAM creates a VM whose RAM is a guestmem.Memory with the given
+// spans, one memory slot per region, all released when the test ends.
+func NewVMWithRAM(t testing.TB, sys *kvm.System, spans []guestmem.Span) (*kvm.VM, *guestmem.Memory) {
+	t.Helper()
+	mem, err := guestmem.New(spans)
+	if err != nil {
+		t.Fatalf("kvmtest: %v", err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	vm, err := sys.CreateVM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vm.Close() })
+	for i, r := range mem.Regions() {
+		if err := vm.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host(), 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return vm, mem
 }
