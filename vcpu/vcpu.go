@@ -36,12 +36,13 @@ type Config struct {
 }
 
 // VCPU runs one kvm.VCPU. Run is called once, from the goroutine that will
-// own it; Stop may be called from anywhere, any number of times.
+// own it; Pause, Resume and Stop may be called from anywhere, any number of
+// times (see state.go).
 type VCPU struct {
-	cfg  Config
-	log  *slog.Logger
-	stop atomic.Bool
-	tid  atomic.Int32 // OS thread running Run, 0 when none
+	cfg   Config
+	log   *slog.Logger
+	tid   atomic.Int32 // OS thread running Run, 0 when none
+	state stateMachine
 }
 
 // New prepares a vCPU runner; nothing runs until Run.
@@ -50,7 +51,9 @@ func New(cfg Config) *VCPU {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &VCPU{cfg: cfg, log: log.With("vcpu", cfg.VCPU.ID())}
+	v := &VCPU{cfg: cfg, log: log.With("vcpu", cfg.VCPU.ID())}
+	v.state.init()
+	return v
 }
 
 // Run enters the guest and handles exits until the run ends; it returns
@@ -61,11 +64,12 @@ func (v *VCPU) Run() error {
 	defer runtime.UnlockOSThread()
 	v.tid.Store(int32(unix.Gettid()))
 	defer v.tid.Store(0)
+	defer v.state.ended()
 
 	kv := v.cfg.VCPU
 	backoff := time.Duration(0)
 	for {
-		if v.stop.Load() {
+		if v.state.requested() != Running && !v.park() {
 			return ErrStopped
 		}
 		exit, err := kv.Run()
@@ -81,9 +85,9 @@ func (v *VCPU) Run() error {
 		case kvm.ExitMMIO:
 			v.handleMMIO(&exit.MMIO)
 		case kvm.ExitInterrupted:
-			// Stop's request, or a stray runtime signal. Clearing before the
-			// check at the top of the loop cannot lose a Stop: Stop sets the
-			// flag before it sets immediate_exit.
+			// A kick, or a stray runtime signal. Clearing before the check
+			// at the top of the loop cannot lose a request: requests are
+			// recorded before immediate_exit is set.
 			kv.SetImmediateExit(false)
 		case kvm.ExitRetry:
 			// An AP waiting for INIT/SIPI on a host whose KVM_RUN does not
@@ -101,9 +105,9 @@ func (v *VCPU) Run() error {
 	}
 }
 
-// Stop makes Run return ErrStopped as soon as possible; it does not wait.
-func (v *VCPU) Stop() {
-	v.stop.Store(true)
+// kick makes the vCPU thread leave KVM_RUN (or not enter it) so that it
+// looks at its requested state.
+func (v *VCPU) kick() {
 	v.cfg.VCPU.SetImmediateExit(true)
 	if tid := v.tid.Load(); tid != 0 {
 		// ESRCH only means the thread already left Run.
