@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gluevmm/glue/loader"
+	"github.com/gluevmm/glue/vcpu"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -21,6 +22,7 @@ func (vm *VM) createVCPUs() error {
 			return err
 		}
 		vm.cpus = append(vm.cpus, c)
+		vm.runners = append(vm.runners, vcpu.New(vcpu.Config{VCPU: c, PIO: vm.pio, MMIO: vm.mmio, Mem: vm.mem, Logger: vm.log}))
 		cpuid, err := x86.FilterCPUID(supported, id, vm.cfg.CPUs)
 		if err != nil {
 			return fmt.Errorf("vmm: vcpu %d: %w", id, err)

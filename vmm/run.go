@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/vcpu"
@@ -15,26 +16,28 @@ import (
 // returns the clean outcome, or the error that ended the VM. Run may be
 // called once.
 func (vm *VM) Run(ctx context.Context) (Outcome, error) {
-	runners := make([]*vcpu.VCPU, len(vm.cpus))
-	ends := make(chan error, len(vm.cpus))
+	ends := make(chan error, len(vm.runners))
 	var wg sync.WaitGroup
-	for i, c := range vm.cpus {
-		runners[i] = vcpu.New(vcpu.Config{VCPU: c, PIO: vm.pio, MMIO: vm.mmio, Mem: vm.mem, Logger: vm.log})
-		wg.Go(func() { ends <- runners[i].Run() })
+	vm.started = time.Now()
+	for _, r := range vm.runners {
+		wg.Go(func() { ends <- r.Run() })
 	}
-	vm.log.Info("vm running", "name", vm.cfg.Name, "cpus", len(vm.cpus), "mem_mib", vm.cfg.MemMiB)
+	vm.log.Info("vm running", "name", vm.cfg.Name, "cpus", len(vm.runners), "mem_mib", vm.cfg.MemMiB)
 
 	var outcome Outcome
 	var err error
 	select {
 	case <-ctx.Done():
 		outcome = OutcomeStopped
+	case <-vm.stopRequested:
+		outcome = OutcomeStopped
 	case <-vm.reset:
 		outcome = OutcomeReset
 	case end := <-ends:
 		outcome, err = classify(end)
 	}
-	for _, r := range runners {
+	vm.setState(StateStopping)
+	for _, r := range vm.runners {
 		r.Stop()
 	}
 	wg.Wait()

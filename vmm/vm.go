@@ -12,6 +12,7 @@ import (
 	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/loader"
 	"github.com/gluevmm/glue/serial"
+	"github.com/gluevmm/glue/vcpu"
 )
 
 // VM is a built virtual machine. Run it once; Close it when done.
@@ -19,18 +20,21 @@ type VM struct {
 	cfg Config
 	log *slog.Logger
 
-	sys    *kvm.System
-	kvm    *kvm.VM
-	mem    *guestmem.Memory
-	pio    *bus.Bus
-	mmio   *bus.Bus
-	uart   *serial.UART
-	kernel *loader.Kernel
-	cpus   []*kvm.VCPU
+	sys     *kvm.System
+	kvm     *kvm.VM
+	mem     *guestmem.Memory
+	pio     *bus.Bus
+	mmio    *bus.Bus
+	uart    *serial.UART
+	kernel  *loader.Kernel
+	cpus    []*kvm.VCPU
+	runners []*vcpu.VCPU // one per cpus[i]
 
 	// reset is closed (once) when the guest pulses the i8042 reset line.
 	reset     chan struct{}
 	resetOnce sync.Once
+
+	lifecycle // pause/resume/stop requests and the VM's state
 }
 
 // Outcome says how a VM that ended cleanly ended.
@@ -55,6 +59,7 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 		return nil, err
 	}
 	vm := &VM{cfg: cfg, log: cfg.Logger, sys: sys, reset: make(chan struct{})}
+	vm.lifecycle.init()
 	defer func() {
 		if err != nil {
 			vm.Close()

@@ -1,0 +1,92 @@
+package vmm
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// State is the VM's run state as the control plane reports it.
+type State string
+
+// The VM states.
+const (
+	StateRunning  State = "running"
+	StatePaused   State = "paused"
+	StateStopping State = "stopping"
+)
+
+// lifecycle serialises Pause, Resume and Stop: each is idempotent, and
+// concurrent callers see one consistent state.
+type lifecycle struct {
+	mu            sync.Mutex // held across a whole Pause/Resume
+	state         State      // guarded by mu
+	stopRequested chan struct{}
+	stopOnce      sync.Once
+	started       time.Time // set by Run before any vCPU starts
+}
+
+func (l *lifecycle) init() {
+	l.state = StateRunning
+	l.stopRequested = make(chan struct{})
+}
+
+func (l *lifecycle) setState(s State) {
+	l.mu.Lock()
+	l.state = s
+	l.mu.Unlock()
+}
+
+// State returns the VM's current state.
+func (vm *VM) State() State {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.state
+}
+
+// Pause stops every vCPU and returns once all have left the guest and
+// parked (or ctx ends). The guest's devices are only ever driven by its
+// vCPUs, so nothing in the guest advances while paused. Pausing a paused VM
+// does nothing.
+func (vm *VM) Pause(ctx context.Context) error {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.state != StateRunning {
+		return nil
+	}
+	for _, r := range vm.runners {
+		if err := r.Pause(ctx); err != nil {
+			// Leave no vCPU parked behind a failed pause.
+			for _, r := range vm.runners {
+				r.Resume()
+			}
+			return err
+		}
+	}
+	vm.state = StatePaused
+	vm.log.Info("vm paused", "name", vm.cfg.Name)
+	return nil
+}
+
+// Resume lets every vCPU continue exactly where it was paused. Resuming a
+// running VM does nothing.
+func (vm *VM) Resume(context.Context) error {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.state != StatePaused {
+		return nil
+	}
+	for _, r := range vm.runners {
+		r.Resume()
+	}
+	vm.state = StateRunning
+	vm.log.Info("vm resumed", "name", vm.cfg.Name)
+	return nil
+}
+
+// Stop asks Run to end the VM in order (outcome OutcomeStopped); it does
+// not wait for Run to return.
+func (vm *VM) Stop(context.Context) error {
+	vm.stopOnce.Do(func() { close(vm.stopRequested) })
+	return nil
+}
