@@ -1,0 +1,177 @@
+package perf
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkStartup times process start → first byte of guest output, and
+// → GLUE-DONE of the cmdline test (a whole tiny boot), and reads the
+// VMM's memory use at that point.
+func BenchmarkStartup(b *testing.B) {
+	glue, qemu := vmms(b)
+	cmdline := guestCmdline("cmdline")
+	first, done, cpu := samples{}, samples{}, samples{}
+	peak, guest, private, file := samples{}, samples{}, samples{}, samples{}
+	for range b.N {
+		interleave(b, *boots, glue, qemu, func(v vmm) {
+			tr, err := boot(v, cmdline, time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			end, _ := tr.find("GLUE-DONE")
+			first.add(v, ms(tr.firstByte))
+			done.add(v, ms(end.at))
+			cpu.add(v, ms(tr.cpu))
+			m := tr.mem
+			peak.add(v, mib(m.peakKiB))
+			file.add(v, mib(m.fileKiB))
+			if m.guestKiB >= 0 {
+				guest.add(v, mib(m.guestKiB))
+				private.add(v, mib(m.anonKiB-m.guestKiB))
+			}
+		})
+	}
+	first.report(b, "first-byte-ms", "first-byte-ratio")
+	done.report(b, "done-ms", "done-ratio")
+	peak.report(b, "rss-MiB", "rss-ratio")
+	quarter := func(g, q float64) bool { return g <= q/4 }
+	record(row{"start → first guest byte (ms)", "%.1f", first, "≤ ¼ of QEMU", quarter})
+	record(row{"start → `GLUE-DONE` (ms)", "%.1f", done, "≤ ¼ of QEMU", quarter})
+	record(row{"VMM CPU time, user+sys, until killed (ms)", "%.1f", cpu, "", nil})
+	record(row{"peak RSS, VmHWM (MiB)", "%.1f", peak, "glue ≤ 5 MiB", fiveMiB})
+	record(row{"… guest RAM resident (MiB)", "%.1f", guest, "", nil})
+	record(row{"… other private memory (MiB)", "%.1f", private, "", nil})
+	record(row{"… file-backed: binary, libraries (MiB)", "%.1f", file, "", nil})
+	setup(fmt.Sprintf("start-up and memory: %d boots per VMM, guest `%s`", *boots*b.N, cmdline))
+}
+
+// BenchmarkExits measures port-I/O exit round trips: the guest does N outb
+// to port 0x80 between two lines, timed on the host as those lines arrive.
+func BenchmarkExits(b *testing.B) {
+	glue, qemu := vmms(b)
+	n := *exitCount
+	cmdline := guestCmdline(fmt.Sprintf("exits glue.exits=%d", n))
+	rate, cpu, ticks, peak := samples{}, samples{}, samples{}, samples{}
+	var tscHz []tscRun
+	for range b.N {
+		interleave(b, *exitRuns, glue, qemu, func(v vmm) {
+			tr, err := boot(v, cmdline, 10*time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start, _ := tr.find("GLUE-START exits")
+			ok, found := tr.find("GLUE-OK exits")
+			if !found {
+				b.Fatalf("%s: no GLUE-OK exits line:\n%s", v.name, tr.output())
+			}
+			tsc, err := strconv.ParseFloat(field(ok.text, "tsc"), 64)
+			if err != nil {
+				b.Fatalf("%s: %q: no tsc=", v.name, ok.text)
+			}
+			elapsed := (ok.at - start.at).Seconds()
+			perSec := float64(n) / elapsed
+			cpuPerExit := float64((ok.cpu - start.cpu).Microseconds()) / float64(n)
+			rate.add(v, perSec)
+			cpu.add(v, cpuPerExit)
+			ticks.add(v, tsc/float64(n))
+			peak.add(v, mib(tr.mem.peakKiB))
+			run := len(rate[v.name])
+			b.Logf("%s run %d: %.0f exits/s, %.1f µs CPU/exit, %.0f TSC ticks/exit", v.name, run, perSec, cpuPerExit, tsc/float64(n))
+			tscHz = append(tscHz, tscRun{v.name, run, tsc / elapsed})
+		})
+	}
+	checkClocks(b, tscHz)
+	rate.report(b, "exits/s", "exits-ratio")
+	cpu.report(b, "cpu-µs/exit", "")
+	ticks.report(b, "tsc/exit", "")
+	record(row{fmt.Sprintf("port-I/O exits/s (N=%d)", n), "%.0f", rate, "≥ QEMU", func(g, q float64) bool { return g >= q }})
+	record(row{"VMM CPU time per exit, user+sys (µs)", "%.1f", cpu, "", nil})
+	record(row{"guest TSC ticks per exit", "%.0f", ticks, "", nil})
+	record(row{"peak RSS after the exits run (MiB)", "%.1f", peak, "glue ≤ 5 MiB", fiveMiB})
+	setup(fmt.Sprintf("exits: %d runs per VMM, guest `%s`", *exitRuns*b.N, cmdline))
+}
+
+// tscRun is the TSC rate one exits run implies: guest TSC ticks over host
+// seconds between the two lines.
+type tscRun struct {
+	vmm string
+	run int
+	hz  float64
+}
+
+// checkClocks warns about runs whose host-timed interval disagrees with the
+// guest's TSC: the TSC runs at a constant rate, so a run that implies a
+// different one had a line delivered late (or early) by the VMM or the
+// host, and its exits/s is off by as much.
+func checkClocks(b *testing.B, runs []tscRun) {
+	all := sample{}
+	for _, r := range runs {
+		all = append(all, r.hz)
+	}
+	med := all.median()
+	for _, r := range runs {
+		if dev := r.hz/med - 1; dev > 0.1 || dev < -0.1 {
+			b.Logf("%s run %d: host and guest clocks disagree by %+.0f%% (TSC %.2f GHz vs median %.2f GHz): output lines delivered late?",
+				r.vmm, r.run, 100*dev, r.hz/1e9, med/1e9)
+		}
+	}
+}
+
+func fiveMiB(g, _ float64) bool { return g <= 5 }
+
+// interleave runs fn for glue and QEMU (if present) runs times each,
+// alternating which goes first, so a burst of load from the other users of
+// this host lands on both. One untimed run each comes first, to bring the
+// binaries and their libraries into the page cache.
+func interleave(b *testing.B, runs int, glue vmm, qemu *vmm, fn func(vmm)) {
+	b.Helper()
+	order := []vmm{glue}
+	if qemu != nil {
+		order = append(order, *qemu)
+	}
+	for _, v := range order {
+		if _, err := boot(v, guestCmdline("cmdline"), time.Minute); err != nil {
+			b.Fatalf("warm-up: %v", err)
+		}
+	}
+	for i := range runs {
+		for j := range order {
+			fn(order[(i+j)%len(order)])
+		}
+	}
+}
+
+// samples holds one metric's values per VMM name.
+type samples map[string]sample
+
+func (s samples) add(v vmm, x float64) { s[v.name] = append(s[v.name], x) }
+
+// report adds glue-<unit> and qemu-<unit> (medians) to the benchmark line
+// and, if ratio is set and both ran, ratio = glue/QEMU.
+func (s samples) report(b *testing.B, unit, ratio string) {
+	b.ReportMetric(0, "ns/op") // wall time per op means nothing here
+	for _, name := range []string{"glue", "qemu"} {
+		if len(s[name]) > 0 {
+			b.ReportMetric(s[name].median(), name+"-"+unit)
+		}
+	}
+	if ratio != "" && len(s["glue"]) > 0 && len(s["qemu"]) > 0 {
+		b.ReportMetric(s["glue"].median()/s["qemu"].median(), ratio)
+	}
+}
+
+// field returns the value of key=value in a marker line.
+func field(text, key string) string {
+	for _, f := range strings.Fields(text) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func mib(kib int64) float64 { return float64(kib) / 1024 }
