@@ -147,6 +147,65 @@ func TestPVHEntry(t *testing.T) {
 	}
 }
 
+// The guest must fit the 4 MiB of RAM README.md promises to be enough,
+// .bss, stacks and virtio buffers included.
+func TestImageFitsFourMiB(t *testing.T) {
+	t.Parallel()
+	f := openELF(t)
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Paddr+p.Memsz > 4<<20 {
+			t.Errorf("PT_LOAD %#x+%#x ends above 4 MiB", p.Paddr, p.Memsz)
+		}
+	}
+}
+
+// The test table (tests.c: static const struct test tests[], {name, run}
+// pairs of 8-byte pointers) names exactly the tests README.md lists: a
+// cheap check that the committed ELF was built from the current sources.
+func TestTestTable(t *testing.T) {
+	t.Parallel()
+	f := openELF(t)
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatalf("symbols: %v", err)
+	}
+	var table *elf.Symbol
+	for i := range syms {
+		if syms[i].Name == "tests" && elf.ST_TYPE(syms[i].Info) == elf.STT_OBJECT {
+			table = &syms[i]
+		}
+	}
+	if table == nil {
+		t.Fatal("no symbol tests")
+	}
+	// mem reads bytes at a virtual address from the file-backed segments.
+	mem := func(addr, n uint64) []byte {
+		p := loaded(f, addr)
+		if p == nil || addr+n > p.Paddr+p.Filesz {
+			t.Fatalf("%#x+%d is not in the file", addr, n)
+		}
+		b := make([]byte, n)
+		if _, err := p.ReadAt(b, int64(addr-p.Paddr)); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var got []string
+	raw := mem(table.Value, table.Size)
+	for off := 0; off+16 <= len(raw); off += 16 {
+		name := mem(binary.LittleEndian.Uint64(raw[off:]), 32)
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		got = append(got, string(name))
+	}
+	want := []string{"cmdline", "mem", "cpus", "serial-in", "rtc", "exits", "counter", "demo",
+		"virtio", "blk", "blk-bench", "net", "rng", "console"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("tests in the image: %v\nwant: %v", got, want)
+	}
+}
+
 // The guest is an ordinary ELF file: debug/elf reads it.
 func ExampleELF() {
 	f, err := elf.NewFile(bytes.NewReader(guest.ELF))

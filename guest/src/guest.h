@@ -25,6 +25,8 @@ size_t strlen(const char *s);
 bool span_eq(const char *s, size_t n, const char *word);
 /* Parses n decimal digits at s; false on anything else or overflow past max. */
 bool parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* 0-15 for a hex digit (either case), else -1. */
+int hex_digit(char c);
 uint8_t checksum8(const void *p, size_t n);
 
 /* serial.c: COM1, polled. Output lines end in "\n" alone. */
@@ -80,6 +82,10 @@ extern const char *current_test; /* named in exception reports */
 /* cmdline.c: "key=value" words of the command line. */
 /* Finds the last word "key=..." and returns its value and length. */
 bool cmdline_get(const char *key, const char **val, size_t *len);
+/* Every word "key=...", first to last; start with *cursor = NULL. */
+bool cmdline_next(const char *key, const char **cursor, const char **val, size_t *len);
+/* glue.x=N: leaves *out (the default) alone if absent; false if malformed. */
+bool cmdline_num(const char *key, uint64_t max, uint64_t *out);
 
 /* CPU discovery (mp.c, acpi.c). */
 struct cpu_list {
@@ -115,7 +121,7 @@ uint8_t cmos_read(uint8_t reg);
 /* tests.c */
 struct test {
 	const char *name;
-	bool (*run)(void); /* prints exactly one GLUE-OK/GLUE-FAIL line */
+	bool (*run)(void); /* prints one GLUE-OK/GLUE-FAIL line (tests.c) */
 };
 const struct test *find_test(const char *name, size_t len);
 bool test_demo(void);

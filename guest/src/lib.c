@@ -81,6 +81,17 @@ bool parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 	return true;
 }
 
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 uint8_t checksum8(const void *p, size_t n)
 {
 	const uint8_t *b = p;

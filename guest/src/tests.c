@@ -1,10 +1,13 @@
 /*
  * tests.c - the tests glue.test= can name. Each prints exactly one line,
- * "GLUE-OK <name> <details>" or "GLUE-FAIL <name> <reason>", and returns
- * whether it passed. README.md lists them with their output.
+ * "GLUE-OK <name> <details>" or "GLUE-FAIL <name> <reason>" (blk: one per
+ * disk; blk-bench: one per phase), and returns whether it passed. The
+ * virtio tests live with their drivers (virtio.h). README.md lists them
+ * all with their output.
  */
 #include "guest.h"
 #include "io.h"
+#include "virtio.h"
 
 #define I8042_STATUS 0x64
 #define DEBUG_PORT   0x80
@@ -244,6 +247,12 @@ static const struct test tests[] = {
 	{"exits", test_exits},
 	{"counter", test_counter},
 	{"demo", test_demo_entry},
+	{"virtio", test_virtio},
+	{"blk", test_blk},
+	{"blk-bench", test_blk_bench},
+	{"net", test_net},
+	{"rng", test_rng},
+	{"console", test_console},
 };
 
 const struct test *find_test(const char *name, size_t len)
@@ -267,6 +276,7 @@ bool test_demo(void)
 	}
 	if (inb(I8042_STATUS) != 0xff) /* no controller: the port floats */
 		memcpy(devices + strlen(devices), ",i8042", 7);
+	test_virtio(); /* its own line: the virtio-mmio devices found */
 	print("GLUE-%s demo cpus=%d mem=%lu devices=%s\n", ok ? "OK" : "FAIL", cpus_online,
 	      mem_usable >> 20, devices);
 	return ok;

@@ -1,0 +1,164 @@
+/*
+ * virtio.h - minimal virtio 1.x over virtio-mmio (version 2), polled.
+ *
+ * References: the virtio 1.2 specification, 2.7 (split virtqueues),
+ * 3.1 (device initialization), 4.2 (virtio over MMIO), 5.1 (network),
+ * 5.2 (block), 5.3 (console), 5.4 (entropy).
+ *
+ * The guest identity-maps memory, so a pointer is also the physical
+ * address the device is given. All buffers the devices see come from a
+ * small arena in the image (dma_alloc); every test starts it afresh and
+ * resets the devices it used before it returns, so no device keeps a
+ * pointer into memory a later test reuses.
+ */
+#ifndef GUEST_VIRTIO_H
+#define GUEST_VIRTIO_H
+
+#include "guest.h"
+
+/* virtio-mmio registers (4.2.2), byte offsets into the device's window. */
+#define VIRTIO_MMIO_MAGIC          0x000 /* "virt", little-endian */
+#define VIRTIO_MMIO_VERSION        0x004 /* 2; 1 is the legacy interface */
+#define VIRTIO_MMIO_DEVICE_ID      0x008 /* 0: no device in this slot */
+#define VIRTIO_MMIO_VENDOR_ID      0x00c
+#define VIRTIO_MMIO_DEV_FEATURES   0x010
+#define VIRTIO_MMIO_DEV_FEAT_SEL   0x014
+#define VIRTIO_MMIO_DRV_FEATURES   0x020
+#define VIRTIO_MMIO_DRV_FEAT_SEL   0x024
+#define VIRTIO_MMIO_QUEUE_SEL      0x030
+#define VIRTIO_MMIO_QUEUE_NUM_MAX  0x034
+#define VIRTIO_MMIO_QUEUE_NUM      0x038
+#define VIRTIO_MMIO_QUEUE_READY    0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY   0x050
+#define VIRTIO_MMIO_INT_STATUS     0x060
+#define VIRTIO_MMIO_INT_ACK        0x064
+#define VIRTIO_MMIO_STATUS         0x070
+#define VIRTIO_MMIO_QUEUE_DESC     0x080 /* low 32 bits; high at +4 */
+#define VIRTIO_MMIO_QUEUE_DRIVER   0x090 /* the available ring */
+#define VIRTIO_MMIO_QUEUE_DEVICE   0x0a0 /* the used ring */
+#define VIRTIO_MMIO_CONFIG_GEN     0x0fc
+#define VIRTIO_MMIO_CONFIG         0x100 /* device-specific configuration */
+
+#define VIRTIO_MMIO_MAGIC_VALUE    0x74726976
+#define VIRTIO_MMIO_MIN_SIZE       0x200 /* registers + 256 bytes of config */
+
+/* Device status bits (2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER      2
+#define VIRTIO_STATUS_DRIVER_OK   4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_FAILED      128
+
+#define VIRTIO_F_VERSION_1 (1ull << 32)
+
+/* Device IDs (5). */
+#define VIRTIO_ID_NET     1
+#define VIRTIO_ID_BLOCK   2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG     4
+
+/* Split virtqueue layout (2.7). Descriptor table 16-aligned, available
+ * ring 2-aligned, used ring 4-aligned; all little-endian, as is x86. */
+#define VIRTQ_DESC_F_NEXT  1 /* the chain goes on at .next */
+#define VIRTQ_DESC_F_WRITE 2 /* the device writes this buffer */
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1 /* we poll: a hint, no interrupts needed */
+#define VIRTQ_MAX_SIZE 64 /* what fits the one page each queue gets */
+
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags, next;
+};
+
+struct virtq_avail {
+	uint16_t flags, idx;
+	uint16_t ring[]; /* then used_event, unused without EVENT_IDX */
+};
+
+struct virtq_used_elem {
+	uint32_t id;  /* head of the chain the device is done with */
+	uint32_t len; /* bytes it wrote into the chain */
+};
+
+struct virtq_used {
+	uint16_t flags, idx;
+	struct virtq_used_elem ring[];
+};
+
+struct virtio_dev {
+	uintptr_t base;    /* the MMIO window */
+	uint64_t size;
+	uint32_t irq;      /* from the command line; we poll instead */
+	uint32_t version;  /* 2, or 1 (legacy: skipped) */
+	uint32_t id;       /* VIRTIO_ID_*; 0: empty slot */
+	uint64_t features; /* after virtio_init: what was negotiated */
+};
+
+struct virtq {
+	struct virtio_dev *dev;
+	uint16_t index, size;  /* size: a power of two */
+	uint16_t avail_idx;    /* our copy of avail->idx */
+	uint16_t used_seen;    /* used->idx up to which we have taken entries */
+	struct virtq_desc *desc;
+	struct virtq_avail *avail;
+	volatile struct virtq_used *used;
+};
+
+/* The compiler must not move memory accesses across this. On x86 (TSO)
+ * that is all the ordering virtqueues need between the guest's own
+ * stores, or loads, to ordinary RAM (Linux's virt_wmb/virt_rmb are the
+ * same there). */
+#define barrier() __asm__ volatile("" ::: "memory")
+
+/* virtio.c: the arena, the virtqueue core, waiting */
+void dma_reset(void);
+void *dma_alloc(size_t size, size_t align); /* NULL when the arena is full */
+void zero_words(void *p, size_t bytes);     /* bytes: a multiple of 8 */
+void virtq_push(struct virtq *q, uint16_t head); /* no notify */
+void virtq_notify(struct virtq *q);
+bool virtq_pop(struct virtq *q, uint32_t *id, uint32_t *len);
+bool virtq_wait(struct virtq *q, uint32_t *id, uint32_t *len, uint64_t timeout_ms);
+/* Push head, notify, wait for it: NULL, or what went wrong. */
+const char *virtq_run(struct virtq *q, uint16_t head, uint32_t *len);
+uint64_t ms_to_tsc(uint64_t ms);
+
+#define VIRTIO_REQ_TIMEOUT_MS 10000 /* for one request; then GLUE-FAIL */
+
+/* virtio_mmio.c: finding devices, bringing them up, their registers */
+#define VIRTIO_MAX_DEVS 16
+struct virtio_list {
+	int n;                 /* windows found on the command line */
+	struct virtio_dev dev[VIRTIO_MAX_DEVS];
+	int legacy, empty, bad; /* among them: version 1, device ID 0, no "virt" */
+};
+const struct virtio_list *virtio_probe(void); /* probes once, then cached */
+/* The nth (from 0) modern device with this ID, or NULL. */
+struct virtio_dev *virtio_find(uint32_t id, int nth);
+int virtio_count(uint32_t id);
+/* Prints "GLUE-FAIL <test> no <what> device", noting skipped legacy ones. */
+void virtio_missing(const char *test, const char *what);
+
+uint32_t vreg_read(struct virtio_dev *d, unsigned reg);
+void vreg_write(struct virtio_dev *d, unsigned reg, uint32_t v);
+uint8_t virtio_cfg8(struct virtio_dev *d, unsigned off);
+uint32_t virtio_cfg32(struct virtio_dev *d, unsigned off);
+uint64_t virtio_cfg64(struct virtio_dev *d, unsigned off);
+
+/* Reset, ACKNOWLEDGE, DRIVER, features (VERSION_1 plus those of `want`
+ * the device offers), FEATURES_OK. NULL, or what went wrong. */
+const char *virtio_init(struct virtio_dev *d, uint64_t want);
+/* Queue `index` with up to `size` entries (fewer if the device says so). */
+const char *virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t size);
+void virtio_driver_ok(struct virtio_dev *d);
+void virtio_fail(struct virtio_dev *d); /* sets FAILED, then resets */
+void virtio_reset(struct virtio_dev *d);
+
+/* The tests (blk.c, net.c, rng.c, vconsole.c, virtio_mmio.c). */
+bool test_blk(void);
+bool test_blk_bench(void);
+bool test_net(void);
+bool test_rng(void);
+bool test_console(void);
+bool test_virtio(void);
+
+#endif
