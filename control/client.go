@@ -1,0 +1,199 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"syscall"
+	"time"
+)
+
+// ErrNotRunning is wrapped by a Client's errors when no VM of that name is
+// alive.
+var ErrNotRunning = errors.New("not running")
+
+// Client talks to one VM. It holds no connection: each call makes its own,
+// which is what the protocol wants (one request per connection).
+type Client struct {
+	name, dir, sock string
+}
+
+// Dial checks that a VM named name is alive in dir and returns a client for
+// it. If the VM is gone, Dial removes what it left behind and returns an
+// error wrapping ErrNotRunning.
+func Dial(dir, name string) (*Client, error) {
+	sock, lock, err := paths(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDir(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notRunning(name, dir)
+		}
+		return nil, err
+	}
+	alive, _, err := reap(sock, lock)
+	if err != nil {
+		return nil, err
+	}
+	if !alive {
+		return nil, notRunning(name, dir)
+	}
+	return &Client{name: name, dir: dir, sock: sock}, nil
+}
+
+func notRunning(name, dir string) error {
+	return fmt.Errorf("control: VM %q in %s: %w", name, dir, ErrNotRunning)
+}
+
+// Name returns the VM's name.
+func (c *Client) Name() string { return c.name }
+
+// Info describes the VM.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	resp, err := c.do(ctx, OpInfo)
+	if err != nil {
+		return Info{}, err
+	}
+	if resp.Info == nil {
+		return Info{}, c.errorf(OpInfo, "reply has no info")
+	}
+	return *resp.Info, nil
+}
+
+// Pause stops the VM's vCPUs; pausing a paused VM succeeds.
+func (c *Client) Pause(ctx context.Context) error {
+	_, err := c.do(ctx, OpPause)
+	return err
+}
+
+// Resume restarts a paused VM; resuming a running VM succeeds.
+func (c *Client) Resume(ctx context.Context) error {
+	_, err := c.do(ctx, OpResume)
+	return err
+}
+
+// Stop ends the VM. It returns when the VM has accepted the request; the
+// process exits shortly after.
+func (c *Client) Stop(ctx context.Context) error {
+	_, err := c.do(ctx, OpStop)
+	return err
+}
+
+// Console attaches to the guest console. Reads return the console history,
+// then live output; writes go to the guest's console input; Close
+// detaches. ctx bounds attaching only. Only one client may be attached: a
+// second gets an *Error with CodeBusy.
+func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
+	nc, br, _, err := c.roundTrip(ctx, OpConsole)
+	if err != nil {
+		return nil, err
+	}
+	return &consoleStream{Reader: br, Conn: nc}, nil
+}
+
+// consoleStream reads through the buffered reader that read the reply, so
+// console bytes that arrived with it are not lost.
+type consoleStream struct {
+	*bufio.Reader
+	net.Conn
+}
+
+func (s *consoleStream) Read(p []byte) (int, error) { return s.Reader.Read(p) }
+
+func (c *Client) do(ctx context.Context, op Op) (*Response, error) {
+	nc, _, resp, err := c.roundTrip(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	nc.Close()
+	return resp, nil
+}
+
+// roundTrip sends one request and reads its reply. On success the
+// connection is left open, without deadlines, for a console stream.
+func (c *Client) roundTrip(ctx context.Context, op Op) (net.Conn, *bufio.Reader, *Response, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", c.sock)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, nil, nil, fmt.Errorf("control: %s: %w", op, notRunning(c.name, c.dir))
+		}
+		return nil, nil, nil, c.errorf(op, "%w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	resp, err := exchange(nc, op)
+	if !stop() {
+		err = ctx.Err() // the deadline we set is why it failed, if it did
+	}
+	if err != nil {
+		nc.Close()
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, nil, nil, fmt.Errorf("control: %s: %s: %w", c.name, op, e)
+		}
+		return nil, nil, nil, c.errorf(op, "%w", err)
+	}
+	return nc, resp.br, resp.Response, nil
+}
+
+type reply struct {
+	*Response
+	br *bufio.Reader
+}
+
+func exchange(nc net.Conn, op Op) (reply, error) {
+	line, err := encodeLine(Request{Version: Version, Op: op})
+	if err != nil {
+		return reply{}, err
+	}
+	// A server that refuses (busy, permission_denied) answers without
+	// reading, and our write may then fail: its reply is still the
+	// better error, so read it before reporting the write's.
+	_, werr := nc.Write(line)
+	br := bufio.NewReaderSize(nc, maxResponseSize)
+	resp, rerr := readResponse(br)
+	switch {
+	case rerr == nil:
+	case werr != nil:
+		return reply{}, werr
+	default:
+		return reply{}, rerr
+	}
+	if !resp.OK {
+		if resp.Error == nil {
+			return reply{}, &Error{Code: CodeInternal, Message: "server failed without saying why"}
+		}
+		return reply{}, resp.Error
+	}
+	return reply{Response: resp, br: br}, nil
+}
+
+func readResponse(br *bufio.Reader) (*Response, error) {
+	line, err := br.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, fmt.Errorf("reply longer than %d bytes", maxResponseSize)
+	case err == io.EOF && len(line) == 0:
+		return nil, errors.New("server closed the connection without replying")
+	case err != nil && err != io.EOF:
+		return nil, err
+	}
+	var resp Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return nil, fmt.Errorf("malformed reply: %w", err)
+	}
+	if resp.Version != Version {
+		return nil, fmt.Errorf("server speaks protocol version %d, this client %d", resp.Version, Version)
+	}
+	return &resp, nil
+}
+
+func (c *Client) errorf(op Op, format string, args ...any) error {
+	return fmt.Errorf("control: %s: %s: "+format, append([]any{c.name, op}, args...)...)
+}

@@ -1,0 +1,265 @@
+package control
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConsoleBufferKeepsLastN(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		size   int
+		writes []string
+	}{
+		{"empty", 8, nil},
+		{"under", 8, []string{"abc"}},
+		{"exactly full", 8, []string{"abcd", "efgh"}},
+		{"wraps", 8, []string{"abcde", "fghij"}},
+		{"one big write", 8, []string{"0123456789abcdef!"}},
+		{"big write after wrap", 8, []string{"abc", "defgh", "0123456789"}},
+		{"size one", 1, []string{"ab", "c", "", "de"}},
+		{"empty writes", 4, []string{"", "ab", "", "cdef", ""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := NewConsoleBuffer(tc.size)
+			var all []byte
+			for _, w := range tc.writes {
+				if n, err := b.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", w, n, err)
+				}
+				all = append(all, w...)
+				checkHistory(t, b, all, tc.size)
+			}
+			checkHistory(t, b, all, tc.size)
+		})
+	}
+}
+
+func TestConsoleBufferRandomWrites(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 50 {
+		size := 1 + r.IntN(100)
+		b := NewConsoleBuffer(size)
+		var all []byte
+		for range 40 {
+			p := make([]byte, r.IntN(3*size))
+			for i := range p {
+				p[i] = byte(r.Uint32())
+			}
+			b.Write(p)
+			all = append(all, p...)
+			checkHistory(t, b, all, size)
+		}
+	}
+}
+
+func checkHistory(t *testing.T, b *ConsoleBuffer, all []byte, size int) {
+	t.Helper()
+	want := all[max(0, len(all)-size):]
+	if got := b.History(); !bytes.Equal(got, want) {
+		t.Fatalf("history %q, want the last %d bytes %q", got, size, want)
+	}
+}
+
+func TestConsoleBufferStalledReaderNeverBlocksWriter(t *testing.T) {
+	t.Parallel()
+	b := NewConsoleBuffer(1024)
+	r, err := b.Attach() // and never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 16 << 20
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		chunk := bytes.Repeat([]byte("x"), 4096)
+		for range total / len(chunk) {
+			b.Write(chunk)
+		}
+		b.Write([]byte("END"))
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Write blocked on a reader that does not read")
+	}
+	if d := b.Dropped(); d < total-DefaultConsolePending {
+		t.Errorf("dropped %d bytes; a stalled reader should have cost about %d", d, total-DefaultConsolePending)
+	}
+	if h := b.History(); !bytes.HasSuffix(h, []byte("END")) || len(h) != 1024 {
+		t.Errorf("history is %d bytes ending %q", len(h), h[max(0, len(h)-3):])
+	}
+	// The reader gets at most its backlog, then waits for more.
+	got := 0
+	buf := make([]byte, 64<<10)
+	for got < DefaultConsolePending {
+		n, err := r.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += n
+	}
+	if got != DefaultConsolePending {
+		t.Errorf("reader got %d bytes, want its backlog of %d", got, DefaultConsolePending)
+	}
+	r.Close()
+}
+
+func TestConsoleBufferAttach(t *testing.T) {
+	t.Parallel()
+	b := NewConsoleBuffer(16)
+	b.Write([]byte("boot messages: 0123456789"))
+	r, err := b.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Attach(); !errors.Is(err, ErrConsoleBusy) {
+		t.Fatalf("second Attach: %v, want ErrConsoleBusy", err)
+	}
+	b.Write([]byte("|live"))
+	want := "ages: 0123456789|live" // 16 bytes of history, then live output
+	if got := readN(t, r, len(want)); got != want {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+
+	// A blocked Read returns when the client detaches.
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := r.Read(make([]byte, 8))
+		readErr <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	r.Close()
+	if err := <-readErr; err == nil {
+		t.Fatal("Read after Close returned no error")
+	}
+	b.Write([]byte("!")) // no reader: goes to history only
+
+	r2, err := b.Attach()
+	if err != nil {
+		t.Fatalf("Attach after detach: %v", err)
+	}
+	b.Close()
+	rest, err := io.ReadAll(r2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "0123456789|live!"; string(rest) != want {
+		t.Fatalf("after Close the reader got %q, want the history %q then EOF", rest, want)
+	}
+	r3, err := b.Attach() // a closed console still shows its history
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rest, _ := io.ReadAll(r3); string(rest) != "0123456789|live!" {
+		t.Fatalf("attach to a closed console: %q", rest)
+	}
+}
+
+func readN(t *testing.T, r io.Reader, n int) string {
+	t.Helper()
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	return string(buf)
+}
+
+func TestConsoleThroughServer(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	fake.console.Write([]byte("history\n"))
+	s, dir := startServer(t, "con", fake, nil)
+	c := dial(t, dir, "con")
+
+	stream, err := c.Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, stream, len("history\n")); got != "history\n" {
+		t.Fatalf("history: %q", got)
+	}
+	fake.console.Write([]byte("live output\n"))
+	if got := readN(t, stream, len("live output\n")); got != "live output\n" {
+		t.Fatalf("live: %q", got)
+	}
+	if _, err := stream.Write([]byte("ls\n")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "input to reach the guest", func() bool { return fake.inputString() == "ls\n" })
+
+	if _, err := c.Console(testCtx(t)); !errors.Is(err, &Error{Code: CodeBusy}) {
+		t.Fatalf("second console: %v, want busy", err)
+	}
+	// Other ops go on during a console session.
+	if err := c.Pause(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	stream.Close() // detach
+	var again io.ReadWriteCloser
+	eventually(t, "a new attach after detach", func() bool {
+		again, err = c.Console(testCtx(t))
+		return err == nil
+	})
+	// History again: everything so far fits in the 64-byte ring.
+	if got := readN(t, again, len("history\nlive output\n")); got != "history\nlive output\n" {
+		t.Fatalf("history after re-attach: %q", got)
+	}
+
+	// Closing the server ends the session.
+	s.Close()
+	again.(interface{ SetDeadline(time.Time) error }).SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(again); err != nil && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("reading after server close: %v", err)
+	}
+}
+
+func TestConsoleInputBeforeDetach(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	_, dir := startServer(t, "pipe", fake, nil)
+	// `echo cmd | glue console`: input, then close at once.
+	stream, err := dial(t, dir, "pipe").Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Write([]byte("reboot\n"))
+	stream.Close()
+	eventually(t, "piped input to reach the guest", func() bool { return fake.inputString() == "reboot\n" })
+}
+
+func TestConsoleEndsWithTheVM(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	_, dir := startServer(t, "ending", fake, nil)
+	stream, err := dial(t, dir, "ending").Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	fake.console.Write([]byte("bye"))
+	fake.console.Close()
+	got, err := io.ReadAll(stream)
+	if err != nil || string(got) != "bye" {
+		t.Fatalf("read %q, %v; want \"bye\" then EOF", got, err)
+	}
+}
+
+func TestNoConsole(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	fake.console = nil
+	_, dir := startServer(t, "headless", fake, nil)
+	_, err := dial(t, dir, "headless").Console(testCtx(t))
+	wantCode(t, err, CodeUnavailable)
+}

@@ -1,0 +1,88 @@
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecodeRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want Request
+		code Code
+	}{
+		{"info", `{"version":1,"op":"info"}`, Request{1, OpInfo}, ""},
+		{"with newline and spaces", " {\"op\":\"stop\", \"version\":1}\n", Request{1, OpStop}, ""},
+		{"extra field", `{"version":1,"op":"console","client":"glue 0.2"}`, Request{1, OpConsole}, ""},
+		{"no version", `{"op":"info"}`, Request{}, CodeBadRequest},
+		{"null version", `{"version":null,"op":"info"}`, Request{}, CodeBadRequest},
+		{"empty op", `{"version":1,"op":""}`, Request{}, CodeBadRequest},
+		{"future version, unknown op", `{"version":9,"op":"migrate"}`, Request{}, CodeUnsupportedVersion},
+		{"negative version", `{"version":-1,"op":"info"}`, Request{}, CodeUnsupportedVersion},
+		{"huge version", `{"version":1e30,"op":"info"}`, Request{}, CodeBadRequest},
+		{"unknown op", `{"version":1,"op":"Info"}`, Request{}, CodeUnknownOp},
+		{"too large", `{"version":1,"op":"info","x":"` + strings.Repeat("a", MaxRequestSize) + `"}`, Request{}, CodeTooLarge},
+		{"trailing garbage", `{"version":1,"op":"info"} x`, Request{}, CodeBadRequest},
+		{"string", `"info"`, Request{}, CodeBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeRequest([]byte(tc.in))
+			if tc.code != "" {
+				if err == nil || err.Code != tc.code {
+					t.Fatalf("DecodeRequest(%q) = %+v, %v; want code %s", tc.in, got, err, tc.code)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("DecodeRequest(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestResponseWireFormat pins the field names of docs/control-protocol.md.
+func TestResponseWireFormat(t *testing.T) {
+	t.Parallel()
+	info := Info{Name: "web", PID: 4242, State: StateRunning, CPUs: 2, MemMiB: 512,
+		StartedAt: time.Date(2026, 11, 27, 10, 7, 24, 0, time.UTC), Kernel: "/boot/vmlinuz"}
+	tests := []struct {
+		name string
+		resp Response
+		want string
+	}{
+		{"info", Response{Version: 1, OK: true, State: StateRunning, Info: &info},
+			`{"version":1,"ok":true,"state":"running","info":{"name":"web","pid":4242,"state":"running","cpus":2,"mem_mib":512,"started_at":"2026-11-27T10:07:24Z","kernel":"/boot/vmlinuz"}}`},
+		{"pause", Response{Version: 1, OK: true, State: StatePaused}, `{"version":1,"ok":true,"state":"paused"}`},
+		{"console", Response{Version: 1, OK: true}, `{"version":1,"ok":true}`},
+		{"error", Response{Version: 1, Error: &Error{Code: CodeUnsupportedVersion, Message: "version 2 is not supported; this server speaks version 1"}},
+			`{"version":1,"ok":false,"error":{"code":"unsupported_version","message":"version 2 is not supported; this server speaks version 1"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := json.Marshal(tc.resp)
+			if err != nil || string(b) != tc.want {
+				t.Fatalf("got %s, %v\nwant %s", b, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrorIs(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("control: vm: pause: %w", &Error{Code: CodeBusy, Message: "x"})
+	if !errors.Is(err, &Error{Code: CodeBusy}) || errors.Is(err, &Error{Code: CodeInternal}) {
+		t.Fatal("errors.Is does not match on the code")
+	}
+	if !errors.Is(ErrConsoleBusy, &Error{Code: CodeBusy}) {
+		t.Fatal("ErrConsoleBusy is not a busy error")
+	}
+}
