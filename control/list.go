@@ -12,8 +12,10 @@ import (
 	"time"
 )
 
-// ListTimeout bounds the wait for each VM's answer in List.
-const ListTimeout = time.Second
+// ListTimeout bounds the wait for each VM's answer in List. A live VM
+// answers in milliseconds, but a host saturated by busy guests can delay
+// that by a second or more; a hung VM costs List this much, once.
+const ListTimeout = 3 * time.Second
 
 // listParallel bounds the VMs queried at once.
 const listParallel = 16

@@ -2,43 +2,42 @@ package vmm
 
 import (
 	"context"
+	"os"
 	"sync"
 	"time"
-)
 
-// State is the VM's run state as the control plane reports it.
-type State string
-
-// The VM states.
-const (
-	StateRunning  State = "running"
-	StatePaused   State = "paused"
-	StateStopping State = "stopping"
+	"github.com/gluevmm/glue/control"
 )
 
 // lifecycle serialises Pause, Resume and Stop: each is idempotent, and
 // concurrent callers see one consistent state.
 type lifecycle struct {
-	mu            sync.Mutex // held across a whole Pause/Resume
-	state         State      // guarded by mu
+	mu            sync.Mutex    // held across a whole Pause/Resume
+	state         control.State // guarded by mu
 	stopRequested chan struct{}
 	stopOnce      sync.Once
-	started       time.Time // set by Run before any vCPU starts
+	started       time.Time // guarded by mu; set by Run before any vCPU starts
 }
 
 func (l *lifecycle) init() {
-	l.state = StateRunning
+	l.state = control.StateRunning
 	l.stopRequested = make(chan struct{})
 }
 
-func (l *lifecycle) setState(s State) {
+func (l *lifecycle) setStarted(t time.Time) {
+	l.mu.Lock()
+	l.started = t
+	l.mu.Unlock()
+}
+
+func (l *lifecycle) setState(s control.State) {
 	l.mu.Lock()
 	l.state = s
 	l.mu.Unlock()
 }
 
 // State returns the VM's current state.
-func (vm *VM) State() State {
+func (vm *VM) State() control.State {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	return vm.state
@@ -51,7 +50,7 @@ func (vm *VM) State() State {
 func (vm *VM) Pause(ctx context.Context) error {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	if vm.state != StateRunning {
+	if vm.state != control.StateRunning {
 		return nil
 	}
 	for _, r := range vm.runners {
@@ -63,7 +62,7 @@ func (vm *VM) Pause(ctx context.Context) error {
 			return err
 		}
 	}
-	vm.state = StatePaused
+	vm.state = control.StatePaused
 	vm.log.Info("vm paused", "name", vm.cfg.Name)
 	return nil
 }
@@ -73,13 +72,13 @@ func (vm *VM) Pause(ctx context.Context) error {
 func (vm *VM) Resume(context.Context) error {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	if vm.state != StatePaused {
+	if vm.state != control.StatePaused {
 		return nil
 	}
 	for _, r := range vm.runners {
 		r.Resume()
 	}
-	vm.state = StateRunning
+	vm.state = control.StateRunning
 	vm.log.Info("vm resumed", "name", vm.cfg.Name)
 	return nil
 }
@@ -89,4 +88,19 @@ func (vm *VM) Resume(context.Context) error {
 func (vm *VM) Stop(context.Context) error {
 	vm.stopOnce.Do(func() { close(vm.stopRequested) })
 	return nil
+}
+
+// Info describes the VM for the control plane (`glue list`).
+func (vm *VM) Info() control.Info {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return control.Info{
+		Name:      vm.cfg.Name,
+		PID:       os.Getpid(),
+		State:     vm.state,
+		CPUs:      vm.cfg.CPUs,
+		MemMiB:    vm.cfg.MemMiB,
+		StartedAt: vm.started,
+		Kernel:    vm.cfg.Kernel,
+	}
 }

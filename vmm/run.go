@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gluevmm/glue/control"
 	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/vcpu"
 )
@@ -18,7 +19,7 @@ import (
 func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	ends := make(chan error, len(vm.runners))
 	var wg sync.WaitGroup
-	vm.started = time.Now()
+	vm.setStarted(time.Now())
 	for _, r := range vm.runners {
 		wg.Go(func() { ends <- r.Run() })
 	}
@@ -36,11 +37,15 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	case end := <-ends:
 		outcome, err = classify(end)
 	}
-	vm.setState(StateStopping)
+	vm.setState(control.StateStopping)
 	for _, r := range vm.runners {
 		r.Stop()
 	}
-	wg.Wait()
+	if !waitTimeout(&wg, StopTimeout) {
+		// A vCPU stuck in KVM_RUN cannot be freed from here; the caller
+		// ends the process, which ends the thread.
+		return "", fmt.Errorf("vmm: vCPUs did not stop within %v", StopTimeout)
+	}
 	close(ends)
 	// A fault on another vCPU while stopping is still worth reporting.
 	for end := range ends {
@@ -52,6 +57,21 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 		return "", explainFault(err)
 	}
 	return outcome, nil
+}
+
+// StopTimeout bounds how long Run waits for the vCPUs to leave the guest
+// once the VM is ending.
+const StopTimeout = 10 * time.Second
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // explainFault adds why an emulation failure happens on PVM hosts, where a

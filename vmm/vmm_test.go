@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluevmm/glue/control"
 	"github.com/gluevmm/glue/kvm/kvmtest"
 )
 
@@ -168,7 +169,7 @@ func TestPauseResumeStop(t *testing.T) {
 	waitFor("GLUE-COUNT 1\n")
 	ctx := context.Background()
 	vm.Pause(ctx)
-	if err := vm.Pause(ctx); err != nil || vm.State() != StatePaused {
+	if err := vm.Pause(ctx); err != nil || vm.State() != control.StatePaused {
 		t.Fatalf("Pause: %v, state %s", err, vm.State())
 	}
 	frozen := out.String()
@@ -177,7 +178,7 @@ func TestPauseResumeStop(t *testing.T) {
 		t.Fatalf("guest printed while paused:\n%s", strings.TrimPrefix(out.String(), frozen))
 	}
 	vm.Resume(ctx)
-	if err := vm.Resume(ctx); err != nil || vm.State() != StateRunning {
+	if err := vm.Resume(ctx); err != nil || vm.State() != control.StateRunning {
 		t.Fatalf("Resume: %v, state %s", err, vm.State())
 	}
 	last := strings.Count(frozen, "GLUE-COUNT")

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gluevmm/glue/control"
 )
 
 // Exit statuses, documented in `glue help` and README.md.
@@ -33,7 +35,17 @@ func usageErrorf(format string, args ...any) error {
 
 // globals are the flags every subcommand sees.
 type globals struct {
-	verbose int
+	verbose    int
+	runtimeDir string
+}
+
+// dir resolves the runtime directory that holds the VMs' control sockets.
+func (g *globals) dir() (string, error) {
+	dir, err := control.RuntimeDir(g.runtimeDir)
+	if err != nil {
+		return "", usageErrorf("--runtime-dir: %v", err)
+	}
+	return dir, nil
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -52,7 +64,9 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "glue [FLAGS] [SUBCOMMAND]",
 		Short: "glue is a small KVM virtual machine monitor",
-		Long: `glue is a small KVM virtual machine monitor. Each 'glue run' process is one VM.
+		Long: `glue is a small KVM virtual machine monitor. Each 'glue run' process is one VM,
+and serves a control socket that 'glue list', 'pause', 'resume', 'stop' and
+'console' talk to; VMs are found by name (-n).
 
 Without --kernel, 'glue run' boots glue's own built-in test guest, which reports
 the vCPUs, memory and devices it finds.
@@ -66,8 +80,13 @@ Exit status: 0 when the guest reset or powered off or the VM was stopped,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.Flags().BoolP("version", "V", false, "print the version and exit")
 	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more (repeat for debug output)")
+	root.PersistentFlags().StringVar(&g.runtimeDir, "runtime-dir", "",
+		"`DIR` of the VMs' control sockets (default $"+control.EnvRuntimeDir+", else $XDG_RUNTIME_DIR/glue, /run/glue for root)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCommand(g))
+	root.AddCommand(newRunCommand(g), newListCommand(g), newConsoleCommand(g),
+		newLifecycleCommand(g, "pause", "Pause VMs: stop their vCPUs until resumed", (*control.Client).Pause),
+		newLifecycleCommand(g, "resume", "Resume paused VMs where they stopped", (*control.Client).Resume),
+		newStopCommand(g))
 	return root
 }
 
@@ -84,7 +103,9 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(os.Stderr, "glue: %v\n", err)
+	if !errors.Is(err, errReported) {
+		fmt.Fprintf(os.Stderr, "glue: %v\n", err)
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
 		return exitUsage

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gluevmm/glue/console"
+	"github.com/gluevmm/glue/control"
 	"github.com/gluevmm/glue/vmm"
 )
 
@@ -28,6 +28,7 @@ type runFlags struct {
 	consolePath  string
 	boot         string
 	bzImageEntry bool
+	detach       bool
 }
 
 // flagOfField maps vmm.ConfigError fields to the flag that sets them.
@@ -73,10 +74,9 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.consolePath, "console", "", "write the guest's console output to `FILE` instead of stdout")
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
+	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	return cmd
 }
-
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // parseMiB accepts "512", "512M", "512MiB", "2G", "2GiB".
 func parseMiB(s string) (uint64, error) {
@@ -100,8 +100,10 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--mem: %v", err)
 	}
-	if f.name != "" && !namePattern.MatchString(f.name) {
-		return vmm.Config{}, usageErrorf("--name: %q: use 1-64 characters of A-Z a-z 0-9 . _ -", f.name)
+	if f.name != "" {
+		if err := control.ValidName(f.name); err != nil {
+			return vmm.Config{}, usageErrorf("--name: %v", err)
+		}
 	}
 	return vmm.Config{
 		Name:         f.name,
@@ -121,7 +123,47 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	out := io.Writer(os.Stdout)
+	if f.detach && os.Getenv(detachedEnv) == "" {
+		return startDetached(f)
+	}
+	status := detachedStatus() // nil unless this is the child of --detach
+	err = serveVM(ctx, g, f, cfg, status)
+	if status != nil && err != nil {
+		status.fail(err)
+	}
+	return err
+}
+
+// serveVM claims the VM's name, builds the VM, serves its control socket and
+// runs it until it ends.
+func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, status *detachStatus) error {
+	dir, err := g.dir()
+	if err != nil {
+		return err
+	}
+	srv, err := control.Listen(dir, cfg.Name)
+	if err != nil {
+		var inUse *control.NameInUseError
+		if errors.As(err, &inUse) {
+			return usageErrorf("--name: %v", err)
+		}
+		return err
+	}
+	defer srv.Close()
+	if cfg.Name == "" && status == nil {
+		fmt.Fprintf(os.Stderr, "glue: VM name %s\n", srv.Name())
+	}
+	cfg.Name = srv.Name()
+
+	// Guest output goes to the console history (for `glue console`) and,
+	// unless detached, to stdout or --console FILE.
+	history := control.NewConsoleBuffer(control.DefaultConsoleHistory)
+	defer history.Close()
+	outputs := []io.Writer{history}
+	var out io.Writer
+	if status == nil {
+		out = os.Stdout
+	}
 	if f.consolePath != "" {
 		file, err := os.OpenFile(f.consolePath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
@@ -130,9 +172,12 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 		defer file.Close()
 		out = file
 	}
-	guestOut := console.NewAsyncWriter(out, 1<<20)
-	defer guestOut.Close(2 * time.Second)
-	cfg.Console = guestOut
+	if out != nil {
+		guestOut := console.NewAsyncWriter(out, 1<<20)
+		defer guestOut.Close(2 * time.Second)
+		outputs = append(outputs, guestOut)
+	}
+	cfg.Console = io.MultiWriter(outputs...)
 
 	vm, err := vmm.Build(ctx, cfg)
 	if err != nil {
@@ -146,23 +191,43 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 	}
 	defer vm.Close()
 
-	restore, err := console.RawTerminal(int(os.Stdin.Fd()))
-	if err != nil {
-		return err
-	}
-	defer restore()
-
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go pumpInput(ctx, cancel, vm)
-
-	outcome, err := vm.Run(ctx)
-	if err != nil {
-		return err
+	go srv.Serve(ctx, controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput)})
+	if status == nil {
+		restore, err := console.RawTerminal(int(os.Stdin.Fd()))
+		if err != nil {
+			return err
+		}
+		defer restore()
+		go pumpInput(ctx, cancel, vm)
 	}
-	cfg.Logger.Info("vm ended", "name", cfg.Name, "reason", outcome)
+
+	type result struct {
+		outcome vmm.Outcome
+		err     error
+	}
+	ran := make(chan result, 1)
+	go func() {
+		outcome, err := vm.Run(ctx)
+		ran <- result{outcome, err}
+	}()
+	status.ready(cfg.Name)
+	r := <-ran
+	if r.err != nil {
+		return r.err
+	}
+	cfg.Logger.Info("vm ended", "name", cfg.Name, "reason", r.outcome)
 	return nil
 }
+
+// controlTarget is the VM as the control socket sees it.
+type controlTarget struct {
+	*vmm.VM
+	console control.ConsolePort
+}
+
+func (t controlTarget) Console() control.ConsolePort { return t.console }
 
 // errUserQuit ends the VM when the user types the escape sequence.
 var errUserQuit = errors.New("stopped from the console (Ctrl-a x)")

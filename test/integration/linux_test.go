@@ -103,3 +103,30 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// Pause, resume and stop while Linux is printing its early boot messages.
+func TestLinuxEarlyBootLifecycle(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	kernel := testKernel(t)
+	dir := vmDir(t)
+	s := startGlue(t, "--runtime-dir", dir, "run", "-n", "linux", "-k", kernel, "-m", "256",
+		"-p", "console=ttyS0 earlyprintk=serial,ttyS0,115200")
+	s.waitFor("Linux version ", linuxMarkerTimeout)
+	glueIn(t, dir, "pause", "-n", "linux")
+	frozen := s.output()
+	time.Sleep(2 * time.Second)
+	if got := s.output(); got != frozen {
+		t.Fatalf("Linux printed while paused:\n%s", strings.TrimPrefix(got, frozen))
+	}
+	glueIn(t, dir, "resume", "-n", "linux")
+	for deadline := time.Now().Add(linuxMarkerTimeout); len(s.output()) == len(frozen); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Linux printed nothing after resume")
+		}
+	}
+	glueIn(t, dir, "stop", "-n", "linux")
+	if code := s.wait(time.Minute); code != 0 {
+		t.Fatalf("exit %d after stop, want 0", code)
+	}
+}

@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	glueBin = filepath.Join(dir, "glue")
+	// VMs started without --runtime-dir register here, not in the user's
+	// real runtime directory.
+	os.Setenv("GLUE_RUNTIME_DIR", filepath.Join(dir, "run"))
 	build := exec.Command("go", "build", "-o", glueBin, "github.com/gluevmm/glue/cmd/glue")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -64,7 +67,7 @@ func runGlue(t *testing.T, stdin io.Reader, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	res := result{stdout: stdout.String(), stderr: withoutNameLine(stderr.String())}
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):
@@ -76,6 +79,17 @@ func runGlue(t *testing.T, stdin io.Reader, args ...string) result {
 		t.Fatalf("glue %s: still running after 2 minutes\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), res.stdout, res.stderr)
 	}
 	return res
+}
+
+// withoutNameLine drops the line in which `glue run` announces the name it
+// generated, so tests can insist on nothing else on stderr.
+func withoutNameLine(stderr string) string {
+	rest, found := strings.CutPrefix(stderr, "glue: VM name ")
+	if !found {
+		return stderr
+	}
+	_, after, _ := strings.Cut(rest, "\n")
+	return after
 }
 
 // markers returns the GLUE-OK/GLUE-FAIL lines of the built-in guest, keyed

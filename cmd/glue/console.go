@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gluevmm/glue/console"
+	"github.com/gluevmm/glue/control"
+)
+
+func newConsoleCommand(g *globals) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "console",
+		Short: "Attach this terminal to a VM's serial console",
+		Long: `Attach this terminal to a running VM's serial console: its recent output
+first, then live output; what you type goes to the guest. Ctrl-a x detaches
+and leaves the VM running (Ctrl-a Ctrl-a sends a Ctrl-a). One terminal at a
+time may be attached.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return usageErrorf("--name: which VM? (glue list shows them)")
+			}
+			dir, err := g.dir()
+			if err != nil {
+				return err
+			}
+			c, err := control.Dial(dir, name)
+			if err != nil {
+				return err
+			}
+			conn, err := c.Console(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			restore, err := console.RawTerminal(int(os.Stdin.Fd()))
+			if err != nil {
+				return err
+			}
+			defer restore()
+			fmt.Fprintf(os.Stderr, "glue: attached to %s; Ctrl-a x detaches\r\n", name)
+			return attach(conn)
+		},
+	}
+	cmd.Flags().StringVarP(&name, "name", "n", "", "`NAME` of the VM")
+	return cmd
+}
+
+// attach copies the console to stdout and stdin (through the escape
+// filter) to the console, until either side ends or the user detaches.
+func attach(conn io.ReadWriteCloser) error {
+	outDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(os.Stdout, conn)
+		outDone <- err
+	}()
+	inDone := make(chan struct{})
+	go func() {
+		defer close(inDone)
+		var esc console.Escape
+		buf := make([]byte, 256)
+		for {
+			n, err := os.Stdin.Read(buf)
+			data, quit := esc.Filter(buf[:n])
+			if len(data) > 0 {
+				if _, werr := conn.Write(data); werr != nil {
+					return
+				}
+			}
+			if quit || err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-outDone: // the VM ended or closed the console
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		return err
+	case <-inDone: // detached, or stdin ended
+		return nil
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gluevmm/glue/control"
+)
+
+// targetFlags select VMs: -n NAME (repeatable) or --all.
+type targetFlags struct {
+	names []string
+	all   bool
+}
+
+func (f *targetFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&f.names, "name", "n", nil, "`NAME` of the VM (repeatable)")
+	cmd.Flags().BoolVar(&f.all, "all", false, "every VM of this user")
+}
+
+// resolve returns the names to act on.
+func (f *targetFlags) resolve(ctx context.Context, dir string) ([]string, error) {
+	switch {
+	case f.all && len(f.names) > 0:
+		return nil, usageErrorf("--all and --name exclude each other")
+	case !f.all && len(f.names) == 0:
+		return nil, usageErrorf("name a VM with -n NAME, or use --all")
+	case len(f.names) > 0:
+		return f.names, nil
+	}
+	entries, err := control.List(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name)
+	}
+	return names, nil
+}
+
+// forEach runs op on every selected VM, reporting each failure on its own
+// line; it fails if any did.
+func forEach(cmd *cobra.Command, g *globals, f *targetFlags, op func(context.Context, *control.Client) error) error {
+	dir, err := g.dir()
+	if err != nil {
+		return err
+	}
+	names, err := f.resolve(cmd.Context(), dir)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, name := range names {
+		if err := dialAnd(cmd.Context(), dir, name, op); err != nil {
+			fmt.Fprintf(os.Stderr, "glue: %s: %v\n", name, err)
+			failed++
+		}
+	}
+	if failed > 0 {
+		return errReported
+	}
+	return nil
+}
+
+func dialAnd(ctx context.Context, dir, name string, op func(context.Context, *control.Client) error) error {
+	c, err := control.Dial(dir, name)
+	if err != nil {
+		return err
+	}
+	return op(ctx, c)
+}
+
+// errReported ends a command with status 1 after its errors were printed.
+var errReported = errors.New("")
+
+func newLifecycleCommand(g *globals, use, short string, op func(*control.Client, context.Context) error) *cobra.Command {
+	f := &targetFlags{}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return forEach(cmd, g, f, func(ctx context.Context, c *control.Client) error { return op(c, ctx) })
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// stopWait is how long `glue stop` waits for a VM's process to exit; the
+// process gives its vCPUs vmm.StopTimeout, then exits anyway.
+const stopWait = 15 * time.Second
+
+func newStopCommand(g *globals) *cobra.Command {
+	f := &targetFlags{}
+	cmd := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop VMs in order and wait for their processes to exit",
+		Long: `Stop VMs in order: the vCPUs leave the guest, devices are flushed, and
+the 'glue run' process exits with status 0, removing its socket. stop waits
+for that; a VM that does not end in time is reported.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := g.dir()
+			if err != nil {
+				return err
+			}
+			return forEach(cmd, g, f, func(ctx context.Context, c *control.Client) error {
+				if err := c.Stop(ctx); err != nil {
+					return err
+				}
+				return waitGone(ctx, dir, c.Name(), stopWait)
+			})
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// waitGone polls until the VM no longer answers: its process has exited
+// and released its name.
+func waitGone(ctx context.Context, dir, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := control.Dial(dir, name)
+		if errors.Is(err, control.ErrNotRunning) {
+			return nil
+		}
+		if err == nil {
+			c.Info(ctx) // still there; keep waiting
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still running %v after the stop request", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

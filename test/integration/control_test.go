@@ -1,0 +1,377 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gluevmm/glue/control"
+)
+
+// vmDir is a private runtime directory for one test's VMs; every VM left
+// in it is stopped when the test ends.
+func vmDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run")
+	t.Cleanup(func() { exec.Command(glueBin, "--runtime-dir", dir, "stop", "--all").Run() })
+	return dir
+}
+
+// detach starts a VM with `glue run --detach` and returns its name.
+func detach(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	res := runGlue(t, nil, append([]string{"--runtime-dir", dir, "run", "--detach"}, args...)...)
+	if res.code != 0 {
+		t.Fatalf("run --detach: exit %d: %s", res.code, res.stderr)
+	}
+	return strings.TrimSpace(res.stdout)
+}
+
+// glueIn runs a client subcommand against dir and fails the test unless it
+// exits 0.
+func glueIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	res := runGlue(t, nil, append([]string{"--runtime-dir", dir}, args...)...)
+	if res.code != 0 {
+		t.Fatalf("glue %s: exit %d: %s", strings.Join(args, " "), res.code, res.stderr)
+	}
+	return res.stdout
+}
+
+func listJSON(t *testing.T, dir string) map[string]control.Info {
+	t.Helper()
+	var infos []control.Info
+	if err := json.Unmarshal([]byte(glueIn(t, dir, "list", "--json")), &infos); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]control.Info{}
+	for _, i := range infos {
+		byName[i.Name] = i
+	}
+	return byName
+}
+
+// waitState waits until list reports name in state want. On a saturated
+// host list may briefly show a busy VM as unresponsive; any other state
+// than want fails at once.
+func waitState(t *testing.T, dir, name string, want control.State) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got := listJSON(t, dir)[name].State
+		switch {
+		case got == want:
+			return
+		case got != control.StateUnresponsive || time.Now().After(deadline):
+			t.Fatalf("%s is %q, want %q", name, got, want)
+		}
+	}
+}
+
+// counterFile follows a detached counter guest's --console file.
+type counterFile string
+
+func (f counterFile) last(t *testing.T) int {
+	t.Helper()
+	data, _ := os.ReadFile(string(f))
+	n := -1
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "GLUE-COUNT "); ok {
+			if i, err := strconv.Atoi(v); err == nil {
+				n = i
+			}
+		}
+	}
+	return n
+}
+
+func (f counterFile) waitPast(t *testing.T, n int) int {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if last := f.last(t); last > n {
+			return last
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counter did not pass %d", n)
+		}
+	}
+}
+
+// cpuTicks is the user+system CPU time of a process, all threads, in clock ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return utime + stime
+}
+
+// Two named VMs run detached; list shows both; pause stops one's output and
+// CPU use, resume continues from the same count, console attaches and
+// detaches, stop --all ends both and leaves no socket.
+func TestFeaturesControlSession(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	logs := t.TempDir()
+	a := counterFile(filepath.Join(logs, "a.log"))
+	detach(t, dir, "-n", "alpha", "-c", "2", "-m", "64", "--console", string(a), "-p", "glue.test=counter")
+	if name := detach(t, dir, "-m", "32", "-p", "glue.test=counter"); !strings.HasPrefix(name, "vm-") {
+		t.Fatalf("generated name %q", name)
+	}
+
+	waitState(t, dir, "alpha", control.StateRunning)
+	vms := listJSON(t, dir)
+	if len(vms) != 2 || vms["alpha"].State != control.StateRunning || vms["alpha"].CPUs != 2 || vms["alpha"].MemMiB != 64 {
+		t.Fatalf("list: %+v", vms)
+	}
+	table := glueIn(t, dir, "ls")
+	for _, want := range []string{"NAME", "PID", "STATE", "CPUS", "MEM", "UPTIME", "KERNEL", "alpha", "64M", "(built-in guest)"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("list table lacks %q:\n%s", want, table)
+		}
+	}
+
+	a.waitPast(t, 1)
+	glueIn(t, dir, "pause", "-n", "alpha")
+	glueIn(t, dir, "pause", "-n", "alpha") // idempotent
+	waitState(t, dir, "alpha", control.StatePaused)
+	frozen, ticks := a.last(t), cpuTicks(t, vms["alpha"].PID)
+	time.Sleep(time.Second)
+	if a.last(t) != frozen {
+		t.Fatalf("counter moved from %d to %d while paused", frozen, a.last(t))
+	}
+	if used := cpuTicks(t, vms["alpha"].PID) - ticks; used > 5 {
+		t.Errorf("paused VM used %d clock ticks of CPU in a second", used)
+	}
+	glueIn(t, dir, "resume", "-n", "alpha")
+	if next := a.waitPast(t, frozen); next != frozen+1 {
+		// The file may have gained several lines by now; look at the first.
+		if !strings.Contains(readFile(t, string(a)), fmt.Sprintf("GLUE-COUNT %d\n", frozen+1)) {
+			t.Fatalf("after resume the counter went from %d to %d", frozen, next)
+		}
+	}
+
+	// console: history, then live output; Ctrl-a x detaches, the VM runs on.
+	cmd := exec.Command(glueBin, "--runtime-dir", dir, "console", "-n", "alpha")
+	stdin, _ := cmd.StdinPipe()
+	out := &session{t: t, notify: make(chan struct{}, 1)}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	last := a.last(t)
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.output(), fmt.Sprintf("GLUE-COUNT %d\n", last+1)); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("console showed no live output:\n%s", out.output())
+		}
+	}
+	if !strings.Contains(out.output(), "GLUE-COUNT 0\n") {
+		t.Errorf("console did not replay the history")
+	}
+	stdin.Write([]byte{0x01, 'x'})
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("console after Ctrl-a x: %v", err)
+	}
+	waitState(t, dir, "alpha", control.StateRunning)
+
+	glueIn(t, dir, "stop", "--all")
+	if vms := listJSON(t, dir); len(vms) != 0 {
+		t.Fatalf("VMs left after stop --all: %+v", vms)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		t.Errorf("left in the runtime dir: %s", e.Name())
+	}
+}
+
+// A foreground VM stopped from another process exits 0, removing its socket
+// and lock.
+func TestFeaturesControlStopExitsZero(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	s := startGlue(t, "--runtime-dir", dir, "run", "-n", "fg", "-p", "glue.test=counter")
+	s.waitFor("GLUE-COUNT 1\n", time.Minute)
+	glueIn(t, dir, "stop", "-n", "fg")
+	if code := s.wait(time.Minute); code != 0 {
+		t.Fatalf("exit %d after stop, want 0", code)
+	}
+	for _, f := range []string{"fg.sock", "fg.lock"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s still there after stop (%v)", f, err)
+		}
+	}
+}
+
+func TestFeaturesControlDuplicateName(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	detach(t, dir, "-n", "twin", "-m", "32", "-p", "glue.test=counter")
+	for _, args := range [][]string{
+		{"run", "-n", "twin", "-p", "glue.test=cmdline"},
+		{"run", "--detach", "-n", "twin", "-p", "glue.test=cmdline"},
+	} {
+		res := runGlue(t, nil, append([]string{"--runtime-dir", dir}, args...)...)
+		if res.code != 2 || !strings.Contains(res.stderr, "already running") {
+			t.Errorf("glue %v: exit %d, stderr %q; want 2 and 'already running'", args, res.code, res.stderr)
+		}
+	}
+}
+
+// kill -9 leaves a socket and lock behind; the next list cleans them up.
+func TestFeaturesControlKilledVMIsCleanedUp(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	detach(t, dir, "-n", "doomed", "-m", "32", "-p", "glue.test=counter")
+	syscall.Kill(listJSON(t, dir)["doomed"].PID, syscall.SIGKILL)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, ok := listJSON(t, dir)["doomed"]; !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("killed VM still listed")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "doomed.sock")); !os.IsNotExist(err) {
+		t.Errorf("socket of the killed VM not cleaned up (%v)", err)
+	}
+}
+
+// 200 pause/resume/info requests from 20 concurrent clients: no errors, and
+// the state that the last request set.
+func TestFeaturesControlConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	detach(t, dir, "-n", "busy", "-c", "2", "-m", "32", "-p", "glue.test=counter")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for g := range 20 {
+		wg.Go(func() {
+			for i := range 10 {
+				c, err := control.Dial(dir, "busy")
+				if err != nil {
+					errs <- err
+					return
+				}
+				switch (g + i) % 3 {
+				case 0:
+					err = c.Pause(ctx)
+				case 1:
+					err = c.Resume(ctx)
+				default:
+					_, err = c.Info(ctx)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	glueIn(t, dir, "pause", "-n", "busy")
+	waitState(t, dir, "busy", control.StatePaused)
+	glueIn(t, dir, "resume", "-n", "busy")
+	waitState(t, dir, "busy", control.StateRunning)
+}
+
+// Garbage, oversized and wrong-version requests get errors; the VM runs on.
+func TestFeaturesControlBadRequests(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	detach(t, dir, "-n", "target", "-m", "32", "-p", "glue.test=counter")
+	sock := filepath.Join(dir, "target.sock")
+	tests := []struct {
+		name    string
+		request string
+		code    control.Code
+	}{
+		{"garbage", "\x00\xffnot json\n", control.CodeBadRequest},
+		{"oversized", "{\"version\":1,\"op\":\"" + strings.Repeat("x", 8192) + "\"}\n", control.CodeTooLarge},
+		{"wrong version", `{"version":99,"op":"info"}` + "\n", control.CodeUnsupportedVersion},
+		{"unknown op", `{"version":1,"op":"explode"}` + "\n", control.CodeUnknownOp},
+		{"missing op", `{"version":1}` + "\n", control.CodeBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			conn.Write([]byte(tc.request))
+			var resp control.Response
+			if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+				t.Fatalf("no JSON response: %v", err)
+			}
+			if resp.OK || resp.Error == nil || resp.Error.Code != tc.code {
+				t.Fatalf("response %+v, want error %s", resp, tc.code)
+			}
+		})
+	}
+	waitState(t, dir, "target", control.StateRunning)
+}
+
+// Another user cannot control the VM: the runtime directory and the socket
+// are the owner's alone (and the server checks SO_PEERCRED).
+func TestFeaturesControlOtherUserRefused(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as another uid")
+	}
+	dir := vmDir(t)
+	detach(t, dir, "-n", "private", "-m", "32", "-p", "glue.test=counter")
+	os.Chmod(filepath.Dir(dir), 0o755) // let nobody reach the runtime dir's parent
+	cmd := exec.Command(glueBin, "--runtime-dir", dir, "pause", "-n", "private")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("uid 65534 paused root's VM: %s", out)
+	}
+	waitState(t, dir, "private", control.StateRunning)
+}
+
+// --all acts on every VM of the user.
+func TestFeaturesControlAll(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	for _, n := range []string{"a1", "a2", "a3"} {
+		detach(t, dir, "-n", n, "-m", "32", "-p", "glue.test=counter")
+	}
+	glueIn(t, dir, "pause", "--all")
+	for _, n := range []string{"a1", "a2", "a3"} {
+		waitState(t, dir, n, control.StatePaused)
+	}
+	glueIn(t, dir, "resume", "--all")
+	glueIn(t, dir, "stop", "--all")
+	if vms := listJSON(t, dir); len(vms) != 0 {
+		t.Fatalf("left after stop --all: %+v", vms)
+	}
+}
