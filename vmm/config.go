@@ -29,6 +29,9 @@ type Config struct {
 	Cmdline string
 	// Boot selects the entry protocol for ELF images that offer several.
 	Boot BootProtocol
+	// RNG adds a virtio-rng device fed from the host's crypto/rand.
+	RNG bool
+
 	// BzImageEntry makes glue enter a bzImage through its own 64-bit entry
 	// (in-guest decompression) instead of extracting the vmlinux payload.
 	BzImageEntry bool

@@ -1,12 +1,15 @@
 package vmm
 
 import (
+	"crypto/rand"
 	"time"
 
 	"github.com/gluevmm/glue/bus"
+	"github.com/gluevmm/glue/eventloop"
 	"github.com/gluevmm/glue/i8042"
 	"github.com/gluevmm/glue/rtc"
 	"github.com/gluevmm/glue/serial"
+	"github.com/gluevmm/glue/virtio/rng"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -30,9 +33,15 @@ type sink struct{}
 func (sink) Read(_ uint64, data []byte) { clear(data) }
 func (sink) Write(uint64, []byte)       {}
 
-// createDevices puts the legacy PC devices on the port bus.
+// createDevices puts the legacy PC devices on the port bus and the virtio
+// devices on the MMIO bus.
 func (vm *VM) createDevices() error {
 	vm.pio, vm.mmio = &bus.Bus{}, &bus.Bus{}
+	loop, err := eventloop.New(vm.log)
+	if err != nil {
+		return err
+	}
+	vm.loop = loop
 	vm.uart = serial.New(vm.cfg.Console, irqLine{vm, x86.IRQCOM1})
 	kbd := i8042.New(i8042.Config{
 		Reset:       vm.requestReset,
@@ -59,6 +68,17 @@ func (vm *VM) createDevices() error {
 		{x86.DebugPort, 1, sink{}},
 	} {
 		if err := vm.pio.Insert(d.port, d.size, d.dev); err != nil {
+			return err
+		}
+	}
+	return vm.createVirtioDevices()
+}
+
+// createVirtioDevices adds the virtio devices the config asks for, in a
+// fixed order: disks, networks, entropy, console.
+func (vm *VM) createVirtioDevices() error {
+	if vm.cfg.RNG {
+		if err := vm.addVirtio(rng.New(rand.Reader)); err != nil {
 			return err
 		}
 	}

@@ -76,6 +76,9 @@ func (vm *VM) cmdline(k *loader.Kernel) (string, error) {
 			return "", &ConfigError{Field: "Cmdline", Err: err}
 		}
 	}
+	if err := c.Add(vm.kernelParams...); err != nil {
+		return "", err
+	}
 	if err := c.CheckLength(k.CmdlineMax); err != nil {
 		return "", &ConfigError{Field: "Cmdline", Err: err}
 	}

@@ -43,10 +43,9 @@ func (vm *VM) State() control.State {
 	return vm.state
 }
 
-// Pause stops every vCPU and returns once all have left the guest and
-// parked (or ctx ends). The guest's devices are only ever driven by its
-// vCPUs, so nothing in the guest advances while paused. Pausing a paused VM
-// does nothing.
+// Pause stops every vCPU and the device event loop, and returns once all
+// have parked (or ctx ends): nothing in the guest advances while paused.
+// Pausing a paused VM does nothing.
 func (vm *VM) Pause(ctx context.Context) error {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
@@ -55,12 +54,15 @@ func (vm *VM) Pause(ctx context.Context) error {
 	}
 	for _, r := range vm.runners {
 		if err := r.Pause(ctx); err != nil {
-			// Leave no vCPU parked behind a failed pause.
-			for _, r := range vm.runners {
-				r.Resume()
-			}
+			vm.resumeAll() // leave nothing parked behind a failed pause
 			return err
 		}
+	}
+	// Then the device work the event loop does (queue notifications, tap
+	// input): with both stopped, nothing touches guest memory.
+	if err := vm.loop.Pause(ctx); err != nil {
+		vm.resumeAll()
+		return err
 	}
 	vm.state = control.StatePaused
 	vm.log.Info("vm paused", "name", vm.cfg.Name)
@@ -75,12 +77,17 @@ func (vm *VM) Resume(context.Context) error {
 	if vm.state != control.StatePaused {
 		return nil
 	}
-	for _, r := range vm.runners {
-		r.Resume()
-	}
+	vm.resumeAll()
 	vm.state = control.StateRunning
 	vm.log.Info("vm resumed", "name", vm.cfg.Name)
 	return nil
+}
+
+func (vm *VM) resumeAll() {
+	vm.loop.Resume()
+	for _, r := range vm.runners {
+		r.Resume()
+	}
 }
 
 // Stop asks Run to end the VM in order (outcome OutcomeStopped); it does

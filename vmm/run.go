@@ -20,6 +20,10 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	ends := make(chan error, len(vm.runners))
 	var wg sync.WaitGroup
 	vm.setStarted(time.Now())
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	defer stopLoop()
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- vm.loop.Run(loopCtx) }()
 	for _, r := range vm.runners {
 		wg.Go(func() { ends <- r.Run() })
 	}
@@ -47,6 +51,8 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 		return "", fmt.Errorf("vmm: vCPUs did not stop within %v", StopTimeout)
 	}
 	close(ends)
+	stopLoop()
+	<-loopDone
 	// A fault on another vCPU while stopping is still worth reporting.
 	for end := range ends {
 		if _, e := classify(end); e != nil && err == nil && outcome != OutcomeStopped {

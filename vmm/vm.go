@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/gluevmm/glue/bus"
+	"github.com/gluevmm/glue/eventloop"
 	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/loader"
@@ -29,6 +30,10 @@ type VM struct {
 	kernel  *loader.Kernel
 	cpus    []*kvm.VCPU
 	runners []*vcpu.VCPU // one per cpus[i]
+	loop    *eventloop.Loop
+	virtio  []*virtioSlot
+	// kernelParams are added to the command line for the devices.
+	kernelParams []string
 
 	// reset is closed (once) when the guest pulses the i8042 reset line.
 	reset     chan struct{}
@@ -74,8 +79,8 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 	}{
 		{"create VM", vm.createVM},
 		{"map guest memory", vm.mapMemory},
-		{"load kernel", vm.loadKernel},
 		{"create devices", vm.createDevices},
+		{"load kernel", vm.loadKernel},
 		{"create vCPUs", vm.createVCPUs},
 	}
 	for _, s := range steps {
@@ -137,6 +142,10 @@ func (vm *VM) ConsoleInput(ctx context.Context, p []byte) error {
 // Close releases everything Build acquired. It is safe on a partly built VM.
 func (vm *VM) Close() error {
 	var errs []error
+	vm.closeVirtio()
+	if vm.loop != nil {
+		errs = append(errs, vm.loop.Close())
+	}
 	for _, c := range vm.cpus {
 		errs = append(errs, c.Close())
 	}

@@ -29,6 +29,7 @@ type runFlags struct {
 	boot         string
 	bzImageEntry bool
 	detach       bool
+	rng          bool
 }
 
 // flagOfField maps vmm.ConfigError fields to the flag that sets them.
@@ -74,6 +75,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.consolePath, "console", "", "write the guest's console output to `FILE` instead of stdout")
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
+	fl.BoolVar(&f.rng, "rng", false, "add a virtio-rng entropy device fed from the host's crypto/rand")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	return cmd
 }
@@ -114,6 +116,7 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		Cmdline:      f.params,
 		Boot:         vmm.BootProtocol(f.boot),
 		BzImageEntry: f.bzImageEntry,
+		RNG:          f.rng,
 		Logger:       g.logger(),
 	}, nil
 }
