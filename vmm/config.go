@@ -29,8 +29,16 @@ type Config struct {
 	Cmdline string
 	// Boot selects the entry protocol for ELF images that offer several.
 	Boot BootProtocol
+	// Disks are virtio-blk devices, in order (the guest's vda, vdb, ...).
+	Disks []Disk
+	// Nets are virtio-net devices, each on a host tap interface.
+	Nets []Net
 	// RNG adds a virtio-rng device fed from the host's crypto/rand.
 	RNG bool
+	// ConsoleDevice is where the guest's console is: ConsoleSerial (COM1,
+	// the default) or ConsoleVirtio (a virtio-console, the guest's hvc0).
+	// Output from both goes to Console; host input goes to this one.
+	ConsoleDevice ConsoleDevice
 
 	// BzImageEntry makes glue enter a bzImage through its own 64-bit entry
 	// (in-guest decompression) instead of extracting the vmlinux payload.
@@ -42,6 +50,27 @@ type Config struct {
 	// Logger receives glue's own messages; nil discards them.
 	Logger *slog.Logger
 }
+
+// Disk is a raw disk image.
+type Disk struct {
+	Path     string
+	ReadOnly bool
+}
+
+// Net is a network device backed by a host tap interface.
+type Net struct {
+	Tap string // interface name, opened (or created) through /dev/net/tun
+	MAC string // guest MAC; empty derives a stable one from the VM name
+}
+
+// ConsoleDevice names the device that carries the guest's console input.
+type ConsoleDevice string
+
+// The console devices.
+const (
+	ConsoleSerial ConsoleDevice = ""
+	ConsoleVirtio ConsoleDevice = "virtio"
+)
 
 // BootProtocol names a kernel entry protocol.
 type BootProtocol string
@@ -101,6 +130,27 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 	default:
 		return configErr("Boot", "unknown boot protocol %q (want %q or %q)", c.Boot, BootLinux64, BootPVH)
 	}
+	switch c.ConsoleDevice {
+	case ConsoleSerial, ConsoleVirtio:
+	default:
+		return configErr("ConsoleDevice", "unknown console device %q", c.ConsoleDevice)
+	}
+	for i, d := range c.Disks {
+		if d.Path == "" {
+			return configErr("Disks", "disk %d: no path", i)
+		}
+		if err := checkReadableFile(d.Path); err != nil {
+			return &ConfigError{Field: "Disks", Err: err}
+		}
+	}
+	for i, n := range c.Nets {
+		if n.Tap == "" || len(n.Tap) > 15 {
+			return configErr("Nets", "net %d: tap name %q: want 1-15 characters", i, n.Tap)
+		}
+	}
+	if devices := len(c.Disks) + len(c.Nets) + btoi(c.RNG) + btoi(c.ConsoleDevice == ConsoleVirtio); devices > x86.MaxVirtioDevices {
+		return configErr("Disks", "%d virtio devices: at most %d", devices, x86.MaxVirtioDevices)
+	}
 	for _, f := range []struct{ field, path string }{{"Kernel", c.Kernel}, {"Initrd", c.Initrd}} {
 		if f.path == "" {
 			continue
@@ -110,6 +160,13 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 		}
 	}
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func checkReadableFile(path string) error {

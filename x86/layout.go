@@ -70,6 +70,9 @@ const (
 // virtioIRQs are the IOAPIC pins left for virtio-mmio devices, in order.
 var virtioIRQs = []uint32{5, 6, 7, 9, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}
 
+// MaxVirtioDevices is how many virtio-mmio devices have an interrupt line.
+var MaxVirtioDevices = len(virtioIRQs)
+
 // VirtioIRQ returns the interrupt line of the n-th virtio-mmio device, and
 // false when n is past the last free line.
 func VirtioIRQ(n int) (uint32, bool) {

@@ -25,11 +25,14 @@ type runFlags struct {
 	initrd       string
 	params       string
 	name         string
-	consolePath  string
+	consolePath  string // --console as given
+	consoleFile  string // the file part of it
 	boot         string
 	bzImageEntry bool
 	detach       bool
 	rng          bool
+	disks        []string
+	nets         []string
 }
 
 // flagOfField maps vmm.ConfigError fields to the flag that sets them.
@@ -41,6 +44,10 @@ var flagOfField = map[string]string{
 	"Cmdline": "--params",
 	"Boot":    "--boot",
 	"Name":    "--name",
+	"Disks":   "--disk",
+	"Nets":    "--net",
+
+	"ConsoleDevice": "--console",
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -72,7 +79,10 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.initrd, "initrd", "", "initial ramdisk from `FILE`")
 	fl.StringVarP(&f.params, "params", "p", "", "kernel command line `PARAMS`; default for Linux: \""+vmm.DefaultCmdline+"\"")
 	fl.StringVarP(&f.name, "name", "n", "", "`NAME` of the VM: 1-64 characters of [A-Za-z0-9._-]")
-	fl.StringVar(&f.consolePath, "console", "", "write the guest's console output to `FILE` instead of stdout")
+	fl.StringVar(&f.consolePath, "console", "",
+		"console `DEVICE`: serial (COM1, default) or virtio (hvc0), and/or file=FILE to write its output to FILE instead of stdout")
+	fl.StringArrayVarP(&f.disks, "disk", "d", nil, "raw disk image as a virtio-blk device: FILE or path=FILE,ro=on (repeatable)")
+	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: tap=NAME[,mac=MAC] (repeatable)")
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
 	fl.BoolVar(&f.rng, "rng", false, "add a virtio-rng entropy device fed from the host's crypto/rand")
@@ -107,17 +117,41 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 			return vmm.Config{}, usageErrorf("--name: %v", err)
 		}
 	}
+	var disks []vmm.Disk
+	for _, d := range f.disks {
+		disk, err := parseDisk(d)
+		if err != nil {
+			return vmm.Config{}, usageErrorf("--disk: %v", err)
+		}
+		disks = append(disks, disk)
+	}
+	var nets []vmm.Net
+	for _, n := range f.nets {
+		nw, err := parseNet(n)
+		if err != nil {
+			return vmm.Config{}, usageErrorf("--net: %v", err)
+		}
+		nets = append(nets, nw)
+	}
+	consoleDev, consoleFile, err := parseConsole(f.consolePath)
+	if err != nil {
+		return vmm.Config{}, usageErrorf("--console: %v", err)
+	}
+	f.consoleFile = consoleFile
 	return vmm.Config{
-		Name:         f.name,
-		CPUs:         f.cpus,
-		MemMiB:       mem,
-		Kernel:       f.kernel,
-		Initrd:       f.initrd,
-		Cmdline:      f.params,
-		Boot:         vmm.BootProtocol(f.boot),
-		BzImageEntry: f.bzImageEntry,
-		RNG:          f.rng,
-		Logger:       g.logger(),
+		Disks:         disks,
+		Nets:          nets,
+		ConsoleDevice: consoleDev,
+		Name:          f.name,
+		CPUs:          f.cpus,
+		MemMiB:        mem,
+		Kernel:        f.kernel,
+		Initrd:        f.initrd,
+		Cmdline:       f.params,
+		Boot:          vmm.BootProtocol(f.boot),
+		BzImageEntry:  f.bzImageEntry,
+		RNG:           f.rng,
+		Logger:        g.logger(),
 	}, nil
 }
 
@@ -167,8 +201,8 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	if status == nil {
 		out = os.Stdout
 	}
-	if f.consolePath != "" {
-		file, err := os.OpenFile(f.consolePath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if f.consoleFile != "" {
+		file, err := os.OpenFile(f.consoleFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return usageErrorf("--console: %v", err)
 		}

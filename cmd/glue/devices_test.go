@@ -1,0 +1,86 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/gluevmm/glue/vmm"
+)
+
+func TestParseDisk(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want vmm.Disk
+		ok   bool
+	}{
+		{"disk.img", vmm.Disk{Path: "disk.img"}, true},
+		{"path=disk.img", vmm.Disk{Path: "disk.img"}, true},
+		{"path=disk.img,ro=on", vmm.Disk{Path: "disk.img", ReadOnly: true}, true},
+		{"disk.img,ro=off", vmm.Disk{Path: "disk.img"}, true},
+		{"", vmm.Disk{}, false},
+		{"ro=on", vmm.Disk{}, false},
+		{"disk.img,ro=maybe", vmm.Disk{}, false},
+		{"disk.img,cache=none", vmm.Disk{}, false},
+		{"path=a,path=b", vmm.Disk{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseDisk(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("parseDisk(%q) = %+v, %v; want %+v ok=%v", tc.in, got, err, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestParseNet(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want vmm.Net
+		ok   bool
+	}{
+		{"tap=tap0", vmm.Net{Tap: "tap0"}, true},
+		{"tap=tap0,mac=02:00:00:00:00:01", vmm.Net{Tap: "tap0", MAC: "02:00:00:00:00:01"}, true},
+		{"tap0", vmm.Net{}, false},
+		{"mac=02:00:00:00:00:01", vmm.Net{}, false},
+		{"tap=tap0,vhost=on", vmm.Net{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseNet(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("parseNet(%q) = %+v, %v; want %+v ok=%v", tc.in, got, err, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestParseConsole(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		dev  vmm.ConsoleDevice
+		file string
+		ok   bool
+	}{
+		{"serial", vmm.ConsoleSerial, "", true},
+		{"virtio", vmm.ConsoleVirtio, "", true},
+		{"out.log", vmm.ConsoleSerial, "out.log", true},
+		{"file=out.log", vmm.ConsoleSerial, "out.log", true},
+		{"virtio,file=out.log", vmm.ConsoleVirtio, "out.log", true},
+		{"speed=9600", "", "", false},
+		{"a.log,b.log", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			dev, file, err := parseConsole(tc.in)
+			if (err == nil) != tc.ok || (tc.ok && (dev != tc.dev || file != tc.file)) {
+				t.Fatalf("parseConsole(%q) = %q, %q, %v", tc.in, dev, file, err)
+			}
+		})
+	}
+}
