@@ -147,7 +147,14 @@ func (s *session) Write(p []byte) (int, error) {
 // killed when the test ends if it is still running.
 func startGlue(t *testing.T, args ...string) *session {
 	t.Helper()
-	s := &session{t: t, cmd: exec.Command(glueBin, args...), notify: make(chan struct{}, 1), done: make(chan struct{})}
+	return startProcess(t, glueBin, args...)
+}
+
+// startProcess is startGlue for a command that runs glue, such as
+// `ip netns exec NS glue ...`.
+func startProcess(t *testing.T, name string, args ...string) *session {
+	t.Helper()
+	s := &session{t: t, cmd: exec.Command(name, args...), notify: make(chan struct{}, 1), done: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s, s
 	var err error
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
