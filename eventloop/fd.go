@@ -80,7 +80,7 @@ func (l *Loop) Remove(fd int) error {
 	// The loop may have looked reg up just before; wait for that call to
 	// end. From the loop goroutine the call in progress is the caller's own.
 	if !l.onLoop() {
-		for false && l.current == reg {
+		for l.current == reg {
 			l.cond.Wait()
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // never part of what a test asserts.
 const hang = 10 * time.Second
 
-func newLoop(t *testing.T, log *slog.Logger) *eventloop.Loop {
+func newLoop(t testing.TB, log *slog.Logger) *eventloop.Loop {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -41,7 +41,7 @@ type run struct {
 }
 
 // start runs l in a goroutine; cleanup cancels the run and waits for it.
-func start(t *testing.T, l *eventloop.Loop) *run {
+func start(t testing.TB, l *eventloop.Loop) *run {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &run{cancel: cancel, done: make(chan struct{})}
@@ -67,7 +67,7 @@ func (r *run) wait(t *testing.T) error {
 	return r.err
 }
 
-func newEventfd(t *testing.T) int {
+func newEventfd(t testing.TB) int {
 	t.Helper()
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
@@ -77,7 +77,7 @@ func newEventfd(t *testing.T) int {
 	return fd
 }
 
-func signal(t *testing.T, fd int, n uint64) {
+func signal(t testing.TB, fd int, n uint64) {
 	t.Helper()
 	var b [8]byte
 	binary.NativeEndian.PutUint64(b[:], n)
@@ -95,10 +95,27 @@ func drain(fd int) uint64 {
 	return binary.NativeEndian.Uint64(b[:])
 }
 
-// barrier returns once the loop has finished the batch it is dispatching:
-// submitted functions run only after it.
+// barrier returns once the loop has polled its fds after the call and
+// dispatched everything that poll returned: every fd that was ready when
+// barrier was called has had its handler called, or been dropped.
 func barrier(t *testing.T, l *eventloop.Loop) {
 	t.Helper()
+	// An event on a fresh eventfd comes from an epoll_wait that started
+	// after this point; epoll returns ready fds in the order they became
+	// ready, so fds ready earlier come first in that batch or an earlier
+	// one.
+	fd := newEventfd(t)
+	polled := make(chan struct{})
+	if err := l.Add(fd, unix.EPOLLIN, func(uint32) {
+		drain(fd)
+		l.Remove(fd)
+		close(polled)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	signal(t, fd, 1)
+	wait(t, polled, "barrier fd")
+	// Submitted functions run after the rest of the batch.
 	done := make(chan struct{})
 	if err := l.Submit(func() { close(done) }); err != nil {
 		t.Fatal(err)
@@ -106,7 +123,7 @@ func barrier(t *testing.T, l *eventloop.Loop) {
 	wait(t, done, "barrier function")
 }
 
-func wait[T any](t *testing.T, ch <-chan T, what string) T {
+func wait[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
