@@ -9,6 +9,7 @@ import (
 	"github.com/gluevmm/glue/i8042"
 	"github.com/gluevmm/glue/rtc"
 	"github.com/gluevmm/glue/serial"
+	"github.com/gluevmm/glue/virtio/blk"
 	"github.com/gluevmm/glue/virtio/rng"
 	"github.com/gluevmm/glue/x86"
 )
@@ -77,6 +78,16 @@ func (vm *VM) createDevices() error {
 // createVirtioDevices adds the virtio devices the config asks for, in a
 // fixed order: disks, networks, entropy, console.
 func (vm *VM) createVirtioDevices() error {
+	for _, d := range vm.cfg.Disks {
+		disk, err := blk.Open(d.Path, blk.Options{ReadOnly: d.ReadOnly})
+		if err != nil {
+			return &ConfigError{Field: "Disks", Err: err}
+		}
+		vm.closers = append(vm.closers, disk)
+		if err := vm.addVirtio(blk.New(disk, vm.log.With("disk", d.Path))); err != nil {
+			return err
+		}
+	}
 	if vm.cfg.RNG {
 		if err := vm.addVirtio(rng.New(rand.Reader)); err != nil {
 			return err

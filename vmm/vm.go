@@ -3,6 +3,7 @@ package vmm
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -34,6 +35,8 @@ type VM struct {
 	virtio  []*virtioSlot
 	// kernelParams are added to the command line for the devices.
 	kernelParams []string
+	// closers are device backends (disk images, taps) to close last.
+	closers []io.Closer
 
 	// reset is closed (once) when the guest pulses the i8042 reset line.
 	reset     chan struct{}
@@ -157,6 +160,10 @@ func (vm *VM) Close() error {
 	}
 	if vm.sys != nil {
 		errs = append(errs, vm.sys.Close())
+	}
+	// After the VM: no vCPU or device can touch a backend any more.
+	for _, c := range vm.closers {
+		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
 }

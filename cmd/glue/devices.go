@@ -85,6 +85,7 @@ func parseConsole(s string) (vmm.ConsoleDevice, string, error) {
 	file := ""
 	for part := range strings.SplitSeq(s, ",") {
 		switch {
+		case part == "":
 		case part == "serial":
 			dev = vmm.ConsoleSerial
 		case part == "virtio":

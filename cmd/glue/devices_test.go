@@ -66,6 +66,7 @@ func TestParseConsole(t *testing.T) {
 		file string
 		ok   bool
 	}{
+		{"", vmm.ConsoleSerial, "", true},
 		{"serial", vmm.ConsoleSerial, "", true},
 		{"virtio", vmm.ConsoleVirtio, "", true},
 		{"out.log", vmm.ConsoleSerial, "out.log", true},
