@@ -82,8 +82,12 @@ const (
 	BootPVH     BootProtocol = "pvh"   // Xen PVH: 32-bit entry, hvm_start_info in EBX
 )
 
-// DefaultCmdline is used for a Linux kernel when Config.Cmdline is empty.
-const DefaultCmdline = "console=ttyS0 reboot=k panic=1"
+// DefaultCmdline is used for a Linux kernel when Config.Cmdline is empty;
+// DefaultVirtioCmdline when the console is the virtio console.
+const (
+	DefaultCmdline       = "console=ttyS0 reboot=k panic=1"
+	DefaultVirtioCmdline = "console=hvc0 reboot=k panic=1"
+)
 
 // MinMemMiB is the least guest RAM glue accepts: enough for the boot
 // structures in the first MiB and a small kernel above them.

@@ -2,15 +2,21 @@ package vmm
 
 import (
 	"crypto/rand"
+	"fmt"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gluevmm/glue/bus"
 	"github.com/gluevmm/glue/eventloop"
 	"github.com/gluevmm/glue/i8042"
 	"github.com/gluevmm/glue/rtc"
 	"github.com/gluevmm/glue/serial"
+	"github.com/gluevmm/glue/tap"
 	"github.com/gluevmm/glue/virtio/blk"
 	"github.com/gluevmm/glue/virtio/rng"
+	"github.com/gluevmm/glue/virtio/vconsole"
+	"github.com/gluevmm/glue/virtio/vnet"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -44,6 +50,7 @@ func (vm *VM) createDevices() error {
 	}
 	vm.loop = loop
 	vm.uart = serial.New(vm.cfg.Console, irqLine{vm, x86.IRQCOM1})
+	vm.consoleIn = vm.uart
 	kbd := i8042.New(i8042.Config{
 		Reset:       vm.requestReset,
 		KeyboardIRQ: irqLine{vm, x86.IRQKeyboard},
@@ -88,12 +95,68 @@ func (vm *VM) createVirtioDevices() error {
 			return err
 		}
 	}
+	for i, n := range vm.cfg.Nets {
+		if err := vm.addNet(i, n); err != nil {
+			return err
+		}
+	}
 	if vm.cfg.RNG {
 		if err := vm.addVirtio(rng.New(rand.Reader)); err != nil {
 			return err
 		}
 	}
+	if vm.cfg.ConsoleDevice == ConsoleVirtio {
+		hvc := vconsole.New(vm.cfg.Console)
+		vm.consoleIn = hvc
+		if err := vm.addVirtio(hvc); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// addNet opens the tap and adds a virtio-net device on it. The event loop
+// reads the tap while the guest has receive buffers; the device turns that
+// interest off when it has none (so a busy tap cannot spin the loop) and on
+// again when the guest posts more.
+func (vm *VM) addNet(i int, n Net) error {
+	t, err := tap.Open(n.Tap, tap.Options{})
+	if err != nil {
+		return &ConfigError{Field: "Nets", Err: err}
+	}
+	vm.closers = append(vm.closers, t)
+	mac := vnet.MACFromName(fmt.Sprintf("%s/%d", vm.cfg.Name, i))
+	if n.MAC != "" {
+		if mac, err = vnet.ParseMAC(n.MAC); err != nil {
+			return &ConfigError{Field: "Nets", Err: fmt.Errorf("net %s: %w", n.Tap, err)}
+		}
+	}
+	fd := t.Fd()
+	dev, err := vnet.New(vnet.Config{
+		MAC:     mac,
+		Backend: t,
+		SetRxInterest: func(on bool) {
+			events := uint32(0)
+			if on {
+				events = unix.EPOLLIN
+			}
+			vm.loop.Modify(fd, events)
+		},
+		Log: vm.log.With("net", n.Tap),
+	})
+	if err != nil {
+		return err
+	}
+	var receive func()
+	receive = func() {
+		if dev.HandleRx() {
+			vm.loop.Submit(receive) // bounded work per call; the rest after other fds
+		}
+	}
+	if err := vm.loop.Add(fd, unix.EPOLLIN, func(uint32) { receive() }); err != nil {
+		return err
+	}
+	return vm.addVirtio(dev)
 }
 
 // requestReset is the i8042's reset line. Linux pulses it up to ten times,

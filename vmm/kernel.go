@@ -69,6 +69,9 @@ func (vm *VM) cmdline(k *loader.Kernel) (string, error) {
 	params := vm.cfg.Cmdline
 	if params == "" && vm.cfg.Kernel != "" {
 		params = DefaultCmdline
+		if vm.cfg.ConsoleDevice == ConsoleVirtio {
+			params = DefaultVirtioCmdline
+		}
 	}
 	var c loader.Cmdline
 	if params != "" {

@@ -22,17 +22,19 @@ type VM struct {
 	cfg Config
 	log *slog.Logger
 
-	sys     *kvm.System
-	kvm     *kvm.VM
-	mem     *guestmem.Memory
-	pio     *bus.Bus
-	mmio    *bus.Bus
-	uart    *serial.UART
-	kernel  *loader.Kernel
-	cpus    []*kvm.VCPU
-	runners []*vcpu.VCPU // one per cpus[i]
-	loop    *eventloop.Loop
-	virtio  []*virtioSlot
+	sys  *kvm.System
+	kvm  *kvm.VM
+	mem  *guestmem.Memory
+	pio  *bus.Bus
+	mmio *bus.Bus
+	uart *serial.UART
+	// consoleIn takes host console input: the UART, or the virtio console.
+	consoleIn consoleDevice
+	kernel    *loader.Kernel
+	cpus      []*kvm.VCPU
+	runners   []*vcpu.VCPU // one per cpus[i]
+	loop      *eventloop.Loop
+	virtio    []*virtioSlot
 	// kernelParams are added to the command line for the devices.
 	kernelParams []string
 	// closers are device backends (disk images, taps) to close last.
@@ -124,17 +126,24 @@ func (vm *VM) mapMemory() error {
 	return nil
 }
 
+// consoleDevice is a device that takes host console input without ever
+// blocking: it accepts what fits and signals when it has room again.
+type consoleDevice interface {
+	Enqueue(p []byte) int
+	Drained() <-chan struct{}
+}
+
 // ConsoleInput queues host input for the guest's console, blocking until the
 // guest has taken it all or ctx ends.
 func (vm *VM) ConsoleInput(ctx context.Context, p []byte) error {
 	for len(p) > 0 {
-		n := vm.uart.Enqueue(p)
+		n := vm.consoleIn.Enqueue(p)
 		p = p[n:]
 		if len(p) == 0 {
 			return nil
 		}
 		select {
-		case <-vm.uart.Drained():
+		case <-vm.consoleIn.Drained():
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -1,0 +1,4 @@
+package vnet
+
+// ReadBufferSize is the size of the buffer frames are read into.
+const ReadBufferSize = rxBufSize
