@@ -49,6 +49,8 @@ type Config struct {
 	Console io.Writer
 	// Logger receives glue's own messages; nil discards them.
 	Logger *slog.Logger
+	// Timeline, if set, records when each boot phase is reached.
+	Timeline *Timeline
 }
 
 // Disk is a raw disk image.

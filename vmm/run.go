@@ -24,6 +24,7 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	defer stopLoop()
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- vm.loop.Run(loopCtx) }()
+	vm.cfg.Timeline.Mark("start vCPUs")
 	for _, r := range vm.runners {
 		wg.Go(func() { ends <- r.Run() })
 	}

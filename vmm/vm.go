@@ -64,10 +64,18 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Console == nil {
+		cfg.Console = io.Discard
+	}
+	if cfg.Timeline != nil {
+		cfg.Timeline.Mark("vmm.Build")
+		cfg.Console = &timelineWriter{w: cfg.Console, t: cfg.Timeline}
+	}
 	sys, err := kvm.Open("")
 	if err != nil {
 		return nil, err
 	}
+	cfg.Timeline.Mark("open /dev/kvm")
 	vm := &VM{cfg: cfg, log: cfg.Logger, sys: sys, reset: make(chan struct{})}
 	vm.lifecycle.init()
 	defer func() {
@@ -96,6 +104,7 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 			return nil, err
 		}
 		vm.log.Debug("build step done", "step", s.name)
+		cfg.Timeline.Mark(s.name)
 	}
 	if isPVMHost() && cfg.Kernel != "" {
 		vm.log.Warn("this host's KVM is PVM (nested, no VMX/SVM): a stock kernel runs under KVM's instruction emulator, boots slowly and stops at the first instruction the emulator lacks; see docs/testing.md")
