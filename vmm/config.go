@@ -136,6 +136,9 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 	default:
 		return configErr("Boot", "unknown boot protocol %q (want %q or %q)", c.Boot, BootLinux64, BootPVH)
 	}
+	if err := c.CheckComponents(); err != nil {
+		return err
+	}
 	switch c.ConsoleDevice {
 	case ConsoleSerial, ConsoleVirtio:
 	default:

@@ -1,22 +1,13 @@
 package vmm
 
 import (
-	"crypto/rand"
-	"fmt"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/gluevmm/glue/bus"
 	"github.com/gluevmm/glue/eventloop"
 	"github.com/gluevmm/glue/i8042"
 	"github.com/gluevmm/glue/rtc"
 	"github.com/gluevmm/glue/serial"
-	"github.com/gluevmm/glue/tap"
-	"github.com/gluevmm/glue/virtio/blk"
-	"github.com/gluevmm/glue/virtio/rng"
-	"github.com/gluevmm/glue/virtio/vconsole"
-	"github.com/gluevmm/glue/virtio/vnet"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -83,80 +74,21 @@ func (vm *VM) createDevices() error {
 }
 
 // createVirtioDevices adds the virtio devices the config asks for, in a
-// fixed order: disks, networks, entropy, console.
+// fixed order (disks, networks, entropy, console: the order of optionals),
+// through the functions the components this build contains provided.
 func (vm *VM) createVirtioDevices() error {
-	for _, d := range vm.cfg.Disks {
-		disk, err := blk.Open(d.Path, blk.Options{ReadOnly: d.ReadOnly})
-		if err != nil {
-			return &ConfigError{Field: "Disks", Err: err}
-		}
-		vm.closers = append(vm.closers, disk)
-		if err := vm.addVirtio(blk.New(disk, vm.log.With("disk", d.Path))); err != nil {
-			return err
-		}
+	if err := vm.cfg.CheckComponents(); err != nil {
+		return err
 	}
-	for i, n := range vm.cfg.Nets {
-		if err := vm.addNet(i, n); err != nil {
-			return err
+	for _, o := range optionals {
+		if o.add == nil || !o.wanted(&vm.cfg) {
+			continue
 		}
-	}
-	if vm.cfg.RNG {
-		if err := vm.addVirtio(rng.New(rand.Reader)); err != nil {
-			return err
-		}
-	}
-	if vm.cfg.ConsoleDevice == ConsoleVirtio {
-		hvc := vconsole.New(vm.cfg.Console)
-		vm.consoleIn = hvc
-		if err := vm.addVirtio(hvc); err != nil {
+		if err := o.add(vm); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// addNet opens the tap and adds a virtio-net device on it. The event loop
-// reads the tap while the guest has receive buffers; the device turns that
-// interest off when it has none (so a busy tap cannot spin the loop) and on
-// again when the guest posts more.
-func (vm *VM) addNet(i int, n Net) error {
-	t, err := tap.Open(n.Tap, tap.Options{})
-	if err != nil {
-		return &ConfigError{Field: "Nets", Err: err}
-	}
-	vm.closers = append(vm.closers, t)
-	mac := vnet.MACFromName(fmt.Sprintf("%s/%d", vm.cfg.Name, i))
-	if n.MAC != "" {
-		if mac, err = vnet.ParseMAC(n.MAC); err != nil {
-			return &ConfigError{Field: "Nets", Err: fmt.Errorf("net %s: %w", n.Tap, err)}
-		}
-	}
-	fd := t.Fd()
-	dev, err := vnet.New(vnet.Config{
-		MAC:     mac,
-		Backend: t,
-		SetRxInterest: func(on bool) {
-			events := uint32(0)
-			if on {
-				events = unix.EPOLLIN
-			}
-			vm.loop.Modify(fd, events)
-		},
-		Log: vm.log.With("net", n.Tap),
-	})
-	if err != nil {
-		return err
-	}
-	var receive func()
-	receive = func() {
-		if dev.HandleRx() {
-			vm.loop.Submit(receive) // bounded work per call; the rest after other fds
-		}
-	}
-	if err := vm.loop.Add(fd, unix.EPOLLIN, func(uint32) { receive() }); err != nil {
-		return err
-	}
-	return vm.addVirtio(dev)
 }
 
 // requestReset is the i8042's reset line. Linux pulses it up to ten times,

@@ -77,8 +77,12 @@ Exit status: 0 when the guest reset or powered off or the VM was stopped,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetVersionTemplate("{{.Version}}\n")
-	root.Flags().BoolP("version", "V", false, "print the version and exit")
+	// -V prints one line; -V -v adds what this build contains. The
+	// template sees the parsed flags, which no cobra hook does before it
+	// handles --version.
+	root.Annotations = map[string]string{"build": buildDetails()}
+	root.SetVersionTemplate(`{{.Version}}` + "\n" + `{{if .Flags.Changed "verbose"}}{{index .Annotations "build"}}{{end}}`)
+	root.Flags().BoolP("version", "V", false, "print the version and exit (with -v: the components and build tags)")
 	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more (repeat for debug output)")
 	root.PersistentFlags().StringVar(&g.runtimeDir, "runtime-dir", "",
 		"`DIR` of the VMs' control sockets (default $"+control.EnvRuntimeDir+", else $XDG_RUNTIME_DIR/glue, /run/glue for root)")

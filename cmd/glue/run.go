@@ -46,6 +46,7 @@ var flagOfField = map[string]string{
 	"Name":    "--name",
 	"Disks":   "--disk",
 	"Nets":    "--net",
+	"RNG":     "--rng",
 
 	"ConsoleDevice": "--console",
 }
@@ -87,6 +88,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
 	fl.BoolVar(&f.rng, "rng", false, "add a virtio-rng entropy device fed from the host's crypto/rand")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
+	markLeftOutFlags(cmd)
 	return cmd
 }
 
@@ -138,7 +140,7 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		return vmm.Config{}, usageErrorf("--console: %v", err)
 	}
 	f.consoleFile = consoleFile
-	return vmm.Config{
+	cfg := vmm.Config{
 		Disks:         disks,
 		Nets:          nets,
 		ConsoleDevice: consoleDev,
@@ -152,7 +154,13 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		BzImageEntry:  f.bzImageEntry,
 		RNG:           f.rng,
 		Logger:        g.logger(),
-	}, nil
+	}
+	// Refused here, before --detach or the VM's name, so that a flag this
+	// build cannot serve fails like any other bad flag.
+	if err := cfg.CheckComponents(); err != nil {
+		return vmm.Config{}, configFlagError(err)
+	}
+	return cfg, nil
 }
 
 func runVM(ctx context.Context, g *globals, f *runFlags) error {
@@ -218,13 +226,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 
 	vm, err := vmm.Build(ctx, cfg)
 	if err != nil {
-		var ce *vmm.ConfigError
-		if errors.As(err, &ce) {
-			if flag, ok := flagOfField[ce.Field]; ok {
-				return usageErrorf("%s: %v", flag, ce.Err)
-			}
-		}
-		return err
+		return configFlagError(err)
 	}
 	defer vm.Close()
 

@@ -61,9 +61,15 @@ type result struct {
 // generous deadline; a test that hits it fails instead of hanging CI.
 func runGlue(t *testing.T, stdin io.Reader, args ...string) result {
 	t.Helper()
+	return runBinary(t, glueBin, stdin, args...)
+}
+
+// runBinary is runGlue for another build of glue (build_test.go).
+func runBinary(t *testing.T, bin string, stdin io.Reader, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, glueBin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	err := cmd.Run()
