@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -94,7 +95,11 @@ Exit status: 0 when the guest reset or powered off or the VM was stopped,
 	return root
 }
 
+// processStart is when main began: the origin of --boot-timeline.
+var processStart time.Time
+
 func main() {
+	processStart = time.Now()
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -31,6 +31,7 @@ type runFlags struct {
 	bzImageEntry bool
 	detach       bool
 	rng          bool
+	timeline     bool
 	disks        []string
 	nets         []string
 }
@@ -87,6 +88,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
 	fl.BoolVar(&f.rng, "rng", false, "add a virtio-rng entropy device fed from the host's crypto/rand")
+	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	markLeftOutFlags(cmd)
 	return cmd
@@ -199,6 +201,14 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		fmt.Fprintf(os.Stderr, "glue: VM name %s\n", srv.Name())
 	}
 	cfg.Name = srv.Name()
+
+	if f.timeline {
+		// Deferred before the console writers, so it prints after their
+		// last output is flushed.
+		cfg.Timeline = vmm.NewTimeline(processStart)
+		cfg.Timeline.Mark("flags parsed")
+		defer cfg.Timeline.WriteTo(os.Stderr)
+	}
 
 	// Guest output goes to the console history (for `glue console`) and,
 	// unless detached, to stdout or --console FILE.

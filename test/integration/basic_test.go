@@ -164,3 +164,24 @@ func TestBasicConsoleFile(t *testing.T) {
 		t.Errorf("console file lacks the guest's output:\n%s", data)
 	}
 }
+
+// --boot-timeline prints every boot phase, in order, after the guest's
+// output.
+func TestFeaturesBootTimeline(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	res := runGlue(t, nil, "run", "--boot-timeline", "-m", "64", "-p", "glue.test=cmdline")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	phases := []string{"flags parsed", "open /dev/kvm", "create VM", "map guest memory", "create devices",
+		"load kernel", "create vCPUs", "start vCPUs", "first guest output byte", "guest marker GLUE-DONE"}
+	last := -1
+	for _, p := range phases {
+		i := strings.Index(res.stderr, p)
+		if i <= last {
+			t.Fatalf("phase %q missing or out of order in:\n%s", p, res.stderr)
+		}
+		last = i
+	}
+}
