@@ -2,10 +2,13 @@ package integration
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/x86"
 )
 
 // The built-in guest, booted with no --kernel, is what a new user sees first.
@@ -68,7 +71,8 @@ func TestBasicMemorySizes(t *testing.T) {
 func TestBasicVCPUCount(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
-	for _, n := range []int{1, 2, 4} {
+	// The maximum: KVM's limit, or the MP table's (x86.MaxCPUs).
+	for _, n := range []int{1, 2, 4, min(maxVCPUs(t), x86.MaxCPUs)} {
 		t.Run(fmt.Sprintf("%dcpus", n), func(t *testing.T) {
 			t.Parallel()
 			res := runGlue(t, nil, "run", "-c", strconv.Itoa(n), "-p", "glue.test=cpus")
@@ -183,5 +187,29 @@ func TestFeaturesBootTimeline(t *testing.T) {
 			t.Fatalf("phase %q missing or out of order in:\n%s", p, res.stderr)
 		}
 		last = i
+	}
+}
+
+// The built-in guest's ELF, loaded from a file with -k, through each entry
+// protocol it offers.
+func TestBasicKernelEntries(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	elf, err := filepath.Abs("../../guest/glue-guest.elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, boot := range []string{"linux", "pvh"} {
+		t.Run(boot, func(t *testing.T) {
+			t.Parallel()
+			res := runGlue(t, nil, "run", "-k", elf, "--boot", boot, "-m", "64", "-p", "glue.test=cmdline,mem entry="+boot)
+			if res.code != 0 {
+				t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
+			}
+			m := markers(t, res.stdout)
+			if m["cmdline"] != "glue.test=cmdline,mem entry="+boot || field(m["mem"], "usable") != fmt.Sprint(64<<20-legacyHole) {
+				t.Fatalf("cmdline=%q mem=%q", m["cmdline"], m["mem"])
+			}
+		})
 	}
 }

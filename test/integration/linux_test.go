@@ -46,7 +46,7 @@ var e820Usable = regexp.MustCompile(`BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+
 // One boot checks the banner, the command line, the e820 map and the CPU
 // count; on a PVM host it then runs into the emulator's limits, which must
 // end glue with a clear one-line error.
-func TestLinuxEarlyBoot(t *testing.T) {
+func TestBasicLinuxEarlyBoot(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
@@ -89,7 +89,7 @@ func TestLinuxEarlyBoot(t *testing.T) {
 
 // The same kernel through the PVH entry: its extracted vmlinux carries
 // the Xen PHYS32_ENTRY note.
-func TestLinuxEarlyBootPVH(t *testing.T) {
+func TestBasicLinuxEarlyBootPVH(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
@@ -105,7 +105,7 @@ func lastLine(s string) string {
 }
 
 // Pause, resume and stop while Linux is printing its early boot messages.
-func TestLinuxEarlyBootLifecycle(t *testing.T) {
+func TestFeaturesLinuxLifecycle(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
