@@ -83,7 +83,7 @@ func startGlueControl(b *testing.B, glue vmm, dir string) func(op string) time.D
 // negotiation excluded.
 func startQMP(b *testing.B, qemu vmm, sock string) func(op string) time.Duration {
 	b.Helper()
-	args := append(qemu.args("glue.test=counter"), "-qmp", "unix:"+sock+",server=on,wait=off")
+	args := append(qemu.args("glue.test=counter", devices{}), "-qmp", "unix:"+sock+",server=on,wait=off")
 	cmd := exec.Command(qemu.path, args...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -3,8 +3,10 @@ package perf
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The benchmarks' arithmetic and parsing, checked without KVM.
@@ -83,5 +85,107 @@ func TestProcCPU(t *testing.T) {
 	}
 	if _, err := procCPU(-1); err == nil {
 		t.Error("procCPU of no process: no error")
+	}
+}
+
+func TestPingTimes(t *testing.T) {
+	t.Parallel()
+	const out = `PING 192.0.2.2 (192.0.2.2) 56(84) bytes of data.
+64 bytes from 192.0.2.2: icmp_seq=1 ttl=64 time=1.53 ms
+64 bytes from 192.0.2.2: icmp_seq=2 ttl=64 time=0.047 ms
+64 bytes from 192.0.2.2: icmp_seq=3 ttl=64 time=112 ms
+
+--- 192.0.2.2 ping statistics ---
+3 packets transmitted, 3 received, 0% packet loss, time 402ms
+rtt min/avg/max/mdev = 0.047/37.859/112.000/52.472 ms
+`
+	got := pingTimes(out)
+	if want := (sample{1.53, 0.047, 112}); !slices.Equal(got, want) {
+		t.Errorf("pingTimes = %v, want %v", got, want)
+	}
+}
+
+// The host limit reads where the guest does: bench_random in
+// guest/src/blk.c on a 256 MiB disk.
+func TestGuestRand(t *testing.T) {
+	t.Parallel()
+	r := newGuestRand(256 << 20)
+	for i, want := range []int64{96169984, 40632320, 577536} {
+		if got := r.next(); got != want {
+			t.Errorf("offset %d = %d, want %d", i, got, want)
+		}
+	}
+}
+
+func TestBlkPhase(t *testing.T) {
+	t.Parallel()
+	tr := &trace{lines: []line{
+		{text: "GLUE-START blk-seq-write mib=64", at: time.Second, cpu: 100 * time.Millisecond},
+		{text: "GLUE-OK blk-seq-write mib=64 req=65536 tsc=2445000000", at: 2 * time.Second, cpu: 900 * time.Millisecond},
+		{text: "GLUE-START blk-rand-read ops=2000", at: 3 * time.Second},
+		{text: "GLUE-OK blk-rand-read ops=2000 tsc=1222500000", at: 3500 * time.Millisecond},
+	}}
+	p, err := blkPhase(tr, "blk-seq-write")
+	want := phase{secs: 1, cpu: 800 * time.Millisecond, tsc: 2445e6, req: 65536, reqs: 1024}
+	if err != nil || p != want {
+		t.Errorf("seq-write: %+v, %v; want %+v", p, err, want)
+	}
+	p, err = blkPhase(tr, "blk-rand-read")
+	want = phase{secs: 0.5, tsc: 1222.5e6, req: 4096, reqs: 2000}
+	if err != nil || p != want {
+		t.Errorf("rand-read: %+v, %v; want %+v", p, err, want)
+	}
+	if _, err := blkPhase(tr, "blk-seq-read"); err == nil {
+		t.Error("missing phase: no error")
+	}
+}
+
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	atLeast := func(g, q, h float64) bool { return g >= 0.8*h && g >= q }
+	for _, tc := range []struct {
+		values samples
+		target string
+		want   string
+	}{
+		{samples{"glue": {9}, "qemu": {8}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "yes"},
+		{samples{"glue": {7}, "qemu": {6}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "**no**"},
+		{samples{"glue": {9}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "–"},
+		{samples{"glue": {9}, "qemu": {8}}, "≥ 0.8× host, ≥ QEMU", "–"},
+		{samples{"qemu": {8}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "–"},
+	} {
+		r := row{values: tc.values, target: tc.target, met: atLeast}
+		if got := r.judge(); got != tc.want {
+			t.Errorf("%v: judge = %q, want %q", tc.values, got, tc.want)
+		}
+	}
+	if got := (row{values: samples{"glue": {1}}}).judge(); got != "–" {
+		t.Errorf("no target: judge = %q", got)
+	}
+	if got, want := ratio(sample{3}, sample{2}), "1.500"; got != want {
+		t.Errorf("ratio = %q, want %q", got, want)
+	}
+	if got := ratio(sample{3}, nil); got != "–" {
+		t.Errorf("ratio without a value = %q", got)
+	}
+}
+
+// Without devices the command lines are those of the start-up and exits
+// benchmarks; QEMU's microvm needs acpi=off to list virtio devices.
+func TestVMMArgs(t *testing.T) {
+	t.Parallel()
+	q, g := qemuVMM("qemu", "g.elf"), glueVMM("glue", "g.elf")
+	if got := strings.Join(q.args("x", devices{}), " "); strings.Contains(got, "acpi") || strings.Contains(got, "virtio") {
+		t.Errorf("QEMU without devices: %s", got)
+	}
+	dev := devices{disk: "d.img", tap: "tap0"}
+	got := strings.Join(q.args("x", dev), " ")
+	for _, want := range []string{"microvm,rtc=on,acpi=off", "force-legacy=false", "file=d.img,format=raw", "ifname=tap0,"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("QEMU with devices: %s: no %q", got, want)
+		}
+	}
+	if got := strings.Join(g.args("x", dev), " "); !strings.Contains(got, "-d d.img --net tap=tap0 ") {
+		t.Errorf("glue with devices: %s", got)
 	}
 }

@@ -38,7 +38,7 @@ func BenchmarkStartup(b *testing.B) {
 	first.report(b, "first-byte-ms", "first-byte-ratio")
 	done.report(b, "done-ms", "done-ratio")
 	peak.report(b, "rss-MiB", "rss-ratio")
-	quarter := func(g, q float64) bool { return g <= q/4 }
+	quarter := func(g, q, _ float64) bool { return g <= q/4 }
 	record(row{"start → first guest byte (ms)", "%.1f", first, "≤ ¼ of QEMU", quarter})
 	record(row{"start → `GLUE-DONE` (ms)", "%.1f", done, "≤ ¼ of QEMU", quarter})
 	record(row{"VMM CPU time, user+sys, until killed (ms)", "%.1f", cpu, "", nil})
@@ -88,19 +88,19 @@ func BenchmarkExits(b *testing.B) {
 	rate.report(b, "exits/s", "exits-ratio")
 	cpu.report(b, "cpu-µs/exit", "")
 	ticks.report(b, "tsc/exit", "")
-	record(row{fmt.Sprintf("port-I/O exits/s (N=%d)", n), "%.0f", rate, "≥ QEMU", func(g, q float64) bool { return g >= q }})
+	record(row{fmt.Sprintf("port-I/O exits/s (N=%d)", n), "%.0f", rate, "≥ QEMU", func(g, q, _ float64) bool { return g >= q }})
 	record(row{"VMM CPU time per exit, user+sys (µs)", "%.1f", cpu, "", nil})
 	record(row{"guest TSC ticks per exit", "%.0f", ticks, "", nil})
 	record(row{"peak RSS after the exits run (MiB)", "%.1f", peak, "glue ≤ 5 MiB", fiveMiB})
 	setup(fmt.Sprintf("exits: %d runs per VMM, guest `%s`", *exitRuns*b.N, cmdline))
 }
 
-// tscRun is the TSC rate one exits run implies: guest TSC ticks over host
-// seconds between the two lines.
+// tscRun is the TSC rate one timed stretch of a run implies: guest TSC
+// ticks over host seconds between the two lines around it.
 type tscRun struct {
-	vmm string
-	run int
-	hz  float64
+	what string // the VMM, and the stretch if a run has several
+	run  int
+	hz   float64
 }
 
 // checkClocks warns about runs whose host-timed interval disagrees with the
@@ -116,12 +116,12 @@ func checkClocks(b *testing.B, runs []tscRun) {
 	for _, r := range runs {
 		if dev := r.hz/med - 1; dev > 0.1 || dev < -0.1 {
 			b.Logf("%s run %d: host and guest clocks disagree by %+.0f%% (TSC %.2f GHz vs median %.2f GHz): output lines delivered late?",
-				r.vmm, r.run, 100*dev, r.hz/1e9, med/1e9)
+				r.what, r.run, 100*dev, r.hz/1e9, med/1e9)
 		}
 	}
 }
 
-func fiveMiB(g, _ float64) bool { return g <= 5 }
+func fiveMiB(g, _, _ float64) bool { return g <= 5 }
 
 // interleave runs fn for glue and QEMU (if present) runs times each,
 // alternating which goes first, so a burst of load from the other users of
@@ -150,11 +150,12 @@ type samples map[string]sample
 
 func (s samples) add(v vmm, x float64) { s[v.name] = append(s[v.name], x) }
 
-// report adds glue-<unit> and qemu-<unit> (medians) to the benchmark line
-// and, if ratio is set and both ran, ratio = glue/QEMU.
+// report adds glue-<unit>, qemu-<unit> and host-<unit> (medians, of those
+// measured) to the benchmark line and, if ratio is set and both ran,
+// ratio = glue/QEMU.
 func (s samples) report(b *testing.B, unit, ratio string) {
 	b.ReportMetric(0, "ns/op") // wall time per op means nothing here
-	for _, name := range []string{"glue", "qemu"} {
+	for _, name := range []string{"glue", "qemu", hostName} {
 		if len(s[name]) > 0 {
 			b.ReportMetric(s[name].median(), name+"-"+unit)
 		}

@@ -11,11 +11,19 @@ import (
 )
 
 // vmm is one monitor under test: how to boot the guest ELF with a given
-// guest command line.
+// guest command line and devices.
 type vmm struct {
 	name string
 	path string
-	args func(cmdline string) []string
+	args func(cmdline string, dev devices) []string
+}
+
+// devices are the virtio devices a boot gives the guest; the zero value
+// gives none, and then the command lines are those of the start-up and
+// exits benchmarks.
+type devices struct {
+	disk string // raw image for a virtio-blk device
+	tap  string // host tap for a virtio-net device
 }
 
 // guestMiB is the guest RAM of every run; the peak-RSS target is stated
@@ -26,8 +34,15 @@ func glueVMM(bin, elf string) vmm {
 	return vmm{
 		name: "glue",
 		path: bin,
-		args: func(cmdline string) []string {
-			return []string{"run", "-c", "1", "-m", fmt.Sprint(guestMiB), "-k", elf, "-p", cmdline}
+		args: func(cmdline string, dev devices) []string {
+			args := []string{"run", "-c", "1", "-m", fmt.Sprint(guestMiB)}
+			if dev.disk != "" {
+				args = append(args, "-d", dev.disk)
+			}
+			if dev.tap != "" {
+				args = append(args, "--net", "tap="+dev.tap)
+			}
+			return append(args, "-k", elf, "-p", cmdline)
 		},
 	}
 }
@@ -36,12 +51,32 @@ func qemuVMM(bin, elf string) vmm {
 	return vmm{
 		name: "qemu",
 		path: bin,
-		args: func(cmdline string) []string {
+		args: func(cmdline string, dev devices) []string {
 			// -cpu host alone aborts on PVM hosts ("failed to set MSR
 			// 0x10a"); rtc=on gives the guest the same RTC glue has.
-			return []string{"-M", "microvm,rtc=on", "-enable-kvm", "-cpu", "host,-arch-capabilities",
+			machine := "microvm,rtc=on"
+			if dev != (devices{}) {
+				// Only without ACPI does microvm put virtio_mmio.device=
+				// on the command line, which is how the guest (like glue's
+				// guests) finds its devices; force-legacy=false makes them
+				// virtio 1.x, the only version the guest drives.
+				machine += ",acpi=off"
+			}
+			args := []string{"-M", machine, "-enable-kvm", "-cpu", "host,-arch-capabilities",
 				"-m", fmt.Sprintf("%dM", guestMiB), "-smp", "1", "-nographic", "-no-reboot",
 				"-kernel", elf, "-append", cmdline}
+			if dev != (devices{}) {
+				args = append(args, "-global", "virtio-mmio.force-legacy=false")
+			}
+			if dev.disk != "" {
+				args = append(args, "-drive", "id=d0,file="+dev.disk+",format=raw,if=none,cache=writeback",
+					"-device", "virtio-blk-device,drive=d0")
+			}
+			if dev.tap != "" {
+				args = append(args, "-netdev", "tap,id=n0,ifname="+dev.tap+",script=no,downscript=no",
+					"-device", "virtio-net-device,netdev=n0")
+			}
+			return args
 		},
 	}
 }
@@ -78,21 +113,42 @@ func (t *trace) find(prefix string) (line, bool) {
 // has no i8042.)
 func guestCmdline(tests string) string { return "glue.test=" + tests + " glue.end=halt" }
 
+// bootOpts are what a boot needs besides the guest command line.
+type bootOpts struct {
+	dev   devices
+	netns string // run the VMM in this network namespace (ip netns exec)
+	// onLine, if set, sees each line as it arrives, before boot acts on
+	// it. It may block (e.g. to ping the guest): the guest's later lines
+	// wait in the pipe, and are timestamped late.
+	onLine func(line)
+}
+
 // boot runs the VMM on the guest command line until the guest prints
 // GLUE-DONE, reads its memory use and kills it, timing every output line.
+func boot(v vmm, cmdline string, timeout time.Duration) (*trace, error) {
+	return bootWith(v, cmdline, bootOpts{}, timeout)
+}
+
+// bootWith is boot with devices and the other options.
 //
 // Stdout is an os.Pipe handed straight to the child (not an io.Writer,
 // which would make exec add a copying goroutine and its latency); it is
 // read here, and each read is timestamped as it returns, with Go's
 // monotonic clock, against a time taken just before fork+exec.
-func boot(v vmm, cmdline string, timeout time.Duration) (*trace, error) {
+func bootWith(v vmm, cmdline string, o bootOpts, timeout time.Duration) (*trace, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer pr.Close()
 	var stderr bytes.Buffer
-	cmd := exec.Command(v.path, v.args(cmdline)...)
+	path, args := v.path, v.args(cmdline, o.dev)
+	if o.netns != "" {
+		// ip execs the VMM in place after entering the namespace, so the
+		// child's PID, the one /proc is read for, is the VMM's.
+		path, args = "ip", append([]string{"netns", "exec", o.netns, path}, args...)
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = pw, &stderr // stdin stays /dev/null
 
 	start := time.Now()
@@ -111,7 +167,10 @@ func boot(v vmm, cmdline string, timeout time.Duration) (*trace, error) {
 			return // killed already
 		}
 		pid := cmd.Process.Pid
-		if l.cpu, procErr = procCPU(pid); procErr == nil && l.text == "GLUE-DONE" {
+		if l.cpu, procErr = procCPU(pid); procErr == nil && o.onLine != nil {
+			o.onLine(*l)
+		}
+		if procErr == nil && l.text == "GLUE-DONE" {
 			tr.mem, procErr = readMem(pid)
 		}
 		if l.text == "GLUE-DONE" || procErr != nil {
