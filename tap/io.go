@@ -34,39 +34,31 @@ func (t *Tap) Name() string { return t.name }
 // 10-11, the one field beyond the legacy header) is zeroed by some kernels
 // and left as it was in buf by others: the device sets it itself.
 func (t *Tap) ReadFrame(buf []byte) (int, error) {
-	if t.closed.Load() {
-		return 0, fmt.Errorf("tap: read %s: %w", t.name, os.ErrClosed)
-	}
-	for {
-		n, err := unix.Read(t.fd, buf)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return 0, ErrWouldBlock
-		case err != nil:
-			return 0, fmt.Errorf("tap: read %s: %w", t.name, err)
-		}
-		return n, nil
-	}
+	return t.do("read", unix.Read, buf)
 }
 
 // WriteFrame sends one frame, VnetHdrLen bytes of virtio-net header followed
 // by the Ethernet frame, into the host's network stack as if received on
 // the interface. The interface must be up (else the kernel says EIO).
 func (t *Tap) WriteFrame(frame []byte) (int, error) {
+	return t.do("write", unix.Write, frame)
+}
+
+// do runs one non-blocking read or write, retrying interruptions and
+// reporting "nothing now" as ErrWouldBlock.
+func (t *Tap) do(op string, syscall func(int, []byte) (int, error), p []byte) (int, error) {
 	if t.closed.Load() {
-		return 0, fmt.Errorf("tap: write %s: %w", t.name, os.ErrClosed)
+		return 0, fmt.Errorf("tap: %s %s: %w", op, t.name, os.ErrClosed)
 	}
 	for {
-		n, err := unix.Write(t.fd, frame)
+		n, err := syscall(t.fd, p)
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
 			return 0, ErrWouldBlock
 		case err != nil:
-			return 0, fmt.Errorf("tap: write %s: %w", t.name, err)
+			return 0, fmt.Errorf("tap: %s %s: %w", op, t.name, err)
 		}
 		return n, nil
 	}

@@ -291,18 +291,7 @@ func TestConcurrentNotifyAndReset(t *testing.T) {
 			}
 		})
 	}
-	wg.Go(func() { // another vCPU resetting behind the driver's back
-		for !stop.Load() {
-			(&vt.MMIODriver{Regs: tr}).Reset()
-			time.Sleep(50 * time.Microsecond)
-		}
-	})
-	wg.Go(func() { // the interrupt handler
-		for !stop.Load() {
-			(&vt.MMIODriver{Regs: tr}).Ack()
-			runtime.Gosched()
-		}
-	})
+	vt.Interfere(&wg, &stop, tr)
 
 	// Every write puts sector s's own pattern back, so whatever subset
 	// completes, the image must stay as it was.

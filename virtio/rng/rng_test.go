@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/virtio"
@@ -168,20 +167,7 @@ func TestConcurrentNotifyAndReset(t *testing.T) {
 			}
 		})
 	}
-	var resets atomic.Int64
-	wg.Go(func() { // another vCPU resetting behind the driver's back
-		for !stop.Load() {
-			(&virtiotest.MMIODriver{Regs: tr}).Reset()
-			resets.Add(1)
-			time.Sleep(50 * time.Microsecond)
-		}
-	})
-	wg.Go(func() { // the interrupt handler
-		for !stop.Load() {
-			(&virtiotest.MMIODriver{Regs: tr}).Ack()
-			runtime.Gosched()
-		}
-	})
+	resets := virtiotest.Interfere(&wg, &stop, tr)
 
 	inits := 0
 	for i := range 300 {

@@ -4,6 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gluevmm/glue/bus"
 	"github.com/gluevmm/glue/virtio"
@@ -152,4 +156,26 @@ func (d *MMIODriver) Ack() uint32 {
 		d.Write32(MMIOInterruptACK, s)
 	}
 	return s
+}
+
+// Interfere starts, on wg, what other vCPUs may do behind a driver's back
+// while it works: reset the device through regs, and ack its interrupts,
+// both until stop is set. It returns the count of resets made, for the
+// test's log.
+func Interfere(wg *sync.WaitGroup, stop *atomic.Bool, regs bus.Device) *atomic.Int64 {
+	var resets atomic.Int64
+	wg.Go(func() {
+		for !stop.Load() {
+			(&MMIODriver{Regs: regs}).Reset()
+			resets.Add(1)
+			time.Sleep(50 * time.Microsecond)
+		}
+	})
+	wg.Go(func() {
+		for !stop.Load() {
+			(&MMIODriver{Regs: regs}).Ack()
+			runtime.Gosched()
+		}
+	})
+	return &resets
 }
