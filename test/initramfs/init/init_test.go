@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+)
+
+func TestCountCPUList(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		list string
+		want int
+		ok   bool
+	}{
+		{"0", 1, true},
+		{"0-1", 2, true},
+		{"0-3,5,7-8", 7, true},
+		{"", 0, false},
+		{"3-1", 0, false},
+		{"0-x", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := countCPUList(tt.list)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("countCPUList(%q) = %d, %v; want %d (ok %v)", tt.list, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestModuleParams(t *testing.T) {
+	t.Parallel()
+	cmdline := "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 virtio-mmio.device=4K@0xd0001000:6 " +
+		"virtio_mmio.flag virtio_net.napi_tx=1 glue.hw=blk"
+	tests := map[string]string{
+		"virtio_mmio": "device=4K@0xd0000000:5 device=4K@0xd0001000:6",
+		"virtio_net":  "napi_tx=1",
+		"virtio_blk":  "",
+		"glue":        "hw=blk",
+	}
+	for name, want := range tests {
+		if got := moduleParams(cmdline, name); got != want {
+			t.Errorf("moduleParams(%s) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// The checksum of a whole message, its checksum field included, is zero.
+func TestEchoRequest(t *testing.T) {
+	t.Parallel()
+	m := echoRequest(0x6c75, 3)
+	if m[0] != 8 || m[1] != 0 || binary.BigEndian.Uint16(m[4:]) != 0x6c75 || binary.BigEndian.Uint16(m[6:]) != 3 {
+		t.Fatalf("header % x", m[:8])
+	}
+	if c := checksum(m); c != 0 {
+		t.Fatalf("checksum over the message is %#x, want 0", c)
+	}
+	odd := append(bytes.Clone(m), 0xab)
+	binary.BigEndian.PutUint16(odd[2:], 0)
+	binary.BigEndian.PutUint16(odd[2:], checksum(odd))
+	if checksum(odd) != 0 {
+		t.Fatal("odd-length checksum does not verify")
+	}
+}
+
+// RFC 1071's worked example: the one's-complement sum of these words is
+// 0xddf2, so the checksum is its complement.
+func TestChecksumRFC1071(t *testing.T) {
+	t.Parallel()
+	if got := checksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != ^uint16(0xddf2) {
+		t.Fatalf("checksum %#x, want %#x", got, ^uint16(0xddf2))
+	}
+}
+
+func TestNewIfreq(t *testing.T) {
+	t.Parallel()
+	r := newIfreq(strings.Repeat("x", 20))
+	if r[15] != 0 {
+		t.Fatal("interface name not NUL-terminated within IFNAMSIZ")
+	}
+}
+
+// The host's own /proc/net/snmp has the same layout as the guest's.
+func TestEchoRequestsReceived(t *testing.T) {
+	t.Parallel()
+	if _, err := echoRequestsReceived(); err != nil {
+		t.Fatal(err)
+	}
+}

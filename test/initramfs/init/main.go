@@ -1,0 +1,165 @@
+// Command init is PID 1 of the initramfs that the hardware-KVM tests in
+// test/integration boot Debian's kernel into. It checks what a full boot
+// gives userspace — the mounts, the command line, CPUs, memory, the RTC,
+// the kernel modules it carries, and then glue's virtio devices through
+// Linux's own drivers — and reports each check on the console as
+//
+//	GLUE-OK init <check> <details>
+//	GLUE-FAIL init <check> <reason>
+//
+// ending with GLUE-DONE, after which it resets the machine (see finish).
+//
+// It is static, uses only the standard library, and takes its orders from
+// the kernel command line:
+//
+//	glue.hw=blk,rng,net,hvc0   device checks to run, in this order
+//	glue.hw.token=STRING       echoed by the cmdline check; the disk marker
+//	glue.hw.ip=192.0.2.2/24    the guest's address for the net check
+//	glue.hw.peer=192.0.2.1     the host it pings
+//	glue.hw.virtio=N           virtio devices to expect (default: those on the command line)
+//
+// Build it with test/initramfs.BuildInit; nothing else in the repository
+// runs it.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	r := &report{out: os.Stdout}
+	mountAll(r)
+	params := kernelParams(r)
+
+	r.check("pid1", func() (string, error) {
+		if pid := os.Getpid(); pid != 1 {
+			return "", fmt.Errorf("running as pid %d", pid)
+		}
+		return "pid=1", nil
+	})
+	r.check("cmdline", func() (string, error) { return cmdlineCheck(params) })
+	r.check("cpus", cpusCheck)
+	r.check("mem", memCheck)
+	r.check("rtc", rtcCheck)
+	loadModules(r, params)
+	r.check("virtio", func() (string, error) { return virtioCheck(params) })
+
+	checks := map[string]func(*report, map[string]string){
+		"blk": blkCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
+	}
+	for _, name := range strings.Split(params["glue.hw"], ",") {
+		if name == "" {
+			continue
+		}
+		if run, ok := checks[name]; ok {
+			run(r, params)
+		} else {
+			r.fail(name, "unknown check in glue.hw")
+		}
+	}
+	finish(r)
+}
+
+// report writes the markers. Each marker is one write, so a line reaches
+// the serial port whole even if the kernel prints at the same time.
+type report struct {
+	out       io.Writer
+	ok, fails int
+}
+
+func (r *report) line(format string, args ...any) {
+	fmt.Fprintf(r.out, format+"\n", args...)
+}
+
+func (r *report) pass(check, details string) {
+	r.ok++
+	r.line("GLUE-OK init %s %s", check, details)
+}
+
+func (r *report) fail(check string, format string, args ...any) {
+	r.fails++
+	r.line("GLUE-FAIL init %s %s", check, fmt.Sprintf(format, args...))
+}
+
+// check runs one check and reports its result.
+func (r *report) check(name string, f func() (string, error)) {
+	details, err := f()
+	if err != nil {
+		r.fail(name, "%v", err)
+		return
+	}
+	r.pass(name, details)
+}
+
+// mountAll mounts what the checks read. The kernel has already opened
+// /dev/console from the initramfs as stdin, stdout and stderr; devtmpfs
+// then hides that node, which does not matter to open descriptors. If the
+// archive had no console node the markers go to a freshly opened one.
+func mountAll(r *report) {
+	var mounted []string
+	var errs []string
+	for _, m := range []struct{ fs, dir string }{{"proc", "/proc"}, {"sysfs", "/sys"}, {"devtmpfs", "/dev"}} {
+		os.Mkdir(m.dir, 0o755)
+		if err := syscall.Mount(m.fs, m.dir, m.fs, 0, ""); err != nil {
+			errs = append(errs, fmt.Sprintf("%s on %s: %v", m.fs, m.dir, err))
+			continue
+		}
+		mounted = append(mounted, m.fs)
+	}
+	var st syscall.Stat_t
+	if syscall.Fstat(1, &st) != nil {
+		if f, err := os.OpenFile("/dev/console", os.O_WRONLY|syscall.O_NOCTTY, 0); err == nil {
+			r.out = f
+		}
+	}
+	// The kernel's own messages would otherwise interleave with the
+	// markers on the same serial port; from here on only emergencies
+	// (panics) print. finish dumps the kernel log if anything failed.
+	os.WriteFile("/proc/sys/kernel/printk", []byte("1"), 0)
+	if len(errs) > 0 {
+		r.fail("mounts", "%s", strings.Join(errs, "; "))
+		return
+	}
+	r.pass("mounts", strings.Join(mounted, ","))
+}
+
+// finish reports the totals and resets the machine: glue has no ACPI, so
+// a power-off would only halt the CPUs, while a reset through the keyboard
+// controller (reboot=k on the command line) ends glue with status 0. It
+// never returns on success; if the reset fails, init exits, the kernel
+// panics ("Attempted to kill init") and panic=-1 resets instead — the
+// GLUE-FAIL line still tells the test.
+func finish(r *report) {
+	if r.fails > 0 {
+		dumpKernelLog(r)
+	}
+	r.line("GLUE-DONE init ok=%d failed=%d", r.ok, r.fails)
+	syscall.Sync()
+	err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_RESTART)
+	r.fail("reset", "reboot(RESTART): %v", err)
+	time.Sleep(time.Second)
+}
+
+// dumpKernelLog prints the kernel's log buffer, which the console no longer
+// shows, so a failed check can be diagnosed from the test's output alone.
+func dumpKernelLog(r *report) {
+	const readAll, sizeBuffer = 3, 10 // SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_SIZE_BUFFER
+	size, err := syscall.Klogctl(sizeBuffer, nil)
+	if err != nil || size <= 0 {
+		size = 1 << 20
+	}
+	buf := make([]byte, size)
+	n, err := syscall.Klogctl(readAll, buf)
+	if err != nil {
+		r.line("GLUE-KLOG (cannot read the kernel log: %v)", err)
+		return
+	}
+	for _, l := range strings.Split(strings.TrimRight(string(buf[:n]), "\n"), "\n") {
+		r.line("GLUE-KLOG %s", l)
+	}
+}

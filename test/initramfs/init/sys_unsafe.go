@@ -1,0 +1,34 @@
+package main
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// The system calls the standard library does not wrap. The package syscall
+// has no finit_module number, so modules go through init_module with the
+// image in memory (the largest one this init loads is ~150 KiB).
+
+func initModuleSyscall(image []byte, params string) error {
+	if len(image) == 0 {
+		return syscall.ENOEXEC
+	}
+	p, err := syscall.BytePtrFromString(params)
+	if err != nil {
+		return err
+	}
+	_, _, errno := syscall.Syscall(syscall.SYS_INIT_MODULE,
+		uintptr(unsafe.Pointer(&image[0])), uintptr(len(image)), uintptr(unsafe.Pointer(p)))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func ioctlIfreq(fd int, req uintptr, r *ifreq) error {
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(r)))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

@@ -1,0 +1,357 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gluevmm/glue/test/initramfs"
+)
+
+// Tier 4, the hardware-KVM tier: Debian's kernel boots all the way to a
+// tiny init (test/initramfs/init) that checks what userspace sees and
+// drives glue's virtio devices through Linux's own drivers, then resets
+// the VM. On a PVM host a stock kernel never gets that far (KVM-HOST.md),
+// so these tests skip there, saying so; TestLinuxEarlyBootInitrd checks
+// the part of the chain that PVM hosts can run.
+
+// hwModules are the drivers init loads. Debian builds them as modules,
+// and the initramfs must carry them and their dependencies.
+var hwModules = []string{"virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"}
+
+// hwParams is the start of every tier-4 command line: panic=-1 resets at
+// once if init dies, reboot=k makes init's reset go through the i8042,
+// which ends glue with status 0 (glue has no ACPI to power off with), and
+// earlyprintk shows the boot up to the serial console's start, so a boot
+// that stops early still says where.
+const hwParams = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=k rdinit=/init"
+
+// requireHardwareKVM skips a tier-4 test on a PVM host. It never lets the
+// test pass: it skips, or the test runs.
+func requireHardwareKVM(t *testing.T) {
+	t.Helper()
+	if isPVMHost() {
+		t.Skip("hardware-KVM tier: this host's /dev/kvm is PVM (kvm_pvm, no VMX/SVM); " +
+			"a stock kernel only gets through early boot here, see KVM-HOST.md")
+	}
+}
+
+// buildInitramfs builds the init program and a gzip initramfs with it and
+// the kernel's modules for hwModules, and returns the archive's path and
+// the module names in load order. A kernel without a module directory
+// next to it gets no modules: its drivers must be built in.
+func buildInitramfs(t *testing.T, kernel string) (string, []string) {
+	t.Helper()
+	var mods []initramfs.Module
+	dir, err := initramfs.ModulesDir(kernel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		t.Logf("%v; assuming the kernel has its virtio drivers built in", err)
+	case err != nil:
+		t.Fatal(err)
+	default:
+		if mods, err = initramfs.Resolve(dir, hwModules...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	path, err := initramfs.Build(ctx, t.TempDir(), mods, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range mods {
+		names = append(names, m.Name)
+	}
+	return path, names
+}
+
+// initReport is what init printed: details by check, and whether it got
+// to GLUE-DONE. Every GLUE-FAIL line fails the test.
+type initReport struct {
+	checks map[string]string
+	done   bool
+}
+
+func parseInitReport(t *testing.T, out string) initReport {
+	t.Helper()
+	r := initReport{checks: map[string]string{}}
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if rest, ok := strings.CutPrefix(line, "GLUE-FAIL init "); ok {
+			t.Errorf("init: %s", rest)
+		}
+		if rest, ok := strings.CutPrefix(line, "GLUE-OK init "); ok {
+			check, details, _ := strings.Cut(rest, " ")
+			r.checks[check] = details
+		}
+		r.done = r.done || strings.HasPrefix(line, "GLUE-DONE init ")
+	}
+	if !r.done {
+		t.Error("init did not finish (no GLUE-DONE)")
+	}
+	if strings.Contains(out, "Kernel panic") {
+		t.Error("the kernel panicked")
+	}
+	return r
+}
+
+// want fails the test unless check reported key=value.
+func (r initReport) want(t *testing.T, check, key, value string) {
+	t.Helper()
+	details, ok := r.checks[check]
+	if !ok {
+		t.Errorf("no GLUE-OK for %s", check)
+		return
+	}
+	if got := field(details, key); got != value {
+		t.Errorf("%s: %s=%q, want %q (%s)", check, key, got, value, details)
+	}
+}
+
+// wantInt returns check's key as a number, failing the test if it is not.
+func (r initReport) wantInt(t *testing.T, check, key string) int64 {
+	t.Helper()
+	v, err := strconv.ParseInt(field(r.checks[check], key), 10, 64)
+	if err != nil {
+		t.Errorf("%s: %s: %v (%q)", check, key, err, r.checks[check])
+	}
+	return v
+}
+
+func randomToken(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// Linux boots to init with two CPUs, loads the virtio modules from the
+// initramfs, reads its command line, memory and clock, and resets: glue
+// exits 0.
+func TestLinuxHardwareKVMBoot(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	kernel := testKernel(t)
+	requireHardwareKVM(t)
+	img, modules := buildInitramfs(t, kernel)
+	const memMiB, cpus = 256, 2
+	token := randomToken(t)
+	s := startGlue(t, "run", "-k", kernel, "--initrd", img, "-m", strconv.Itoa(memMiB), "-c", strconv.Itoa(cpus),
+		"-p", hwParams+" glue.hw.token="+token)
+	if code := s.wait(linuxMarkerTimeout); code != 0 {
+		t.Fatalf("exit %d, want 0 (init resets the VM)", code)
+	}
+	r := parseInitReport(t, s.output())
+	r.want(t, "pid1", "pid", "1")
+	if got := r.checks["mounts"]; got != "proc,sysfs,devtmpfs" {
+		t.Errorf("mounts: %q", got)
+	}
+	r.want(t, "cmdline", "token", token)
+	r.want(t, "cpus", "n", strconv.Itoa(cpus))
+	// The kernel keeps some memory for itself; MemTotal is the rest, and
+	// more than half of a small VM.
+	if kib := r.wantInt(t, "mem", "total-kib"); kib <= memMiB*1024/2 || kib > memMiB*1024 {
+		t.Errorf("MemTotal %d KiB for a %d MiB VM", kib, memMiB)
+	}
+	// The CMOS clock is the host's clock (UTC); minutes of slack, since
+	// this checks the RTC model, not timing.
+	if skew := time.Since(time.Unix(r.wantInt(t, "rtc", "since-epoch"), 0)); skew.Abs() > 10*time.Minute {
+		t.Errorf("guest RTC is %v off the host's clock", skew)
+	}
+	r.want(t, "modules", "loaded", strings.Join(modules, ","))
+	r.want(t, "virtio", "devices", "0")
+}
+
+// kernelLacksCmdlineDevices reports why the kernel cannot find glue's
+// virtio-mmio devices, if its config (boot/config-RELEASE, next to the
+// kernel in Debian's package) says so; "" when it can or nothing says.
+func kernelLacksCmdlineDevices(t *testing.T, kernel string) string {
+	t.Helper()
+	release, err := initramfs.KernelRelease(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(filepath.Dir(kernel), "config-"+release)
+	b, err := os.ReadFile(config)
+	if err != nil {
+		return ""
+	}
+	if bytes.Contains(b, []byte("\nCONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n")) || !bytes.Contains(b, []byte("\nCONFIG_VIRTIO_MMIO=")) {
+		return "" // CONFIG_VIRTIO_MMIO unset would be init's to report
+	}
+	return fmt.Sprintf("%s: CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is not set (Debian builds it so): Linux ignores the "+
+		"virtio_mmio.device= entries through which glue describes its devices, and glue has no ACPI "+
+		"tables to describe them instead; see docs/testing.md", config)
+}
+
+// Every virtio device through Linux's drivers: a disk marker read and one
+// written back and flushed, entropy, a ping each way through a tap, and
+// the virtio console both ways.
+func TestLinuxHardwareKVMDevices(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	kernel := testKernel(t)
+	requireHardwareKVM(t)
+	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
+		t.Skip("hardware-KVM tier: " + why)
+	}
+	img, _ := buildInitramfs(t, kernel)
+	ns := newNetns(t)
+	ns.tap(t, "tap0", "192.0.2.1/24")
+	const mac = "02:00:00:00:00:2a"
+	token := randomToken(t)
+	disk := diskImage(t, 16)
+	if err := os.WriteFile(disk, []byte("glue-hwkvm-in "+token+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(disk, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+
+	s := startProcess(t, "ip", "netns", "exec", string(ns), glueBin, "run", "-k", kernel, "--initrd", img,
+		"-m", "256", "-c", "2", "-d", disk, "--net", "tap=tap0,mac="+mac, "--rng", "--console", "virtio",
+		"-p", hwParams+" glue.hw=blk,rng,net,hvc0 glue.hw.ip=192.0.2.2/24 glue.hw.peer=192.0.2.1 glue.hw.token="+token)
+	s.waitFor("GLUE-READY init host", linuxMarkerTimeout)
+	ns.run(t, "ping", "-c", "3", "-W", "10", "192.0.2.2")
+	fmt.Fprint(s.stdin, "typed on the host\r")
+	if code := s.wait(linuxMarkerTimeout); code != 0 {
+		t.Fatalf("exit %d, want 0 (init resets the VM)", code)
+	}
+
+	out := s.output()
+	r := parseInitReport(t, out)
+	// glue adds disks, networks, entropy, console, in that order; the ids
+	// are virtio's device types, sorted.
+	r.want(t, "virtio", "devices", "4")
+	r.want(t, "virtio", "ids", "1,2,3,4")
+	r.want(t, "blk", "read", token)
+	r.want(t, "blk", "sectors", strconv.Itoa(16<<20/512))
+	r.want(t, "blk", "verified", "1")
+	r.want(t, "rng", "bytes", "32")
+	r.want(t, "net", "mac", mac)
+	r.want(t, "net", "replies", "3")
+	if got := r.checks["hvc0"]; got != "echo=typed on the host" {
+		t.Errorf("hvc0: %q, want the line typed on glue's stdin", got)
+	}
+	if n := r.wantInt(t, "net-in", "echo-requests"); n < 3 {
+		t.Errorf("guest received %d echo requests, the host sent 3", n)
+	}
+	if !strings.Contains(out, "GLUE-HVC0 hello from hvc0") {
+		t.Error("hvc0 output did not reach glue's stdout")
+	}
+	written := make([]byte, 512)
+	f, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.ReadAt(written, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if want := "glue-hwkvm-out " + token + "\n"; !bytes.HasPrefix(written, []byte(want)) {
+		t.Errorf("image at 4096: %q, want %q", written[:32], want)
+	}
+}
+
+var ramdiskLine = regexp.MustCompile(`RAMDISK: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]`)
+
+// glue's --initrd as Linux sees it, early enough to run on PVM hosts too:
+// the kernel reserves the initramfs where the zero page says it is, with
+// its size rounded up to a page.
+func TestLinuxEarlyBootInitrd(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	kernel := testKernel(t)
+	img, _ := buildInitramfs(t, kernel)
+	fi, err := os.Stat(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const memMiB = 256
+	s := startGlue(t, "run", "-k", kernel, "--initrd", img, "-m", strconv.Itoa(memMiB),
+		"-p", "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=1")
+	m := waitForMatch(s, ramdiskLine, linuxMarkerTimeout)
+	start, _ := strconv.ParseUint(m[1], 16, 64)
+	last, _ := strconv.ParseUint(m[2], 16, 64)
+	const page = 4096
+	if want := (uint64(fi.Size()) + page - 1) &^ (page - 1); last+1-start != want || start%page != 0 {
+		t.Errorf("RAMDISK [%#x-%#x]: %d bytes at a page boundary, want %d (the %d-byte file rounded up to a page)",
+			start, last, last+1-start, want, fi.Size())
+	}
+	if start < 1<<20 || last >= memMiB<<20 {
+		t.Errorf("RAMDISK [%#x-%#x] is outside the VM's RAM above 1 MiB", start, last)
+	}
+	if out := s.output(); strings.Contains(out, "initrd overlaps") || strings.Contains(out, "initrd extends beyond") {
+		t.Errorf("Linux rejected the initrd:\n%s", out)
+	}
+}
+
+// waitForMatch waits until the output matches re and returns the
+// submatches, failing the test after timeout or if glue exits first.
+func waitForMatch(s *session, re *regexp.Regexp, timeout time.Duration) []string {
+	s.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if m := re.FindStringSubmatch(s.output()); m != nil {
+			return m
+		}
+		select {
+		case <-s.notify:
+		case <-s.done:
+			if m := re.FindStringSubmatch(s.output()); m != nil {
+				return m
+			}
+			s.t.Fatalf("glue exited (%v) before printing a match for %s", s.err, re)
+		case <-deadline:
+			s.t.Fatalf("no match for %s within %v", re, timeout)
+		}
+	}
+}
+
+// The modules the initramfs carries come after their dependencies: a
+// check of buildInitramfs that needs no KVM, only the kernel package.
+func TestLinuxHardwareKVMModules(t *testing.T) {
+	t.Parallel()
+	kernel := testKernel(t)
+	dir, err := initramfs.ModulesDir(kernel)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := initramfs.Resolve(dir, hwModules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loaded []string
+	for _, m := range mods {
+		for _, d := range m.Depends {
+			if !slices.Contains(loaded, d) {
+				t.Errorf("%s would load before its dependency %s", m.Name, d)
+			}
+		}
+		loaded = append(loaded, m.Name)
+	}
+	for _, want := range hwModules {
+		if !slices.Contains(loaded, want) {
+			t.Errorf("%s missing from %v (built in? then %s/modules.builtin says so)", want, loaded, dir)
+		}
+	}
+}
