@@ -189,3 +189,11 @@ func TestVMMArgs(t *testing.T) {
 		t.Errorf("glue with devices: %s", got)
 	}
 }
+
+func TestParseTimeline(t *testing.T) {
+	out := "GLUE-DONE\nboot timeline      ms    +ms  phase\n      0.82   0.82  flags parsed\n     10.66   8.98  map guest memory\n     25.53  12.72  guest marker GLUE-DONE\n"
+	got := parseTimeline(out)
+	if len(got) != 3 || got["map guest memory"] != 10.66 || got["guest marker GLUE-DONE"] != 25.53 {
+		t.Fatalf("parseTimeline = %v", got)
+	}
+}
