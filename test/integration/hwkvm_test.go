@@ -24,7 +24,7 @@ import (
 // tiny init (test/initramfs/init) that checks what userspace sees and
 // drives glue's virtio devices through Linux's own drivers, then resets
 // the VM. On a PVM host a stock kernel never gets that far (KVM-HOST.md),
-// so these tests skip there, saying so; TestLinuxEarlyBootInitrd checks
+// so these tests skip there, saying so; TestBasicLinuxInitrd checks
 // the part of the chain that PVM hosts can run.
 
 // hwModules are the drivers init loads. Debian builds them as modules,
@@ -144,7 +144,7 @@ func randomToken(t *testing.T) string {
 // Linux boots to init with two CPUs, loads the virtio modules from the
 // initramfs, reads its command line, memory and clock, and resets: glue
 // exits 0.
-func TestLinuxHardwareKVMBoot(t *testing.T) {
+func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
@@ -203,7 +203,7 @@ func kernelLacksCmdlineDevices(t *testing.T, kernel string) string {
 // Every virtio device through Linux's drivers: a disk marker read and one
 // written back and flushed, entropy, a ping each way through a tap, and
 // the virtio console both ways.
-func TestLinuxHardwareKVMDevices(t *testing.T) {
+func TestDevicesLinuxHardwareKVM(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
@@ -274,7 +274,7 @@ var ramdiskLine = regexp.MustCompile(`RAMDISK: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)
 // glue's --initrd as Linux sees it, early enough to run on PVM hosts too:
 // the kernel reserves the initramfs where the zero page says it is, with
 // its size rounded up to a page.
-func TestLinuxEarlyBootInitrd(t *testing.T) {
+func TestBasicLinuxInitrd(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
@@ -326,7 +326,7 @@ func waitForMatch(s *session, re *regexp.Regexp, timeout time.Duration) []string
 
 // The modules the initramfs carries come after their dependencies: a
 // check of buildInitramfs that needs no KVM, only the kernel package.
-func TestLinuxHardwareKVMModules(t *testing.T) {
+func TestBasicLinuxHardwareKVMModules(t *testing.T) {
 	t.Parallel()
 	kernel := testKernel(t)
 	dir, err := initramfs.ModulesDir(kernel)
