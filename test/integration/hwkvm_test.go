@@ -143,17 +143,36 @@ func randomToken(t *testing.T) string {
 
 // Linux boots to init with two CPUs, loads the virtio modules from the
 // initramfs, reads its command line, memory and clock, and resets: glue
-// exits 0.
+// exits 0. Once through each way glue enters a bzImage: the extracted
+// vmlinux (default), the bzImage's own decompressor, and PVH.
 func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	img, modules := buildInitramfs(t, kernel)
+	for _, entry := range []struct {
+		name string
+		args []string
+	}{
+		{"extracted vmlinux", nil},
+		{"bzImage 64-bit entry", []string{"--bzimage-entry"}},
+		{"PVH", []string{"--boot", "pvh"}},
+	} {
+		t.Run(entry.name, func(t *testing.T) {
+			t.Parallel()
+			bootToInit(t, kernel, img, modules, entry.args)
+		})
+	}
+}
+
+func bootToInit(t *testing.T, kernel, img string, modules, extra []string) {
+	t.Helper()
 	const memMiB, cpus = 256, 2
 	token := randomToken(t)
-	s := startGlue(t, "run", "-k", kernel, "--initrd", img, "-m", strconv.Itoa(memMiB), "-c", strconv.Itoa(cpus),
-		"-p", hwParams+" glue.hw.token="+token)
+	args := append([]string{"run", "-k", kernel, "--initrd", img, "-m", strconv.Itoa(memMiB), "-c", strconv.Itoa(cpus),
+		"-p", hwParams + " glue.hw.token=" + token}, extra...)
+	s := startGlue(t, args...)
 	if code := s.wait(linuxMarkerTimeout); code != 0 {
 		t.Fatalf("exit %d, want 0 (init resets the VM)", code)
 	}
