@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +39,13 @@ func TestInitUnderQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mods, err := Resolve(dir, "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console")
+	mkfs := true
+	if _, err := MkfsExt4(); err != nil {
+		mkfs = false
+		t.Logf("%v: no rootfs check", err)
+	}
+	mods, err := Resolve(dir, append([]string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"},
+		RootfsModules...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,19 +61,35 @@ func TestInitUnderQEMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Truncate(disk, 16<<20)
+	// The second disk, vdb, is an ext4 image that init's rootfs check
+	// mounts read-only (virtio-blk-pci devices probe in command-line order).
+	checks, virtio := "blk,rng,net,hvc0", 4
+	var rootfsArgs []string
+	if mkfs {
+		rootfs := filepath.Join(tmp, "rootfs.ext4")
+		if err := RootfsImage(ctx, rootfs, 16, "q3mu"); err != nil {
+			t.Fatal(err)
+		}
+		checks, virtio = "blk,rootfs,rng,net,hvc0", 5
+		rootfsArgs = []string{"-drive", "file=" + rootfs + ",format=raw,if=none,id=d1,readonly=on",
+			"-device", "virtio-blk-pci,drive=d1"}
+	}
 	sock := filepath.Join(tmp, "hvc.sock")
 
 	// User networking: QEMU's built-in gateway 10.0.2.2 answers pings.
-	cmd := exec.CommandContext(ctx, qemu, "-M", "pc", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "256",
+	args := []string{"-M", "pc", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", "256",
 		"-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
 		"-kernel", kernel, "-initrd", img,
-		"-drive", "file="+disk+",format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0",
+		"-drive", "file=" + disk + ",format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0"}
+	args = append(args, rootfsArgs...)
+	args = append(args,
 		"-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,mac=02:00:00:00:00:2b",
 		"-device", "virtio-rng-pci",
 		"-chardev", "socket,id=h0,path="+sock+",server=on,wait=off",
 		"-device", "virtio-serial-pci", "-device", "virtconsole,chardev=h0",
-		"-append", "console=ttyS0 panic=-1 reboot=k rdinit=/init glue.hw=blk,rng,net,hvc0 glue.hw.virtio=4 "+
-			"glue.hw.ip=10.0.2.15/24 glue.hw.peer=10.0.2.2 glue.hw.token=q3mu")
+		"-append", "console=ttyS0 panic=-1 reboot=k rdinit=/init glue.hw="+checks+" glue.hw.virtio="+strconv.Itoa(virtio)+
+			" glue.hw.rootfs=vdb glue.hw.ip=10.0.2.15/24 glue.hw.peer=10.0.2.2 glue.hw.token=q3mu")
+	cmd := exec.CommandContext(ctx, qemu, args...)
 	serial, hvc := newOutput(), newOutput()
 	cmd.Stdout, cmd.Stderr = serial, serial
 	if err := cmd.Start(); err != nil {
@@ -116,13 +139,24 @@ func TestInitUnderQEMU(t *testing.T) {
 	if strings.Contains(out, "GLUE-FAIL") || !strings.Contains(out, "GLUE-DONE init") {
 		t.Error("init reported a failure or did not finish")
 	}
-	for _, want := range []string{
-		"GLUE-OK init mounts proc,sysfs,devtmpfs", "GLUE-OK init cmdline token=q3mu", "GLUE-OK init cpus online=0 n=1",
-		"GLUE-OK init virtio devices=4 ids=1,2,3,4", "GLUE-OK init blk dev=vda sectors=32768 read=q3mu wrote=4096 verified=1",
+	wants := []string{
+		"GLUE-OK init mounts proc,sysfs,devtmpfs", "GLUE-OK init cmdline token=q3mu", "GLUE-OK init cpus online=0 n=1", "GLUE-OK init blk dev=vda sectors=32768 read=q3mu wrote=4096 verified=1",
 		"GLUE-OK init rng current=virtio_rng.0 bytes=32", "GLUE-OK init net if=eth0 mac=02:00:00:00:00:2b addr=10.0.2.15/24 replies=3",
 		"GLUE-OK init hvc0 echo=typed on the host", "GLUE-OK init net-in ", "GLUE-OK init modules loaded=",
 		"GLUE-OK init mem ", "GLUE-OK init rtc ", "GLUE-OK init pid1 pid=1",
-	} {
+	}
+	if mkfs {
+		wants = append(wants, "GLUE-OK init virtio devices=5 ids=1,2,2,3,4",
+			"GLUE-OK init rootfs token=q3mu dev=vdb fs=ext4 ro=1")
+	} else {
+		wants = append(wants, "GLUE-OK init virtio devices=4 ids=1,2,3,4")
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "GLUE-OK init rootfs ") || strings.HasPrefix(line, "GLUE-OK init modules ") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q", want)
 		}

@@ -27,9 +27,11 @@ import (
 // so these tests skip there, saying so; TestBasicLinuxInitrd checks
 // the part of the chain that PVM hosts can run.
 
-// hwModules are the drivers init loads. Debian builds them as modules,
-// and the initramfs must carry them and their dependencies.
-var hwModules = []string{"virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"}
+// hwModules are the drivers init loads, and ext4 for the rootfs check.
+// Debian builds them as modules, and the initramfs must carry them and
+// their dependencies.
+var hwModules = append([]string{"virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"},
+	initramfs.RootfsModules...)
 
 // hwParams is the start of every tier-4 command line: panic=-1 resets at
 // once if init dies, reboot=k makes init's reset go through the i8042,
@@ -286,6 +288,42 @@ func TestDevicesLinuxHardwareKVM(t *testing.T) {
 	if want := "glue-hwkvm-out " + token + "\n"; !bytes.HasPrefix(written, []byte(want)) {
 		t.Errorf("image at 4096: %q, want %q", written[:32], want)
 	}
+}
+
+// A root filesystem on glue's disk: an ext4 image made by mkfs.ext4 -d,
+// holding a random token in /etc/glue-rootfs, which init mounts read-only
+// through virtio-blk and Linux's ext4 (modules in Debian's kernel) and
+// reads back.
+func TestDevicesLinuxHardwareKVMRootfs(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	kernel := testKernel(t)
+	requireHardwareKVM(t)
+	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
+		t.Skip("hardware-KVM tier: " + why)
+	}
+	if _, err := initramfs.MkfsExt4(); err != nil {
+		t.Skip(err)
+	}
+	img, _ := buildInitramfs(t, kernel)
+	token := randomToken(t)
+	disk := filepath.Join(t.TempDir(), "rootfs.ext4")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := initramfs.RootfsImage(ctx, disk, 32, token); err != nil {
+		t.Fatal(err)
+	}
+	s := startGlue(t, "run", "-k", kernel, "--initrd", img, "-m", "256", "-c", "2", "-d", disk,
+		"-p", hwParams+" glue.hw=rootfs glue.hw.rootfs=vda glue.hw.token="+token)
+	if code := s.wait(linuxMarkerTimeout); code != 0 {
+		t.Fatalf("exit %d, want 0 (init resets the VM)", code)
+	}
+	r := parseInitReport(t, s.output())
+	r.want(t, "virtio", "devices", "1")
+	r.want(t, "virtio", "ids", "2")
+	r.want(t, "rootfs", "token", token)
+	r.want(t, "rootfs", "dev", "vda")
+	r.want(t, "rootfs", "ro", "1")
 }
 
 var ramdiskLine = regexp.MustCompile(`RAMDISK: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]`)

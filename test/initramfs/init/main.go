@@ -12,11 +12,12 @@
 // It is static, uses only the standard library, and takes its orders from
 // the kernel command line:
 //
-//	glue.hw=blk,rng,net,hvc0   device checks to run, in this order
-//	glue.hw.token=STRING       echoed by the cmdline check; the disk marker
-//	glue.hw.ip=192.0.2.2/24    the guest's address for the net check
-//	glue.hw.peer=192.0.2.1     the host it pings
-//	glue.hw.virtio=N           virtio devices to expect (default: those on the command line)
+//	glue.hw=blk,rootfs,rng,net,hvc0   device checks to run, in this order
+//	glue.hw.token=STRING              echoed by the cmdline check; the disk marker
+//	glue.hw.rootfs=vdb                the ext4 disk the rootfs check mounts (default vda)
+//	glue.hw.ip=192.0.2.2/24           the guest's address for the net check
+//	glue.hw.peer=192.0.2.1            the host it pings
+//	glue.hw.virtio=N                  virtio devices to expect (default: those on the command line)
 //
 // Build it with test/initramfs.BuildInit; nothing else in the repository
 // runs it.
@@ -50,7 +51,7 @@ func main() {
 	r.check("virtio", func() (string, error) { return virtioCheck(params) })
 
 	checks := map[string]func(*report, map[string]string){
-		"blk": blkCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
+		"blk": blkCheck, "rootfs": rootfsCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
 	}
 	for _, name := range strings.Split(params["glue.hw"], ",") {
 		if name == "" {
