@@ -235,13 +235,21 @@ func (d *Disk) Flush() error {
 	return nil
 }
 
-// Close closes the image, which releases its lock. The device using it
-// must have been reset (or never activated). Later calls return the first
-// call's result.
+// Close syncs a read-write image and closes it, which releases its lock.
+// The device using it must have been reset (or never activated). Later
+// calls return the first call's result.
 func (d *Disk) Close() error {
 	d.closeOnce.Do(func() {
+		// An orderly stop flushes what the guest wrote but did not flush,
+		// so a stopped VM's image is as durable as a flushed one.
+		var syncErr error
+		if !d.readOnly {
+			syncErr = d.Flush()
+		}
 		if err := d.f.Close(); err != nil {
 			d.closeErr = fmt.Errorf("blk: close disk %s: %w", d.path, err)
+		} else {
+			d.closeErr = syncErr
 		}
 	})
 	return d.closeErr
