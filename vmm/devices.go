@@ -76,10 +76,8 @@ func (vm *VM) createDevices() error {
 // createVirtioDevices adds the virtio devices the config asks for, in a
 // fixed order (disks, networks, entropy, console: the order of optionals),
 // through the functions the components this build contains provided.
+// Config.Validate has already refused devices this build lacks.
 func (vm *VM) createVirtioDevices() error {
-	if err := vm.cfg.CheckComponents(); err != nil {
-		return err
-	}
 	for _, o := range optionals {
 		if o.add == nil || !o.wanted(&vm.cfg) {
 			continue
