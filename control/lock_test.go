@@ -61,8 +61,9 @@ func startHelper(t *testing.T, dir, name string) *exec.Cmd {
 	return cmd
 }
 
+// Not parallel: it forks a helper, and until the helper execs it holds a
+// copy of every fd, including other tests' lock files.
 func TestKilledServerIsReaped(t *testing.T) {
-	t.Parallel()
 	dir := runDir(t)
 	if err := EnsureDir(dir); err != nil {
 		t.Fatal(err)
@@ -113,8 +114,9 @@ func TestKilledServerIsReaped(t *testing.T) {
 	s.Close()
 }
 
+// Not parallel: it forks a helper, and until the helper execs it holds a
+// copy of every fd, including other tests' lock files.
 func TestListenRemovesStaleSocket(t *testing.T) {
-	t.Parallel()
 	dir := runDir(t)
 	if err := EnsureDir(dir); err != nil {
 		t.Fatal(err)
