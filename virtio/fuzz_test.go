@@ -9,6 +9,7 @@ import (
 
 	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/virtio"
+	"github.com/gluevmm/glue/virtio/virtiotest"
 )
 
 // Fuzzed guest memory: two 64 KiB regions around a 64 KiB hole. The rings
@@ -23,21 +24,7 @@ const (
 	fzMaxBytes = 0x4000
 )
 
-var fzMem *guestmem.Memory
-
-func fuzzMemory(t *testing.T) *guestmem.Memory {
-	if fzMem == nil {
-		m, err := guestmem.New([]guestmem.Span{{Base: 0, Size: fzRegion}, {Base: fzHigh, Size: fzRegion}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fzMem = m // kept for the whole process; cleared for each input
-	}
-	for _, r := range fzMem.Regions() {
-		clear(r.Host())
-	}
-	return fzMem
-}
+var fzMem = virtiotest.FuzzMemory{Spans: []guestmem.Span{{Base: 0, Size: fzRegion}, {Base: fzHigh, Size: fzRegion}}}
 
 // snapshot copies all of guest memory.
 func snapshot(mem *guestmem.Memory) [][]byte {
@@ -68,7 +55,7 @@ type span struct{ addr, end uint64 }
 func FuzzDescriptorChain(f *testing.F) {
 	f.Add(byte(3), uint16(1), []byte{0, 0}, make([]byte, 16))
 	f.Fuzz(func(t *testing.T, cfg byte, availIdx uint16, ring []byte, table []byte) {
-		mem := fuzzMemory(t)
+		mem := fzMem.Get(t)
 		size := uint16(1) << (cfg & 7)
 		var features uint64
 		if cfg&8 != 0 {
@@ -208,7 +195,7 @@ func checkWrites(t *testing.T, mem *guestmem.Memory, before [][]byte, allowed []
 func FuzzChainLayout(f *testing.F) {
 	f.Add(uint64(0x3000), uint32(16), uint16(2))
 	f.Fuzz(func(t *testing.T, addr uint64, n uint32, flags uint16) {
-		mem := fuzzMemory(t)
+		mem := fzMem.Get(t)
 		var b [16]byte
 		binary.LittleEndian.PutUint64(b[0:], addr)
 		binary.LittleEndian.PutUint32(b[8:], n)

@@ -19,19 +19,7 @@ const (
 	fzQueue = 16
 )
 
-var fzMem *guestmem.Memory
-
-func fuzzMemory(t *testing.T) *guestmem.Memory {
-	if fzMem == nil {
-		m, err := guestmem.New([]guestmem.Span{{Base: 0, Size: fzSize}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fzMem = m // kept for the whole process; cleared for each input
-	}
-	clear(fzMem.Regions()[0].Host())
-	return fzMem
-}
+var fzMem = virtiotest.FuzzMemory{Spans: []guestmem.Span{{Base: 0, Size: fzSize}}}
 
 // fuzzQueue lays out a queue at 0 with the fuzzed descriptor table (16
 // little-endian struct virtq_desc), available heads (up to twice the queue
@@ -39,7 +27,7 @@ func fuzzMemory(t *testing.T) *guestmem.Memory {
 // queue index; flags bit 0 negotiates the event index, bit 1 indirect
 // descriptors.
 func fuzzQueue(t *testing.T, dev *vconsole.Device, index int, table, heads, data []byte, flags uint8) (*guestmem.Memory, *virtiotest.Queue, *virtio.Queue) {
-	mem := fuzzMemory(t)
+	mem := fzMem.Get(t)
 	drv := virtiotest.NewQueue(mem, 0, fzQueue)
 	mem.WriteAt(table[:min(len(table), 16*fzQueue)], drv.DescTable)
 	mem.WriteAt(data[:min(len(data), fzSize-fzData)], fzData)

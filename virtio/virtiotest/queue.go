@@ -318,3 +318,27 @@ func (i *Interrupt) ResetRequests() int {
 	defer i.mu.Unlock()
 	return i.resets
 }
+
+// FuzzMemory is guest memory reused across a fuzz target's inputs: mapping
+// fresh memory for each input would take most of the fuzzer's time. Get
+// maps it on first use (it stays mapped for the process) and clears it.
+type FuzzMemory struct {
+	Spans []guestmem.Span
+	mem   *guestmem.Memory
+}
+
+// Get returns the memory, zeroed.
+func (f *FuzzMemory) Get(tb testing.TB) *guestmem.Memory {
+	tb.Helper()
+	if f.mem == nil {
+		m, err := guestmem.New(f.Spans)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		f.mem = m
+	}
+	for _, r := range f.mem.Regions() {
+		clear(r.Host())
+	}
+	return f.mem
+}

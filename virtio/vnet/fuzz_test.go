@@ -19,19 +19,7 @@ const (
 	fzQueue = 16
 )
 
-var fzMem *guestmem.Memory
-
-func fuzzMemory(t *testing.T) *guestmem.Memory {
-	if fzMem == nil {
-		m, err := guestmem.New([]guestmem.Span{{Base: 0, Size: fzSize}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fzMem = m // kept for the whole process; cleared for each input
-	}
-	clear(fzMem.Regions()[0].Host())
-	return fzMem
-}
+var fzMem = virtiotest.FuzzMemory{Spans: []guestmem.Span{{Base: 0, Size: fzSize}}}
 
 // fuzzQueue lays out a queue of fzQueue entries at 0 with the fuzzed
 // descriptor table (16 little-endian struct virtq_desc), available heads
@@ -100,7 +88,7 @@ next:
 func FuzzTx(f *testing.F) {
 	f.Add([]byte{}, []byte{0}, []byte{}, int8(-1), uint8(0))
 	f.Fuzz(func(t *testing.T, table, heads, data []byte, room int8, flags uint8) {
-		mem := fuzzMemory(t)
+		mem := fzMem.Get(t)
 		drv := fuzzQueue(mem, table, heads, data)
 		features := fuzzFeatures(flags)
 		be := newFakeBackend()
@@ -165,7 +153,7 @@ func FuzzTx(f *testing.F) {
 func FuzzRx(f *testing.F) {
 	f.Add([]byte{}, []byte{0}, []byte{}, []byte{}, uint8(0))
 	f.Fuzz(func(t *testing.T, table, heads, frames, lens []byte, flags uint8) {
-		mem := fuzzMemory(t)
+		mem := fzMem.Get(t)
 		drv := fuzzQueue(mem, table, heads, nil)
 		features := fuzzFeatures(flags &^ 2) // indirect tables would hide writable buffers from the check
 		be := newFakeBackend()

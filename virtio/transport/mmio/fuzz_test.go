@@ -39,7 +39,7 @@ func FuzzMMIORegisters(f *testing.F) {
 		if len(ops) > 8*4096 {
 			return
 		}
-		mem := fuzzMemory(t)
+		mem := fuzzMem.Get(t)
 		irq := &line{}
 		tr, err := mmio.New(rng.New(zeros{}), mem, irq, nil)
 		if err != nil {
@@ -69,19 +69,7 @@ func FuzzMMIORegisters(f *testing.F) {
 	})
 }
 
-var fuzzMem *guestmem.Memory
-
-func fuzzMemory(t *testing.T) *guestmem.Memory {
-	if fuzzMem == nil {
-		m, err := guestmem.New([]guestmem.Span{{Base: 0, Size: 1 << 16}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fuzzMem = m // kept for the process, cleared for each input
-	}
-	clear(fuzzMem.Regions()[0].Host())
-	return fuzzMem
-}
+var fuzzMem = virtiotest.FuzzMemory{Spans: []guestmem.Span{{Base: 0, Size: 1 << 16}}}
 
 func checkInvariants(t *testing.T, drv *virtiotest.MMIODriver, irq *line) {
 	t.Helper()
