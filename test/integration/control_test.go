@@ -151,6 +151,7 @@ func TestFeaturesControlSession(t *testing.T) {
 	glueIn(t, dir, "pause", "-n", "alpha")
 	glueIn(t, dir, "pause", "-n", "alpha") // idempotent
 	waitState(t, dir, "alpha", control.StatePaused)
+	settled(func() string { return readFile(t, string(a)) })
 	frozen, ticks := a.last(t), cpuTicks(t, vms["alpha"].PID)
 	time.Sleep(time.Second)
 	if a.last(t) != frozen {

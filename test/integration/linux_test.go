@@ -114,7 +114,7 @@ func TestFeaturesLinuxLifecycle(t *testing.T) {
 		"-p", "console=ttyS0 earlyprintk=serial,ttyS0,115200")
 	s.waitFor("Linux version ", linuxMarkerTimeout)
 	glueIn(t, dir, "pause", "-n", "linux")
-	frozen := s.output()
+	frozen := settled(s.output)
 	time.Sleep(2 * time.Second)
 	if got := s.output(); got != frozen {
 		t.Fatalf("Linux printed while paused:\n%s", strings.TrimPrefix(got, frozen))

@@ -234,3 +234,20 @@ func maxVCPUs(t *testing.T) int {
 	defer sys.Close()
 	return sys.MaxVCPUs()
 }
+
+// settled returns read()'s value once it has stopped changing for 200 ms
+// (at most 10 s). After a pause the guest is stopped, but output it wrote
+// just before may still be on its way through glue's console buffer and
+// the pipe; a test checks that nothing new comes after that.
+func settled(read func() string) string {
+	last := read()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		now := read()
+		if now == last {
+			return now
+		}
+		last = now
+	}
+	return last
+}
