@@ -31,7 +31,8 @@ func testKernel(t *testing.T) string {
 }
 
 // isPVMHost reports whether /dev/kvm is PVM, which runs a stock kernel only
-// through early boot (../shared/KVM-HOST.md).
+// through early boot: PVM runs guest kernel mode in KVM's instruction
+// emulator, and a stock kernel stops at an instruction the emulator lacks.
 func isPVMHost() bool {
 	_, err := os.Stat("/sys/module/kvm_pvm")
 	return err == nil
@@ -55,9 +56,9 @@ func TestBasicLinuxEarlyBoot(t *testing.T) {
 	s := startGlue(t, "run", "-k", kernel, "-m", strconv.Itoa(memMiB), "-c", strconv.Itoa(cpus), "-p", params)
 
 	s.waitFor("Linux version ", linuxMarkerTimeout)
-	out := s.waitFor("Command line: ", linuxMarkerTimeout)
+	s.waitFor("Command line: ", linuxMarkerTimeout)
 	s.waitFor("BIOS-e820", linuxMarkerTimeout)
-	out = s.waitFor(fmt.Sprintf("smpboot: Allowing %d CPUs", cpus), linuxMarkerTimeout)
+	out := s.waitFor(fmt.Sprintf("smpboot: Allowing %d CPUs", cpus), linuxMarkerTimeout)
 
 	cmdline := regexp.MustCompile(`Command line: (.*)`).FindStringSubmatch(out)
 	if got := strings.TrimRight(cmdline[1], "\r"); got != params {
