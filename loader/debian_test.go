@@ -12,7 +12,7 @@ import (
 )
 
 // realKernels returns the paths of real Linux bzImages: $GLUE_TEST_KERNEL,
-// or the Debian kernels unpacked under /tmp/debian-kernel (KVM-HOST.md).
+// or the Debian kernels unpacked under /tmp/debian-kernel.
 func realKernels(t *testing.T) []string {
 	t.Helper()
 	if p := os.Getenv("GLUE_TEST_KERNEL"); p != "" {
