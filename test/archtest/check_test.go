@@ -37,17 +37,17 @@ func check(g graph, rules []rule) []string {
 	}
 	for _, pkg := range slices.Sorted(maps.Keys(g.pkgs)) {
 		p := g.pkgs[pkg]
-		checkFiles(p, report)
+		checkFiles(g, p, report)
 		a, ok := table[pkg]
 		if !ok {
 			report("package %q has no line in the allow-list: add %s to allowList in %s", pkg, suggest(g, pkg, isHelper), tableFile)
-			checkEdges(g, pkg, p.code, false, nil, isHelper, report)
-			checkEdges(g, pkg, p.tests, true, nil, isHelper, report)
+			checkEdges(g, pkg, p.code, false, nil, false, isHelper, report)
+			checkEdges(g, pkg, p.tests, true, nil, false, isHelper, report)
 			continue
 		}
 		checkHelper(pkg, p, a.helper, report)
-		checkEdges(g, pkg, p.code, false, a.imports, isHelper, report)
-		checkEdges(g, pkg, p.tests, true, append(slices.Clone(a.imports), append(a.tests, pkg)...), isHelper, report)
+		checkEdges(g, pkg, p.code, false, a.imports, true, isHelper, report)
+		checkEdges(g, pkg, p.tests, true, slices.Concat(a.imports, a.tests, []string{pkg}), true, isHelper, report)
 		checkUnused(g, pkg, p, a, report)
 	}
 	return problems
@@ -80,28 +80,28 @@ func checkRule(g graph, pkg string, a allowed, isHelper func(string) bool, repor
 }
 
 // checkEdges reports each import of the module or a third party that ok
-// does not list. A forbidden edge is reported as such; any other says which
-// word to add to the table.
-func checkEdges(g graph, pkg string, imps []imp, test bool, ok []string, isHelper func(string) bool, report func(string, ...any)) {
+// does not list. A forbidden edge is reported as such; any other, if pkg
+// has a line (listed), with the word to add to it.
+func checkEdges(g graph, pkg string, imps []imp, test bool, ok []string, listed bool, isHelper func(string) bool, report func(string, ...any)) {
 	field := "imports"
 	if test {
 		field = "tests"
 	}
 	for _, i := range imps {
 		n := g.name(i.path)
-		if (n == i.path && isStd(i.path)) || slices.Contains(ok, n) {
+		if isStd(i.path) || slices.Contains(ok, n) {
 			continue
 		}
 		if why := forbidden(edge{pkg, n, test}, isHelper); why != "" {
 			report("%s: imports %q, which the design forbids: %s", i.pos, i.path, why)
-		} else if ok != nil {
+		} else if listed {
 			report("%s: imports %q, which the allow-list does not allow: if the edge is meant, add %q to %s of {pkg: %q} in %s", i.pos, i.path, n, field, pkg, tableFile)
 		}
 	}
 }
 
 // checkFiles applies the file-level rules on the standard library.
-func checkFiles(p *pkgFiles, report func(string, ...any)) {
+func checkFiles(g graph, p *pkgFiles, report func(string, ...any)) {
 	for _, i := range slices.Concat(p.code, p.tests, p.generators) {
 		file, _, _ := strings.Cut(i.pos, ":")
 		if i.path == "unsafe" && !strings.HasSuffix(file, "_unsafe.go") && !strings.HasSuffix(file, "_unsafe_test.go") {
@@ -109,7 +109,7 @@ func checkFiles(p *pkgFiles, report func(string, ...any)) {
 		}
 	}
 	for _, i := range p.generators {
-		if i.path != "C" && !isStd(i.path) {
+		if !isStd(i.path) {
 			report("%s: a //go:build ignore file imports %q: generators and cgo -godefs input use only the standard library", i.pos, i.path)
 		}
 	}
@@ -123,7 +123,7 @@ func checkFiles(p *pkgFiles, report func(string, ...any)) {
 // checkHelper checks that the table marks exactly the packages whose
 // non-test files import "testing" as test helpers.
 func checkHelper(pkg string, p *pkgFiles, helper bool, report func(string, ...any)) {
-	usesTesting := slices.ContainsFunc(p.code, func(i imp) bool { return i.path == "testing" })
+	usesTesting := p.importsTesting()
 	switch {
 	case usesTesting && !helper:
 		report("package %q imports \"testing\" outside its tests: mark it a test helper, {pkg: %q, helper: true, ...} in %s, so that only tests may import it", pkg, pkg, tableFile)
@@ -167,7 +167,7 @@ func suggest(g graph, pkg string, isHelper func(string) bool) string {
 		var out []string
 		for _, i := range imps {
 			n := g.name(i.path)
-			if (n == i.path && isStd(i.path)) || n == pkg || slices.Contains(skip, n) || forbidden(edge{pkg, n, test}, isHelper) != "" {
+			if isStd(i.path) || n == pkg || slices.Contains(skip, n) || forbidden(edge{pkg, n, test}, isHelper) != "" {
 				continue
 			}
 			out = append(out, n)
@@ -187,7 +187,7 @@ func suggest(g graph, pkg string, isHelper func(string) bool) string {
 	code := names(p.code, false, nil)
 	tests := names(p.tests, true, code)
 	s := fmt.Sprintf("{pkg: %q", pkg)
-	if slices.ContainsFunc(p.code, func(i imp) bool { return i.path == "testing" }) {
+	if p.importsTesting() {
 		s += ", helper: true"
 	}
 	if len(code) > 0 {

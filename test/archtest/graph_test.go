@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,7 +25,6 @@ type pkgFiles struct {
 	code       []imp // non-test files of the package
 	tests      []imp // its _test.go files, internal and external
 	generators []imp // files built only with the tag "ignore": go:generate programs and cgo -godefs input
-	hasCode    bool  // it has non-test files (an importable package)
 }
 
 // graph is the module's import graph, keyed by package directory ("." for
@@ -103,7 +103,6 @@ func (g graph) addFile(path, rel string) error {
 		p.tests = append(p.tests, imps...)
 	default:
 		p.code = append(p.code, imps...)
-		p.hasCode = true
 	}
 	return nil
 }
@@ -137,11 +136,18 @@ func (g graph) name(importPath string) string {
 	return importPath
 }
 
-// isStd reports whether an import path is the standard library's (its
-// first element has no dot), "C" included.
+// isStd reports whether an import path is the standard library's, "C"
+// included: its first element has no dot (the module's path, like every
+// third-party one, starts with a domain name).
 func isStd(importPath string) bool {
 	first, _, _ := strings.Cut(importPath, "/")
 	return !strings.Contains(first, ".")
+}
+
+// importsTesting reports whether the package's code (not its tests) links
+// package testing, which makes it a test helper.
+func (p *pkgFiles) importsTesting() bool {
+	return slices.ContainsFunc(p.code, func(i imp) bool { return i.path == "testing" })
 }
 
 func modulePath(gomod string) (string, error) {

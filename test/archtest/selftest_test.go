@@ -82,7 +82,7 @@ func TestCheckReportsInjectedEdges(t *testing.T) {
 	}, {
 		name: "a new package without a line",
 		inject: func(g graph, rules []rule) []rule {
-			g.pkgs["pci"] = &pkgFiles{hasCode: true}
+			g.pkgs["pci"] = &pkgFiles{}
 			addCode("pci", "golang.org/x/sys/unix")(g, rules)
 			addTest("pci", glue+"bus")(g, rules)
 			addTest("pci", glue+"pci")(g, rules)
@@ -92,7 +92,7 @@ func TestCheckReportsInjectedEdges(t *testing.T) {
 	}, {
 		name: "a new package with a forbidden edge",
 		inject: func(g graph, rules []rule) []rule {
-			g.pkgs["pci"] = &pkgFiles{hasCode: true}
+			g.pkgs["pci"] = &pkgFiles{}
 			addCode("pci", glue+"virtio")(g, rules)
 			return rules
 		},
@@ -211,10 +211,7 @@ func TestCheckFixtureModule(t *testing.T) {
 }
 
 // loadedFiles is what TestLoadGraph compares: "file:line path" per import.
-type loadedFiles struct {
-	code, tests, generators []string
-	hasCode                 bool
-}
+type loadedFiles struct{ code, tests, generators []string }
 
 // TestLoadGraph checks which files the loader reads and how it sorts them:
 // the fixture has one file of each kind and one of each kind to skip.
@@ -236,18 +233,17 @@ func TestLoadGraph(t *testing.T) {
 	}
 	got := map[string]loadedFiles{}
 	for dir, p := range g.pkgs {
-		got[dir] = loadedFiles{lines(p.code), lines(p.tests), lines(p.generators), p.hasCode}
+		got[dir] = loadedFiles{lines(p.code), lines(p.tests), lines(p.generators)}
 	}
 	want := map[string]loadedFiles{
 		"kvm": {
 			code:       []string{"kvm/kvm.go:4 os", "kvm/kvm.go:6 golang.org/x/sys/unix"},
 			tests:      []string{"kvm/kvm_test.go:4 testing", "kvm/kvm_test.go:6 example.com/fixture/kvm", "kvm/kvm_test.go:7 example.com/fixture/kvm/kvmtest"},
 			generators: []string{"kvm/gen.go:6 C"},
-			hasCode:    true,
 		},
-		"kvm/kvmtest": {code: []string{"kvm/kvmtest/kvmtest.go:4 testing", "kvm/kvmtest/kvmtest.go:6 example.com/fixture/kvm"}, hasCode: true},
-		"virtio":      {hasCode: true},
-		"virtio/blk":  {code: []string{"virtio/blk/blk.go:3 example.com/fixture/virtio"}, hasCode: true},
+		"kvm/kvmtest": {code: []string{"kvm/kvmtest/kvmtest.go:4 testing", "kvm/kvmtest/kvmtest.go:6 example.com/fixture/kvm"}},
+		"virtio":      {},
+		"virtio/blk":  {code: []string{"virtio/blk/blk.go:3 example.com/fixture/virtio"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loaded\n\t%+v\nwant\n\t%+v", got, want)
@@ -330,7 +326,6 @@ func clone(g graph) graph {
 			code:       slices.Clone(p.code),
 			tests:      slices.Clone(p.tests),
 			generators: slices.Clone(p.generators),
-			hasCode:    p.hasCode,
 		}
 	}
 	return c
