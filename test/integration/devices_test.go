@@ -124,7 +124,8 @@ func TestDevicesBlockReadOnly(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	blk := markers(t, res.stdout)["blk"]
-	if field(blk, "ro") != "1" || field(blk, "write-rejected") != "1" || field(blk, "feature-ro") != "1" {
+	// status 1 (IOERR), as the virtio spec asks and QEMU answers.
+	if field(blk, "ro") != "1" || field(blk, "write-rejected") != "1" || field(blk, "status") != "1" || field(blk, "feature-ro") != "1" {
 		t.Fatalf("blk: %q", blk)
 	}
 	if fileSHA256(t, img) != before {
