@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/control"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // vmDir is a private runtime directory for one test's VMs; every VM left
@@ -343,9 +344,7 @@ func TestFeaturesControlBadRequests(t *testing.T) {
 func TestFeaturesControlOtherUserRefused(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a client as another uid")
-	}
+	hosttest.Root(t, "runs a client as another uid")
 	dir := vmDir(t)
 	detach(t, dir, "-n", "private", "-m", "32", "-p", "glue.test=counter")
 	os.Chmod(filepath.Dir(dir), 0o755) // let nobody reach the runtime dir's parent

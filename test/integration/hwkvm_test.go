@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/test/initramfs"
 )
 
@@ -40,13 +41,14 @@ var hwModules = append([]string{"virtio_mmio", "virtio_blk", "virtio_net", "virt
 // that stops early still says where.
 const hwParams = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=k rdinit=/init"
 
-// requireHardwareKVM skips a tier-4 test on a PVM host. It never lets the
-// test pass: it skips, or the test runs.
+// requireHardwareKVM skips a tier-4 test on a PVM host, with the reason
+// hosttest.ReasonHardwareKVM. It never lets the test pass: it skips, or
+// the test runs.
 func requireHardwareKVM(t *testing.T) {
 	t.Helper()
 	if isPVMHost() {
-		t.Skip("hardware-KVM tier: this host's /dev/kvm is PVM (kvm_pvm, no VMX/SVM); " +
-			"a stock kernel only gets through early boot here, see KVM-HOST.md")
+		hosttest.Skip(t, hosttest.ReasonHardwareKVM, "hardware-KVM tier: this host's /dev/kvm is PVM (kvm_pvm, no VMX/SVM); "+
+			"a stock kernel only gets through early boot here, see docs/testing.md#pvm-hosts")
 	}
 }
 
@@ -230,7 +232,7 @@ func TestDevicesLinuxHardwareKVM(t *testing.T) {
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
-		t.Skip("hardware-KVM tier: " + why)
+		hosttest.Skip(t, hosttest.ReasonKernelConfig, "hardware-KVM tier: "+why)
 	}
 	img, _ := buildInitramfs(t, kernel)
 	ns := newNetns(t)
@@ -300,11 +302,9 @@ func TestDevicesLinuxHardwareKVMRootfs(t *testing.T) {
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
-		t.Skip("hardware-KVM tier: " + why)
+		hosttest.Skip(t, hosttest.ReasonKernelConfig, "hardware-KVM tier: "+why)
 	}
-	if _, err := initramfs.MkfsExt4(); err != nil {
-		t.Skip(err)
-	}
+	hosttest.LookPath(t, "mkfs.ext4")
 	img, _ := buildInitramfs(t, kernel)
 	token := randomToken(t)
 	disk := filepath.Join(t.TempDir(), "rootfs.ext4")
@@ -388,7 +388,7 @@ func TestBasicLinuxHardwareKVMModules(t *testing.T) {
 	kernel := testKernel(t)
 	dir, err := initramfs.ModulesDir(kernel)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip(err)
+		hosttest.Skip(t, hosttest.ReasonKernel, err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // testKernel returns the Debian bzImage the Linux tests boot, named by
@@ -17,17 +17,7 @@ import (
 // fails when GLUE_REQUIRE_KVM=1: CI must not silently lose these tests.
 func testKernel(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("GLUE_TEST_KERNEL")
-	if path == "" {
-		if kvmtest.Required() {
-			t.Fatal("GLUE_TEST_KERNEL is not set; .ci/run downloads Debian's kernel and sets it")
-		}
-		t.Skip("GLUE_TEST_KERNEL is not set (path of a Linux bzImage, e.g. Debian's vmlinuz)")
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("GLUE_TEST_KERNEL: %v", err)
-	}
-	return path
+	return hosttest.Kernel(t)
 }
 
 // isPVMHost reports whether /dev/kvm is PVM, which runs a stock kernel only

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 var (
@@ -31,9 +33,9 @@ const (
 // benchmark. For scale, the host also pings its own address there.
 func BenchmarkNetwork(b *testing.B) {
 	glue, qemu := vmms(b)
-	if why := netMissing(); why != "" {
-		b.Skip(why)
-	}
+	hosttest.Root(b, "the network benchmark creates a network namespace and a tap")
+	hosttest.LookPath(b, "ip")
+	hosttest.LookPath(b, "ping")
 	ns := newNetns(b)
 	k := *pings
 	// The guest answers one ping more than are timed: the first, untimed,
@@ -75,19 +77,6 @@ func BenchmarkNetwork(b *testing.B) {
 	record(row{"ping round trip host → guest, each reply (ms)", "%.3f", rtt, "≤ QEMU", func(g, q, _ float64) bool { return g <= q }})
 	setup(fmt.Sprintf("network: %d runs per VMM of %d pings 0.2 s apart (after one untimed), guest `%s`; host: ping of its own address",
 		*netRuns*b.N, k, cmdline))
-}
-
-// netMissing says why the network benchmark cannot run here, or "".
-func netMissing() string {
-	if os.Getuid() != 0 {
-		return "network benchmark skipped: it needs root for a network namespace and a tap"
-	}
-	for _, tool := range []string{"ip", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Sprintf("network benchmark skipped: %v", err)
-		}
-	}
-	return ""
 }
 
 // netns is a network namespace holding one tap, tapName, whose host side
