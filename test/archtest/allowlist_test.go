@@ -33,17 +33,17 @@ var allowList = []rule{
 	{pkg: "kvm", imports: "golang.org/x/sys/unix", tests: "kvm/kvmtest"},
 	{pkg: "serial"},
 	{pkg: "i8042"},
-	{pkg: "tap", imports: "golang.org/x/sys/unix", tests: "eventloop"},
+	{pkg: "tap", imports: "golang.org/x/sys/unix", tests: "eventloop test/hosttest"},
 
 	// Device models, host plumbing, boot.
 	{pkg: "rtc"},
 	{pkg: "console", imports: "golang.org/x/sys/unix golang.org/x/term"},
 	{pkg: "eventloop", imports: "golang.org/x/sys/unix"},
-	{pkg: "control", imports: "golang.org/x/sys/unix"},
+	{pkg: "control", imports: "golang.org/x/sys/unix", tests: "test/hosttest"},
 	{pkg: "guest"},
-	{pkg: "loader/internal/bcj"},
-	{pkg: "loader", imports: "guestmem loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma", tests: "loader/loadertest github.com/ulikunitz/xz"},
-	{pkg: "x86", imports: "guestmem kvm loader", tests: "kvm/kvmtest"},
+	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
+	{pkg: "loader", imports: "guestmem loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz"},
+	{pkg: "x86", imports: "guestmem kvm loader", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "vcpu", imports: "bus guestmem kvm golang.org/x/arch/x86/x86asm golang.org/x/sys/unix", tests: "kvm/kvmtest"},
 
 	// Virtio: the core, its transports, one package per device.
@@ -55,7 +55,8 @@ var allowList = []rule{
 	{pkg: "virtio/vnet", imports: "guestmem virtio", tests: "tap virtio/transport/mmio virtio/virtiotest"},
 
 	// Test helpers.
-	{pkg: "kvm/kvmtest", helper: true, imports: "guestmem kvm golang.org/x/sys/unix"},
+	{pkg: "test/hosttest", helper: true},
+	{pkg: "kvm/kvmtest", helper: true, imports: "guestmem kvm test/hosttest golang.org/x/sys/unix"},
 	{pkg: "loader/loadertest", helper: true, imports: "loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma"},
 	{pkg: "virtio/virtiotest", helper: true, imports: "bus guestmem virtio"},
 
@@ -64,9 +65,10 @@ var allowList = []rule{
 	{pkg: "cmd/glue", imports: "console control vmm github.com/spf13/cobra"},
 
 	// Whole-program tests and what they build.
-	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz"},
+	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
 	{pkg: "test/initramfs/init"},
-	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/initramfs x86"},
-	{pkg: "test/perf", tests: "control kvm/kvmtest"},
+	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs x86"},
+	{pkg: "test/perf", tests: "control kvm/kvmtest test/hosttest"},
 	{pkg: "test/archtest"},
+	{pkg: "test/testreport"},
 }
