@@ -54,14 +54,15 @@ func runtimeDir() string { return filepath.Join(buildDir, "run") }
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	start := time.Now()
+	start, loadBefore := time.Now(), loadAverage()
 	code := m.Run()
 	took := time.Since(start)
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
 	if code == 0 && len(rows) > 0 {
-		block := report(machine(), time.Now(), took, *nRounds)
+		load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadBefore, loadAverage())
+		block := report(machine()+"; "+load, time.Now(), took, *nRounds)
 		fmt.Print("\n", block)
 		switch {
 		case *updateDoc && len(setups) < benchmarks:

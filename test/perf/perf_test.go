@@ -90,7 +90,7 @@ func BenchmarkExits(b *testing.B) {
 		b.Logf("%s round %d run %d: %.0f exits/s, %.1f µs CPU/exit, %.0f TSC ticks/exit", v.name, r+1, runs[v.name], perSec, cpuPerExit, tsc/float64(n))
 		tscHz = append(tscHz, tscRun{v.name, runs[v.name], tsc / elapsed})
 	})
-	checkClocks(b, tscHz)
+	clocks := checkClocks(b, tscHz)
 	rate.pooled().report(b, "exits/s", "exits-ratio")
 	cpu.pooled().report(b, "cpu-µs/exit", "")
 	ticks.pooled().report(b, "tsc/exit", "")
@@ -98,7 +98,7 @@ func BenchmarkExits(b *testing.B) {
 	record(row{"VMM CPU time per exit, user+sys (µs)", "%.1f", cpu, nil})
 	record(row{"guest TSC ticks per exit", "%.0f", ticks, nil})
 	record(row{"peak RSS after the exits run (MiB)", "%.1f", peak, fiveMiB})
-	setup(fmt.Sprintf("exits: %d runs per VMM, guest `%s`", *exitRuns, cmdline))
+	setup(fmt.Sprintf("exits: %d runs per VMM, guest `%s`, %s", *exitRuns, cmdline, clocks))
 }
 
 // tscRun is the TSC rate one timed stretch of a run implies: guest TSC
@@ -112,19 +112,23 @@ type tscRun struct {
 // checkClocks warns about runs whose host-timed interval disagrees with the
 // guest's TSC: the TSC runs at a constant rate, so a run that implies a
 // different one had a line delivered late (or early) by the VMM or the
-// host, and its exits/s is off by as much.
-func checkClocks(b *testing.B, runs []tscRun) {
+// host, and its rate is off by as much. It returns what the results
+// say about it.
+func checkClocks(b *testing.B, runs []tscRun) string {
 	all := sample{}
 	for _, r := range runs {
 		all = append(all, r.hz)
 	}
 	med := all.median()
+	off := 0
 	for _, r := range runs {
 		if dev := r.hz/med - 1; dev > 0.1 || dev < -0.1 {
+			off++
 			b.Logf("%s run %d: host and guest clocks disagree by %+.0f%% (TSC %.2f GHz vs median %.2f GHz): output lines delivered late?",
 				r.what, r.run, 100*dev, r.hz/1e9, med/1e9)
 		}
 	}
+	return fmt.Sprintf("%d of %d timed stretches with host and guest clocks more than 10 %% apart", off, len(runs))
 }
 
 // interleave runs fn for glue and QEMU (if present) runs times each in

@@ -106,6 +106,16 @@ func machine() string {
 	return strings.Join(parts, "; ")
 }
 
+// loadAverage is the host's 1-minute load average, from /proc/loadavg:
+// how busy the other users of this host kept it.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
 // firstLine is the first line a command prints, or "?" if it fails.
 func firstLine(name string, args ...string) string {
 	out, err := exec.Command(name, args...).Output()

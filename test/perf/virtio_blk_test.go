@@ -81,7 +81,7 @@ func BenchmarkBlock(b *testing.B) {
 		}
 		b.Log(msg)
 	})
-	checkClocks(b, tscHz)
+	clocks := checkClocks(b, tscHz)
 	write.pooled().report(b, "write-MiB/s", "write-ratio")
 	read.pooled().report(b, "read-MiB/s", "read-ratio")
 	random.pooled().report(b, "IOPS", "iops-ratio")
@@ -89,8 +89,8 @@ func BenchmarkBlock(b *testing.B) {
 	record(row{fmt.Sprintf("block sequential read, %d KiB requests (MiB/s)", req>>10), "%.0f", read, blockSeq})
 	record(row{"block random 4 KiB reads (IOPS)", "%.0f", random, nil})
 	record(row{"VMM CPU time per block request, user+sys (µs)", "%.0f", cpu, nil})
-	setup(fmt.Sprintf("block: %d runs per VMM and of the host limit, guest `%s`, %d MiB image in the page cache",
-		*blkRuns, cmdline, imageMiB))
+	setup(fmt.Sprintf("block: %d runs per VMM and of the host limit, guest `%s`, %d MiB image in the page cache, %s",
+		*blkRuns, cmdline, imageMiB, clocks))
 }
 
 // phase is one timed stretch of a blk-bench run.
