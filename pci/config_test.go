@@ -504,23 +504,27 @@ func TestAddErrors(t *testing.T) {
 			return f.AddBAR(1, pci.BAR{Size: 0x1000})
 		}},
 		{"MSI-X without its BAR", func(f *pci.Function) error {
-			return f.AddMSIX(pci.MSIXConfig{Vectors: 1, TableBAR: 0, PBABAR: 0, PBAOffset: 0x100}, nil)
+			return f.AddMSIX(pci.MSIXConfig{Vectors: 1, TableBAR: 0, PBABAR: 0, PBAOffset: 0x100}, &events{})
 		}},
 		{"MSI-X with 0 vectors", func(f *pci.Function) error {
 			must(t, f.AddBAR(0, pci.BAR{Size: 0x1000}))
-			return f.AddMSIX(pci.MSIXConfig{Vectors: 0, PBAOffset: 0x100}, nil)
+			return f.AddMSIX(pci.MSIXConfig{Vectors: 0, PBAOffset: 0x100}, &events{})
 		}},
 		{"MSI-X table past the BAR", func(f *pci.Function) error {
 			must(t, f.AddBAR(0, pci.BAR{Size: 0x1000}))
-			return f.AddMSIX(pci.MSIXConfig{Vectors: 257, PBAOffset: 0x800}, nil)
+			return f.AddMSIX(pci.MSIXConfig{Vectors: 257, PBAOffset: 0x800}, &events{})
 		}},
 		{"MSI-X table and PBA overlap", func(f *pci.Function) error {
 			must(t, f.AddBAR(0, pci.BAR{Size: 0x1000}))
-			return f.AddMSIX(pci.MSIXConfig{Vectors: 4, PBAOffset: 0x30}, nil)
+			return f.AddMSIX(pci.MSIXConfig{Vectors: 4, PBAOffset: 0x30}, &events{})
 		}},
 		{"MSI-X misaligned table", func(f *pci.Function) error {
 			must(t, f.AddBAR(0, pci.BAR{Size: 0x1000}))
-			return f.AddMSIX(pci.MSIXConfig{Vectors: 1, TableOffset: 4, PBAOffset: 0x800}, nil)
+			return f.AddMSIX(pci.MSIXConfig{Vectors: 1, TableOffset: 4, PBAOffset: 0x800}, &events{})
+		}},
+		{"MSI-X without a sink", func(f *pci.Function) error {
+			must(t, f.AddBAR(0, pci.BAR{Size: 0x1000}))
+			return f.AddMSIX(pci.MSIXConfig{Vectors: 1, PBAOffset: 0x800}, nil)
 		}},
 		{"capability list full", func(f *pci.Function) error {
 			_, err := f.AddCapability(pci.NewVendorCapability(make([]byte, 200)))

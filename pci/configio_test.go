@@ -73,6 +73,7 @@ func TestConfigData(t *testing.T) {
 		{"enable bit clear", cf8(0, 1, 0, 0) &^ (1 << 31), 4, 4, 0xffff_ffff},
 		{"bus 1", cf8(1, 1, 0, 0), 4, 4, 0xffff_ffff},
 		{"absent device", cf8(0, 4, 0, 0), 4, 4, 0xffff_ffff},
+		{"absent function of a present device", cf8(0, 1, 1, 0), 4, 4, 0xffff_ffff},
 		{"host bridge", cf8(0, 0, 0, 0), 4, 4, pci.HostBridgeDeviceID<<16 | pci.HostBridgeVendorID},
 		{"register bits 11:8 in 27:24 reach extended space", cf8(0, 1, 0, 0) | 1<<24, 4, 4, 0},
 		{"register bits 1:0 of CONFIG_ADDRESS are ignored", cf8(0, 1, 0, 8) | 3, 4, 1, testRevision},

@@ -98,9 +98,9 @@ func (f *Function) AddBAR(index int, b BAR) error {
 	if b.Prefetchable {
 		flags |= barPrefetchable
 	}
-	mask := ^(b.Size - 1)
+	mask := ^(b.Size - 1) // Size >= 16 keeps the flag bits 3:0 read-only
 	f.space.put32(off, uint32(b.Addr)|flags)
-	f.space.setWritable32(off, uint32(mask)&^barFlagBits)
+	f.space.setWritable32(off, uint32(mask))
 	if b.Is64 {
 		f.space.put32(off+4, uint32(b.Addr>>32))
 		f.space.setWritable32(off+4, uint32(mask>>32))

@@ -29,8 +29,8 @@ const configOpSize = 7
 func FuzzConfigSpace(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		if len(ops) > 512*configOpSize {
-			ops = ops[:512*configOpSize]
+		if len(ops) > 256*configOpSize {
+			ops = ops[:256*configOpSize] // long inputs add run time, not coverage
 		}
 		r := newRig(t)
 		io, ecam := r.root.ConfigIO(), r.root.ECAM()
@@ -71,6 +71,9 @@ func FuzzConfigSpace(f *testing.F) {
 				} else {
 					io.Read(4+uint64(reg&3), data)
 				}
+			}
+			if !write && op[0]&0x10 == 0 {
+				continue // a read changes nothing the checks below look at
 			}
 			if got := snapshotReadOnly(r); got != want {
 				t.Fatalf("read-only fields changed:\n got %s\nwant %s", got, want)
@@ -174,8 +177,8 @@ const msixOpSize = 11
 func FuzzMSIXTable(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		if len(ops) > 512*msixOpSize {
-			ops = ops[:512*msixOpSize]
+		if len(ops) > 256*msixOpSize {
+			ops = ops[:256*msixOpSize] // long inputs add run time, not coverage
 		}
 		r := newRig(t)
 		r.t = t

@@ -67,6 +67,9 @@ func (f *Function) AddMSIX(cfg MSIXConfig, sink MSIXSink) error {
 	if f.msix != nil {
 		return fmt.Errorf("pci: add MSI-X: function already has MSI-X")
 	}
+	if sink == nil {
+		return fmt.Errorf("pci: add MSI-X: no sink")
+	}
 	if cfg.Vectors < 1 || cfg.Vectors > MaxMSIXVectors {
 		return fmt.Errorf("pci: add MSI-X: %d vectors, want 1 to %d", cfg.Vectors, MaxMSIXVectors)
 	}

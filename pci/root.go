@@ -80,6 +80,9 @@ func (r *Root) HostBridge() *Function { return r.slots[0][0] }
 func (r *Root) Attach(s Slot, f *Function, intx Line) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if f == nil {
+		return fmt.Errorf("pci: attach at %v: no function", s)
+	}
 	if s.Device == 0 || s.Device >= NumDevices || s.Function >= NumFunctions {
 		return fmt.Errorf("pci: attach at %v: no such slot for a device", s)
 	}
