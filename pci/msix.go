@@ -25,8 +25,10 @@ type Message struct {
 }
 
 // MSIXSink delivers MSI-X messages for the VMM. Its methods are called with
-// the function's lock held, in order; they must not call back into the
-// function.
+// the function's lock held, so one function's calls arrive in order; they
+// must not call back into the function. Sinks of different functions are
+// called concurrently: a VMM that keeps one KVM routing table for all of
+// them serialises its updates itself.
 type MSIXSink interface {
 	// Route tells the VMM the message vector now carries, before the first
 	// Signal that uses it (KVM: update the vector's GSI route with
