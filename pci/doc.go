@@ -44,8 +44,8 @@
 //
 // A BAR register keeps whatever the guest writes to its address bits, so the
 // sizing protocol works as on hardware: write all ones, read back the size
-// mask with the type and prefetchable flags, restore. Linux (probe.c,
-// __pci_read_base) does this with decoding disabled and writes a 64-bit
+// mask with the type and prefetchable flags, restore. Linux's BAR probe
+// (drivers/pci/probe.c) does this with decoding disabled and sizes a 64-bit
 // BAR's low dword before its high one.
 //
 // The register is not the mapping. A BAR is decoded at its mapped address,
