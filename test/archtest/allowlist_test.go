@@ -32,6 +32,7 @@ var allowList = []rule{
 	{pkg: "guestmem", imports: "golang.org/x/sys/unix"},
 	{pkg: "kvm", imports: "golang.org/x/sys/unix", tests: "kvm/kvmtest"},
 	{pkg: "serial"},
+	{pkg: "pci", tests: "test/hosttest"},
 	{pkg: "i8042"},
 	{pkg: "tap", imports: "golang.org/x/sys/unix", tests: "eventloop test/hosttest"},
 
