@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -24,9 +25,14 @@ func TestCheckImage(t *testing.T) {
 		}
 		return p
 	}
-	fifo := filepath.Join(dir, "fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
+	// One FIFO per case: a read-write open of a FIFO is also a writer,
+	// which would let a blocking read-only open through.
+	fifo := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := unix.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 	tests := []struct {
 		name string
@@ -40,14 +46,21 @@ func TestCheckImage(t *testing.T) {
 		{"directory", dir, blk.Options{}, "is a directory"},
 		{"under a sector", file("small.img", 511), blk.Options{}, "less than one 512-byte sector"},
 		{"character device", "/dev/null", blk.Options{}, "not a regular file or block device"},
-		{"fifo read-write, without blocking", fifo, blk.Options{}, "not a regular file or block device"},
-		{"fifo read-only, without blocking", fifo, blk.Options{ReadOnly: true}, "not a regular file or block device"},
+		{"fifo read-write, without blocking", fifo("rw.fifo"), blk.Options{}, "not a regular file or block device"},
+		{"fifo read-only, without blocking", fifo("ro.fifo"), blk.Options{ReadOnly: true}, "not a regular file or block device"},
 		{"id too long", file("id.img", 512), blk.Options{ID: strings.Repeat("x", 21)}, "longer than 20 bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := blk.CheckImage(tc.path, tc.opts)
+			done := make(chan error, 1)
+			go func() { done <- blk.CheckImage(tc.path, tc.opts) }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("CheckImage blocked") // a FIFO opened read-only without O_NONBLOCK waits for a writer
+			}
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("CheckImage: %v", err)
