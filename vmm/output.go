@@ -3,6 +3,7 @@ package vmm
 import (
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gluevmm/glue/console"
@@ -27,6 +28,7 @@ const GuestOutputFlushTimeout = 2 * time.Second
 type guestOutput struct {
 	io.Writer // what the devices write to
 	buffer    *console.AsyncWriter
+	closeOnce sync.Once
 }
 
 func newGuestOutput(dst io.Writer, tl *Timeline) *guestOutput {
@@ -41,10 +43,14 @@ func newGuestOutput(dst io.Writer, tl *Timeline) *guestOutput {
 func (o *guestOutput) dropped() uint64 { return o.buffer.Dropped() }
 
 // close delivers what is buffered, waiting at most GuestOutputFlushTimeout,
-// and says how much output the consumer's slowness cost.
+// and says how much output the consumer's slowness cost. Output written
+// after it is dropped. Run calls it when the VM has stopped, Close again
+// (which does nothing the second time).
 func (o *guestOutput) close(log *slog.Logger) {
-	o.buffer.Close(GuestOutputFlushTimeout)
-	if n := o.buffer.Dropped(); n > 0 {
-		log.Warn("guest console output dropped: the console could not keep up", "bytes", n)
-	}
+	o.closeOnce.Do(func() {
+		o.buffer.Close(GuestOutputFlushTimeout)
+		if n := o.buffer.Dropped(); n > 0 {
+			log.Warn("guest console output dropped: the console could not keep up", "bytes", n)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +114,32 @@ func TestStopConsoleStalled(t *testing.T) {
 		}
 	})
 	within(t, "closing the VM", func() { vm.Close() })
+}
+
+// slowConsole takes its time over each write, as a terminal over a slow
+// link does.
+type slowConsole struct{ syncBuffer }
+
+func (c *slowConsole) Write(p []byte) (int, error) {
+	time.Sleep(50 * time.Millisecond)
+	return c.syncBuffer.Write(p)
+}
+
+// When Run returns, the guest's last output has reached a slow
+// Config.Console: nothing of it is still in the VM's buffer.
+func TestRunDeliversOutput(t *testing.T) {
+	t.Parallel()
+	kvmtest.Open(t)
+	var out slowConsole
+	vm, err := Build(context.Background(), Config{CPUs: 1, MemMiB: 32, Cmdline: "glue.test=cmdline", Console: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	if _, err := vm.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasSuffix(strings.TrimRight(got, "\r\n"), "GLUE-DONE") {
+		t.Fatalf("after Run the console has:\n%s\nwant everything up to GLUE-DONE", got)
+	}
 }

@@ -13,9 +13,11 @@ import (
 )
 
 // Run starts the vCPUs and blocks until the VM ends: the guest resets or
-// powers off, a vCPU faults, or ctx is cancelled (an orderly stop). It
-// returns the clean outcome, or the error that ended the VM. Run may be
-// called once.
+// powers off, a vCPU faults, or ctx is cancelled (an orderly stop). Once
+// the vCPUs and the event loop have stopped, it delivers the guest's last
+// console output to Config.Console (waiting at most
+// GuestOutputFlushTimeout for a slow one). It returns the clean outcome, or
+// the error that ended the VM. Run may be called once.
 func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	runners, loop := vm.machine.runners, vm.devices.loop
 	ends := make(chan error, len(runners))
@@ -55,6 +57,7 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	close(ends)
 	stopLoop()
 	<-loopDone
+	vm.devices.output.close(vm.log) // nothing writes guest output any more
 	// A fault on another vCPU while stopping is still worth reporting.
 	for end := range ends {
 		if _, e := classify(end); e != nil && err == nil && outcome != OutcomeStopped {
