@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/virtio/blk"
 )
 
@@ -28,7 +29,7 @@ func openFDs(t *testing.T) int {
 func TestBuildFailureReleasesEverything(t *testing.T) {
 	kvmtest.Open(t)
 	if !blkLinked {
-		t.Skip("virtio-blk is left out of this build")
+		hosttest.Skip(t, hosttest.ReasonLeftOut, "virtio-blk is left out of this build")
 	}
 	dir := t.TempDir()
 	image, kernel := filepath.Join(dir, "disk.img"), filepath.Join(dir, "vmlinux")

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // Every Field names a distinct Config field.
@@ -34,35 +34,23 @@ func TestFields(t *testing.T) {
 	}
 }
 
-// skipOrFail skips a test whose environment lacks something, or fails it
-// where KVM tests must run (GLUE_REQUIRE_KVM=1, as in CI).
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if kvmtest.Required() {
-		t.Fatalf("%s (%s=1, so this test must run)", msg, kvmtest.RequireEnv)
-	}
-	t.Skipf("skipping: %s (set %s=1 to fail instead)", msg, kvmtest.RequireEnv)
-}
-
 // loopDevice attaches a 1 MiB image to a free loop device until the test
 // ends and returns the device's path.
 func loopDevice(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "attaching a loop device needs root")
-	}
+	hosttest.Root(t, "attaching a loop device")
+	losetup := hosttest.LookPath(t, "losetup")
 	img := filepath.Join(t.TempDir(), "disk.img")
 	if err := os.WriteFile(img, make([]byte, 1<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("losetup", "--find", "--show", img).CombinedOutput()
+	out, err := exec.Command(losetup, "--find", "--show", img).CombinedOutput()
 	if err != nil {
-		skipOrFail(t, "losetup --find --show: %v: %s", err, out)
+		hosttest.Skip(t, hosttest.ReasonTool("losetup"), fmt.Sprintf("losetup --find --show: %v: %s", err, out))
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
+		if out, err := exec.Command(losetup, "--detach", dev).CombinedOutput(); err != nil {
 			t.Errorf("losetup --detach %s: %v: %s", dev, err, out)
 		}
 	})
@@ -114,7 +102,7 @@ func TestValidateAsksBackends(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			if !tc.needs {
-				t.Skip("the component this case needs is left out of this build")
+				hosttest.Skip(t, hosttest.ReasonLeftOut, "the component this case needs is left out of this build")
 			}
 			c := Config{CPUs: 1, MemMiB: 64}
 			tc.edit(t, &c)

@@ -43,6 +43,7 @@ const (
 	ReasonRoot         Reason = "root"       // the test needs uid 0
 	ReasonNetns        Reason = "netns"      // no tun device, or no new network namespace
 	ReasonRegenerate   Reason = "regenerate" // a generator of committed test data, run only on request
+	ReasonLeftOut      Reason = "left-out"   // the build's tags leave out a component the test needs
 )
 
 // ReasonTool is the reason for a missing program: "tool:NAME".
