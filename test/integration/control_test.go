@@ -357,7 +357,11 @@ func TestFeaturesControlOtherUserRefused(t *testing.T) {
 	if err := os.Chmod(shared, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin, []byte(readFile(t, glueBin)), 0o755); err != nil {
+	data, err := os.ReadFile(glueBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(otherDir, 0o700); err != nil {

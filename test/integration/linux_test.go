@@ -91,7 +91,8 @@ func TestBasicLinuxEarlyBoot(t *testing.T) {
 // the Xen PHYS32_ENTRY note, and glue must start the vCPU there, not at the
 // ELF entry (startup_64) that the 64-bit boot protocol uses. Linux's early
 // messages are the same either way here (a diff of both boots with
-// "debug ignore_loglevel memblock=debug" shows only timestamps: Linux's PVH
+// "debug ignore_loglevel memblock=debug" shows only timestamps and
+// kvm-clock's offset: Linux's PVH
 // code builds its boot_params from hvm_start_info and says nothing), so
 // what tells the paths apart at this stage is where glue entered, checked
 // against the kernel's own note. Linux's view of it (type_of_loader 0xb0

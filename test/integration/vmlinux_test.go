@@ -63,16 +63,16 @@ func vmlinuxEntries(t *testing.T, bzImage string) (linux64, pvh uint64) {
 // (each: namesz, descsz, type, then name and descriptor padded to 4 bytes).
 func xenPVHEntry(notes []byte) (uint64, bool) {
 	const xenElfnotePhys32Entry = 18
-	pad := func(n uint32) int { return int((n + 3) &^ 3) }
+	pad := func(n uint32) uint64 { return (uint64(n) + 3) &^ 3 }
 	for len(notes) >= 12 {
 		namesz := binary.LittleEndian.Uint32(notes[0:])
 		descsz := binary.LittleEndian.Uint32(notes[4:])
 		typ := binary.LittleEndian.Uint32(notes[8:])
 		rest := notes[12:]
-		if uint64(pad(namesz))+uint64(pad(descsz)) > uint64(len(rest)) {
+		if pad(namesz)+pad(descsz) > uint64(len(rest)) {
 			return 0, false
 		}
-		name, desc := rest[:namesz], rest[pad(namesz):pad(namesz)+int(descsz)]
+		name, desc := rest[:namesz], rest[pad(namesz):pad(namesz)+uint64(descsz)]
 		if string(name) == "Xen\x00" && typ == xenElfnotePhys32Entry {
 			switch len(desc) {
 			case 4:
@@ -84,4 +84,48 @@ func xenPVHEntry(notes []byte) (uint64, bool) {
 		notes = rest[pad(namesz)+pad(descsz):]
 	}
 	return 0, false
+}
+
+func TestXenPVHEntry(t *testing.T) {
+	t.Parallel()
+	note := func(name string, typ uint32, desc []byte) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, uint32(len(name)))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(desc)))
+		b = binary.LittleEndian.AppendUint32(b, typ)
+		b = append(b, name...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		b = append(b, desc...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	entry8 := binary.LittleEndian.AppendUint64(nil, 0x1000850)
+	entry4 := binary.LittleEndian.AppendUint32(nil, 0x1000850)
+	huge := binary.LittleEndian.AppendUint32(nil, 0xffffffff)
+	huge = append(huge, make([]byte, 8)...)
+	tests := []struct {
+		name  string
+		notes []byte
+		ok    bool
+	}{
+		{"8-byte descriptor", note("Xen\x00", 18, entry8), true},
+		{"4-byte descriptor", note("Xen\x00", 18, entry4), true},
+		{"after a GNU note", append(note("GNU\x00", 3, make([]byte, 20)), note("Xen\x00", 18, entry8)...), true},
+		{"another Xen note", note("Xen\x00", 17, entry8), false},
+		{"truncated", note("Xen\x00", 18, entry8)[:20], false},
+		{"name size near 2^32", huge, false},
+		{"empty", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := xenPVHEntry(tc.notes)
+			if ok != tc.ok || (ok && got != 0x1000850) {
+				t.Errorf("got %#x, %v; want ok %v", got, ok, tc.ok)
+			}
+		})
+	}
 }
