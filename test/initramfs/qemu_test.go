@@ -127,8 +127,9 @@ func TestInitUnderQEMU(t *testing.T) {
 	if strings.Contains(out, "GLUE-FAIL") || !strings.Contains(out, "GLUE-DONE init") {
 		t.Error("init reported a failure or did not finish")
 	}
+	// QEMU's Linux loader writes its loader ID, 0xb, into type_of_loader.
 	wants := []string{
-		"GLUE-OK init mounts proc,sysfs,devtmpfs", "GLUE-OK init cmdline token=q3mu", "GLUE-OK init cpus online=0 n=1", "GLUE-OK init blk dev=vda sectors=32768 read=q3mu wrote=4096 verified=1",
+		"GLUE-OK init mounts proc,sysfs,devtmpfs", "GLUE-OK init cmdline token=q3mu", "GLUE-OK init boot loader=0xb0 ", "GLUE-OK init cpus online=0 n=1", "GLUE-OK init blk dev=vda sectors=32768 read=q3mu wrote=4096 verified=1",
 		"GLUE-OK init rng current=virtio_rng.0 bytes=32", "GLUE-OK init net if=eth0 mac=02:00:00:00:00:2b addr=10.0.2.15/24 replies=3",
 		"GLUE-OK init hvc0 echo=typed on the host", "GLUE-OK init net-in ", "GLUE-OK init modules loaded=",
 		"GLUE-OK init mem ", "GLUE-OK init rtc ", "GLUE-OK init pid1 pid=1",

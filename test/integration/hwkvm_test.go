@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -148,29 +149,51 @@ func randomToken(t *testing.T) string {
 // Linux boots to init with two CPUs, loads the virtio modules from the
 // initramfs, reads its command line, memory and clock, and resets: glue
 // exits 0. Once through each way glue enters a bzImage: the extracted
-// vmlinux (default), the bzImage's own decompressor, and PVH.
+// vmlinux (default), the bzImage's own decompressor, and PVH. Linux's
+// boot_params say which way it came in: glue's zero page (type_of_loader
+// 0xff, the image's own header version) or, through PVH, the ones Linux's
+// PVH code made from hvm_start_info (0xb0 off Xen, version 2.12).
 func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	img, modules := buildInitramfs(t, kernel)
+	zeroPage := "loader=0xff version=" + setupHeaderVersion(t, kernel)
 	for _, entry := range []struct {
 		name string
 		args []string
+		boot string // init's boot check
 	}{
-		{"extracted vmlinux", nil},
-		{"bzImage 64-bit entry", []string{"--bzimage-entry"}},
-		{"PVH", []string{"--boot", "pvh"}},
+		{"extracted vmlinux", nil, zeroPage},
+		{"bzImage 64-bit entry", []string{"--bzimage-entry"}, zeroPage},
+		{"PVH", []string{"--boot", "pvh"}, "loader=0xb0 version=0x020c"},
 	} {
 		t.Run(entry.name, func(t *testing.T) {
 			t.Parallel()
-			bootToInit(t, kernel, img, modules, entry.args)
+			r := bootToInit(t, kernel, img, modules, entry.args)
+			if got := r.checks["boot"]; got != entry.boot {
+				t.Errorf("boot_params: %q, want %q", got, entry.boot)
+			}
 		})
 	}
 }
 
-func bootToInit(t *testing.T, kernel, img string, modules, extra []string) {
+// setupHeaderVersion is a bzImage's boot protocol version (setup header
+// offset 0x206), as init's boot check prints it.
+func setupHeaderVersion(t *testing.T, bzImage string) string {
+	t.Helper()
+	b, err := os.ReadFile(bzImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 0x208 || string(b[0x202:0x206]) != "HdrS" {
+		t.Fatalf("%s is not a bzImage", bzImage)
+	}
+	return fmt.Sprintf("%#04x", binary.LittleEndian.Uint16(b[0x206:]))
+}
+
+func bootToInit(t *testing.T, kernel, img string, modules, extra []string) initReport {
 	t.Helper()
 	const memMiB, cpus = 256, 2
 	token := randomToken(t)
@@ -199,6 +222,7 @@ func bootToInit(t *testing.T, kernel, img string, modules, extra []string) {
 	}
 	r.want(t, "modules", "loaded", strings.Join(modules, ","))
 	r.want(t, "virtio", "devices", "0")
+	return r
 }
 
 // kernelLacksCmdlineDevices reports why the kernel cannot find glue's

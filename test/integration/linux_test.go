@@ -79,16 +79,36 @@ func TestBasicLinuxEarlyBoot(t *testing.T) {
 }
 
 // The same kernel through the PVH entry: its extracted vmlinux carries
-// the Xen PHYS32_ENTRY note.
+// the Xen PHYS32_ENTRY note, and glue must start the vCPU there, not at the
+// ELF entry (startup_64) that the 64-bit boot protocol uses. Linux's early
+// messages are the same either way here (a diff of both boots with
+// "debug ignore_loglevel memblock=debug" shows only timestamps and
+// kvm-clock's offset: Linux's PVH
+// code builds its boot_params from hvm_start_info and says nothing), so
+// what tells the paths apart at this stage is where glue entered, checked
+// against the kernel's own note. Linux's view of it (type_of_loader 0xb0
+// from its PVH code) is the hardware tier's check, which needs userspace.
 func TestBasicLinuxEarlyBootPVH(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
+	linux64, pvh := vmlinuxEntries(t, kernel)
+	if linux64 == pvh {
+		t.Fatalf("the kernel's ELF entry and PVH note both say %#x", pvh)
+	}
 	params := "console=ttyS0 earlyprintk=serial,ttyS0,115200 glue.entry=pvh"
-	s := startGlue(t, "run", "-k", kernel, "--boot", "pvh", "-m", "256", "-p", params)
+	s := startGlue(t, "-v", "run", "-k", kernel, "--boot", "pvh", "-m", "256", "-p", params)
+	loaded := waitForMatch(s, kernelLoaded, linuxMarkerTimeout)
+	if loaded[1] != "pvh" || loaded[2] != fmt.Sprintf("%#x", pvh) {
+		t.Errorf("glue entered through %s at %s; the kernel's PVH note says %#x (its ELF entry %#x)", loaded[1], loaded[2], pvh, linux64)
+	}
 	s.waitFor("Linux version ", linuxMarkerTimeout)
 	s.waitFor("Command line: "+params, linuxMarkerTimeout)
 }
+
+// kernelLoaded is glue's -v log line naming the protocol and the address
+// at which the boot vCPU starts.
+var kernelLoaded = regexp.MustCompile(`msg="kernel loaded" .*protocol=(\S+) entry=(0x[0-9a-f]+)`)
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
