@@ -28,7 +28,7 @@ func TestACPIExecPowerButton(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gsi := aml.Int(uint64(m.Power.IRQ.GSI))
+	gsi := aml.Int(uint64(m.Power.GSI))
 	body, err := aml.Encode(
 		aml.Method("PRES", 0, false,
 			aml.Store(aml.Int(EventPowerButton), aml.Path(`\_SB.GED0.ESEL`)),

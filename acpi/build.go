@@ -77,7 +77,9 @@ type Image struct {
 	Tables []Placed // RSDP first, then XSDT, FADT, DSDT, MADT, MCFG
 }
 
-// Size returns how many bytes Layout's blob takes.
+// Size returns how many bytes Layout's blob takes, for the VMM to check
+// against the room it has (the scan area is 128 KiB; a few hundred vCPUs
+// and devices take some tens of KiB).
 func (t *Tables) Size() int {
 	n := 0
 	for _, b := range t.layoutOrder(make([]byte, xsdtSize(t))) {

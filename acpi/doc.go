@@ -44,8 +44,7 @@
 //	0x7     1     reserved        reads 0
 //
 // PressPowerButton latches the event and calls the injected Interrupt, which
-// pulses the GED's GSI (edge-triggered unless Machine.Power.IRQ says
-// otherwise).
+// pulses the GED's GSI (Machine.Power.GSI, edge-triggered and active high).
 //
 // # Placing the tables
 //

@@ -148,7 +148,7 @@ func genericEventDevice(p PowerBlock) aml.Term {
 	return aml.Device("GED0",
 		aml.Name("_HID", aml.String("ACPI0013")),
 		aml.Name("_UID", aml.Int(0)),
-		aml.Name("_CRS", aml.ResourceTemplate(interrupt(p.IRQ))),
+		aml.Name("_CRS", aml.ResourceTemplate(aml.Interrupt(aml.Edge, aml.ActiveHigh, p.GSI))),
 		aml.OperationRegion("EREG", space, p.Base+RegEvent, 4),
 		aml.Field("EREG", aml.DWordAcc, aml.WriteAsZeros, aml.FieldUnit{Name: "ESEL", Bits: 32}),
 		aml.Method("_EVT", 1, true,

@@ -25,7 +25,7 @@ func Example() {
 		},
 		Serial:     []acpi.SerialPort{{Port: 0x3f8, IRQ: 4}},
 		VirtioMMIO: []acpi.MMIODevice{{Base: 0xd000_0000, Size: 0x1000, IRQ: acpi.Interrupt{GSI: 5}}},
-		Power:      acpi.PowerBlock{Space: acpi.SystemMemory, Base: 0xfeb0_0000, IRQ: acpi.Interrupt{GSI: 23}},
+		Power:      acpi.PowerBlock{Space: acpi.SystemMemory, Base: 0xfeb0_0000, GSI: 23},
 		I8042:      true,
 		CMOSRTC:    true,
 	}

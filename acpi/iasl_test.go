@@ -24,7 +24,7 @@ func TestIASL(t *testing.T) {
 	t.Parallel()
 	iasltest.Path(t)
 	portIO := testMachine(300) // x2APIC entries, a DSDT over 4 KiB
-	portIO.Power = PowerBlock{Space: SystemIO, Base: 0x600, IRQ: Interrupt{GSI: 9, Level: true}}
+	portIO.Power = PowerBlock{Space: SystemIO, Base: 0x600, GSI: 9}
 	portIO.Serial = nil
 	noPCI := testMachine(1)
 	noPCI.PCI = nil
@@ -82,7 +82,7 @@ func TestIASL(t *testing.T) {
 			"DSDT": {
 				`Device (C12B) { Name (_HID, "ACPI0007" /* Processor Device */) // _HID: Hardware ID Name (_UID, 0x012B)`,
 				`OperationRegion (EREG, SystemIO, 0x0600, 0x04)`,
-				`Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, ) { 0x00000009, }`,
+				`Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, ) { 0x00000009, }`,
 			},
 			"FACP": {
 				`[074h 0116 12] Reset Register : [Generic Address Structure] [074h 0116 1] Space ID : 01 [SystemIO] [075h 0117 1] Bit Width : 08 [076h 0118 1] Bit Offset : 00 [077h 0119 1] Encoded Access Width : 01 [Byte Access:8] [078h 0120 8] Address : 0000000000000606`,

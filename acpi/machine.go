@@ -35,7 +35,8 @@ type Machine struct {
 
 	// Power is where the register block of the power device (power button
 	// event, sleep control and status, reset; see Power) is decoded, and
-	// the GSI of its power button interrupt.
+	// the GSI of its power button interrupt. Every machine has one: it is
+	// how the guest powers off and resets.
 	Power PowerBlock
 
 	// Legacy devices the OS may probe without ACPI describing them (FADT
@@ -155,11 +156,12 @@ const (
 )
 
 // PowerBlock places the power device's registers: PowerBlockSize bytes at
-// Base in Space, raising IRQ (an edge) when an event is pending.
+// Base in Space. The device pulses GSI (edge-triggered, active high) when
+// an event becomes pending.
 type PowerBlock struct {
 	Space Space
 	Base  uint64
-	IRQ   Interrupt
+	GSI   uint32
 }
 
 // Limits of what the tables can describe.

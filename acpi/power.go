@@ -44,7 +44,7 @@ const (
 // PowerActions are the side effects of the power device, each called
 // without the device's lock held so it may call back into the device.
 type PowerActions struct {
-	// Interrupt pulses the GED's GSI (Machine.Power.IRQ): an event became
+	// Interrupt pulses the GED's GSI (Machine.Power.GSI): an event became
 	// pending.
 	Interrupt func()
 	// PowerOff is called when the guest enters S5.

@@ -37,7 +37,7 @@ func testMachine(cpus int) Machine {
 			{Base: 0xd000_0000, Size: 0x1000, IRQ: Interrupt{GSI: 5}},
 			{Base: 0xd000_1000, Size: 0x200, IRQ: Interrupt{GSI: 18, Level: true, ActiveLow: true}},
 		},
-		Power:   PowerBlock{Space: SystemMemory, Base: 0xfeb0_0000, IRQ: Interrupt{GSI: 22}},
+		Power:   PowerBlock{Space: SystemMemory, Base: 0xfeb0_0000, GSI: 22},
 		I8042:   true,
 		CMOSRTC: true,
 	}
