@@ -33,6 +33,8 @@ var allowList = []rule{
 	{pkg: "kvm", imports: "golang.org/x/sys/unix", tests: "kvm/kvmtest"},
 	{pkg: "serial"},
 	{pkg: "pci", tests: "test/hosttest"},
+	{pkg: "acpi/aml", tests: "acpi/internal/iasltest"},
+	{pkg: "acpi", imports: "acpi/aml", tests: "acpi/internal/iasltest"},
 	{pkg: "i8042"},
 	{pkg: "tap", imports: "golang.org/x/sys/unix", tests: "eventloop test/hosttest"},
 
@@ -57,6 +59,7 @@ var allowList = []rule{
 
 	// Test helpers.
 	{pkg: "test/hosttest", helper: true},
+	{pkg: "acpi/internal/iasltest", helper: true, imports: "test/hosttest"},
 	{pkg: "kvm/kvmtest", helper: true, imports: "guestmem kvm test/hosttest golang.org/x/sys/unix"},
 	{pkg: "loader/loadertest", helper: true, imports: "loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma"},
 	{pkg: "virtio/virtiotest", helper: true, imports: "bus guestmem virtio"},
