@@ -71,6 +71,8 @@ func TestCommonConfigFields(t *testing.T) {
 			rd(virtiotest.PCIDeviceFeature, 4, offered>>32),
 			wr(virtiotest.PCIDeviceFeatureSel, 4, 2),
 			rd(virtiotest.PCIDeviceFeature, 4, 0),
+			wr(virtiotest.PCIDeviceFeatureSel, 4, 1<<27), // 32*sel wraps to 0 in 32 bits
+			rd(virtiotest.PCIDeviceFeature, 4, 0),
 			wr(virtiotest.PCIDeviceFeature, 4, 0xffffffff), // read-only
 			wr(virtiotest.PCIDeviceFeatureSel, 4, 0),
 			rd(virtiotest.PCIDeviceFeature, 4, uint64(uint32(offered))),
@@ -84,6 +86,8 @@ func TestCommonConfigFields(t *testing.T) {
 			wr(virtiotest.PCIDriverFeature, 4, 1<<3),
 			rd(virtiotest.PCIDriverFeature, 4, 1<<3),
 			wr(virtiotest.PCIDriverFeatureSel, 4, 2),
+			rd(virtiotest.PCIDriverFeature, 4, 0),
+			wr(virtiotest.PCIDriverFeatureSel, 4, 1<<27),
 			rd(virtiotest.PCIDriverFeature, 4, 0),
 		}},
 		{"msix_config", []step{
@@ -163,7 +167,8 @@ func TestCommonConfigFields(t *testing.T) {
 			rd(virtiotest.PCIQueueDesc, 4, 0x1000),
 			rd(virtiotest.PCIQueueDesc+4, 4, 0x2),
 			rd(virtiotest.PCIQueueDesc, 8, 0x2_0000_1000),
-			wr(virtiotest.PCIQueueDriver, 8, 0x3_0000_2000),
+			wr(virtiotest.PCIQueueDriver+4, 4, 0x7),
+			wr(virtiotest.PCIQueueDriver, 8, 0x3_0000_2000), // replaces both halves
 			rd(virtiotest.PCIQueueDriver, 4, 0x2000),
 			rd(virtiotest.PCIQueueDriver+4, 4, 0x3),
 			wr(virtiotest.PCIQueueDevice+4, 4, 0x4),

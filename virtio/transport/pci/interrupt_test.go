@@ -129,6 +129,9 @@ func TestINTxAndISR(t *testing.T) {
 		if high, _ := r.line.state(); !high {
 			t.Fatalf("%s: INTx low", tc.name)
 		}
+		if v := r.drv.MemRead(r.drv.ISR.Addr, 2); v != 0 { // only a 1-byte read is the ISR
+			t.Fatalf("%s: 2-byte ISR read %#x", tc.name, v)
+		}
 		if isr := r.drv.ReadISR(); isr != tc.isr {
 			t.Fatalf("%s: ISR %#x, want %#x", tc.name, isr, tc.isr)
 		}
