@@ -39,7 +39,7 @@ func (r region) Write(offset uint64, data []byte) {
 			// This kick covers q's deferred work; other queues' deferred
 			// work gets its next share, which with MSI-X (no ISR read)
 			// is how it continues without a Resubmit hook.
-			t.deferred[q].Store(false)
+			t.kicks.Forget(q)
 			t.resumeDeferred()
 			t.kick(q)
 		}
