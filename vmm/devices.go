@@ -84,7 +84,7 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 	for _, r := range mem.Regions() {
 		ram = append(ram, r.Span)
 	}
-	if dm.pci, err = newPCIBus(v, dm.pio, dm.mmio, ram, dm.gsis, log); err != nil {
+	if dm.pci, err = newPCIBus(v.IRQLine, dm.pio, dm.mmio, ram, log); err != nil {
 		return nil, err
 	}
 	if !cfg.NoACPI {
@@ -155,7 +155,7 @@ func newDeviceManager(v *kvm.VM, mem *guestmem.Memory, console io.Writer, tl *Ti
 		pio: &bus.Bus{}, mmio: &bus.Bus{},
 		loop:     loop,
 		output:   newGuestOutput(console, tl),
-		gsis:     newGSIRouter(v, log),
+		gsis:     newGSIRouter(v.SetGSIRouting),
 		reset:    make(chan struct{}),
 		powerOff: make(chan struct{}),
 	}, nil

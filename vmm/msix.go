@@ -28,16 +28,15 @@ const maxGSIRoutes = 4096
 // IOAPIC pins and PIC inputs (the legacy devices, virtio-mmio and INTx
 // need them) and every MSI route programmed so far.
 type gsiRouter struct {
-	vm  *kvm.VM
-	log *slog.Logger
+	install func([]kvm.GSIRoute) error // KVM_SET_GSI_ROUTING
 
 	mu   sync.Mutex
 	next uint32                  // next free MSI GSI
 	msi  map[uint32]kvm.GSIRoute // programmed MSI routes by GSI
 }
 
-func newGSIRouter(v *kvm.VM, log *slog.Logger) *gsiRouter {
-	return &gsiRouter{vm: v, log: log, next: x86.MSIGSIBase, msi: map[uint32]kvm.GSIRoute{}}
+func newGSIRouter(install func([]kvm.GSIRoute) error) *gsiRouter {
+	return &gsiRouter{install: install, next: x86.MSIGSIBase, msi: map[uint32]kvm.GSIRoute{}}
 }
 
 // allocate reserves n consecutive GSIs and returns the first.
@@ -76,7 +75,7 @@ func (r *gsiRouter) setMSI(gsi uint32, msg pci.Message) error {
 	for _, g := range slices.Sorted(maps.Keys(r.msi)) {
 		routes = append(routes, r.msi[g])
 	}
-	return r.vm.SetGSIRouting(routes)
+	return r.install(routes)
 }
 
 // msixSink is one function's MSI-X sink: vector i is GSI first+i, raised

@@ -9,7 +9,6 @@ import (
 	"github.com/gluevmm/glue/acpi"
 	"github.com/gluevmm/glue/bus"
 	"github.com/gluevmm/glue/guestmem"
-	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/pci"
 	"github.com/gluevmm/glue/x86"
 )
@@ -24,7 +23,6 @@ type pciBus struct {
 	root   *pci.Root
 	mmio   *bus.Bus
 	log    *slog.Logger
-	gsis   *gsiRouter
 	intx   [x86.PCIINTxLines]*sharedLine
 	mem32  pci.Range
 	mem64  pci.Range
@@ -42,8 +40,8 @@ const maxLoggedRejections = 16
 
 // newPCIBus creates the root complex with its windows and puts its
 // configuration mechanisms on the buses. ram are the guest's RAM spans,
-// which no BAR may cover.
-func newPCIBus(v *kvm.VM, pio, mmio *bus.Bus, ram []guestmem.Span, gsis *gsiRouter, log *slog.Logger) (*pciBus, error) {
+// which no BAR may cover; setLine drives an IOAPIC input (KVM_IRQ_LINE).
+func newPCIBus(setLine func(gsi uint32, high bool) error, pio, mmio *bus.Bus, ram []guestmem.Span, log *slog.Logger) (*pciBus, error) {
 	var memBytes uint64
 	for _, s := range ram {
 		memBytes += s.Size
@@ -51,7 +49,6 @@ func newPCIBus(v *kvm.VM, pio, mmio *bus.Bus, ram []guestmem.Span, gsis *gsiRout
 	p := &pciBus{
 		mmio:  mmio,
 		log:   log,
-		gsis:  gsis,
 		mem32: pci.Range{Base: uint64(x86.PCIMem32Base), Size: x86.PCIMem32Size},
 		mem64: pci.Range{Base: uint64(x86.PCIMem64Base(memBytes)), Size: x86.PCIMem64Size},
 		next:  x86.PCIFirstDevice,
@@ -76,7 +73,12 @@ func newPCIBus(v *kvm.VM, pio, mmio *bus.Bus, ram []guestmem.Span, gsis *gsiRout
 	}
 	p.root = root
 	for i := range p.intx {
-		p.intx[i] = &sharedLine{vm: v, gsi: x86.PCIINTxGSI(i), log: log}
+		gsi := x86.PCIINTxGSI(i)
+		p.intx[i] = &sharedLine{set: func(high bool) {
+			if err := setLine(gsi, high); err != nil {
+				log.Warn("set PCI interrupt line", "gsi", gsi, "err", err)
+			}
+		}}
 	}
 	if err := pio.Insert(pci.ConfigAddressPort, pci.ConfigIOPorts, root.ConfigIO()); err != nil {
 		return nil, err
@@ -195,14 +197,12 @@ func (p *pciBus) describe() *acpi.PCIHostBridge {
 }
 
 // sharedLine is one of the four level-triggered INTx lines: the wired OR
-// of the functions on it, driven with KVM_IRQ_LINE. KVM's IOAPIC takes
-// the level as "asserted" whatever polarity the guest programs, so the
-// ACPI's active-low needs no inversion here; while the line stays high
+// of the functions on it, driven through set (KVM_IRQ_LINE). KVM's IOAPIC
+// takes the level as "asserted" whatever polarity the guest programs, so
+// the ACPI's active-low needs no inversion here; while the line stays high
 // after an EOI, the IOAPIC delivers again.
 type sharedLine struct {
-	vm  *kvm.VM
-	gsi uint32
-	log *slog.Logger
+	set func(high bool)
 
 	mu   sync.Mutex
 	high int // functions asserting it
@@ -218,9 +218,7 @@ func (l *sharedLine) change(up bool) {
 		l.high--
 	}
 	if now := l.high > 0; now != was {
-		if err := l.vm.IRQLine(l.gsi, now); err != nil {
-			l.log.Warn("set PCI interrupt line", "gsi", l.gsi, "err", err)
-		}
+		l.set(now)
 	}
 }
 

@@ -184,8 +184,8 @@ func TestPauseResumeStop(t *testing.T) {
 	}
 	last := strings.Count(frozen, "GLUE-COUNT")
 	waitFor(fmt.Sprintf("GLUE-COUNT %d\n", last)) // the next number, nothing skipped
-	vm.Stop(ctx)
-	vm.Stop(ctx)
+	vm.Stop(ctx, 0)
+	vm.Stop(ctx, 0)
 	if o := <-ended; o != OutcomeStopped {
 		t.Fatalf("outcome %q, want %q", o, OutcomeStopped)
 	}

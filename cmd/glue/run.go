@@ -106,7 +106,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.acpi, "acpi", "on", "ACPI tables `on` or off (off: MP table only, virtio-mmio devices on the command line)")
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
-	fl.StringVar(&f.rng, "rng", "off", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on, off or transport=pci|mmio")
+	fl.StringVar(&f.rng, "rng", "off", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on, off or transport=pci|mmio (as --rng=SPEC)")
 	fl.Lookup("rng").NoOptDefVal = "on"
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
