@@ -3,11 +3,16 @@ package vmm
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gluevmm/glue/acpi"
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -82,4 +87,50 @@ func tableAt(t *testing.T, area []byte, sig string) []byte {
 	}
 	t.Fatalf("no %s table in the XSDT", sig)
 	return nil
+}
+
+// The DSDT of glue's own machine (every _PRT route, COM1, virtio-mmio
+// devices, the power device) decodes cleanly with ACPICA's disassembler,
+// the one Linux's interpreter shares its code with.
+func TestMachineDSDTDisassembles(t *testing.T) {
+	t.Parallel()
+	iasl := hosttest.LookPath(t, "iasl")
+	dm := &deviceManager{
+		pci: newPCIRig(t).p,
+		mmioDevices: []acpi.MMIODevice{
+			{Base: uint32(x86.VirtioMMIOAddr(0)), Size: 0x1000, IRQ: acpi.Interrupt{GSI: 5}},
+			{Base: uint32(x86.VirtioMMIOAddr(1)), Size: 0x1000, IRQ: acpi.Interrupt{GSI: 6}},
+		},
+	}
+	tables, err := acpi.Build(dm.acpiMachine(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	aml := filepath.Join(dir, "dsdt.aml")
+	if err := os.WriteFile(aml, tables.DSDT, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(iasl, "-d", aml).CombinedOutput()
+	if err != nil {
+		t.Fatalf("iasl -d: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		l := strings.ToLower(line)
+		if (strings.Contains(l, "error") || strings.Contains(l, "warning")) && !strings.Contains(l, "copyright") {
+			t.Errorf("iasl -d: %s", line)
+		}
+	}
+	dsl, err := os.ReadFile(filepath.Join(dir, "dsdt.dsl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"PNP0A08", "_PRT", "LNRO0005", "PNP0501", "ACPI0013"} {
+		if !strings.Contains(string(dsl), want) {
+			t.Errorf("disassembled DSDT lacks %s", want)
+		}
+	}
+	if n := strings.Count(string(dsl), "0x0001FFFF"); n != 4 {
+		t.Errorf("_PRT has %d entries for slot 1, want 4 (one per pin)", n)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gluevmm/glue/control"
 	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/x86"
 )
 
 func TestValidate(t *testing.T) {
@@ -32,6 +33,15 @@ func TestValidate(t *testing.T) {
 		{"missing kernel", func(c *Config) { c.Kernel = "/nonexistent/vmlinux" }, FieldKernel},
 		{"kernel is a directory", func(c *Config) { c.Kernel = "/" }, FieldKernel},
 		{"missing initrd", func(c *Config) { c.Initrd = "/nonexistent/initrd" }, FieldInitrd},
+		{"unknown transport", func(c *Config) { c.Transport = "isa" }, FieldTransport},
+		{"unknown device transport", func(c *Config) { c.RNG, c.RNGTransport = true, "usb" }, FieldTransport},
+		{"more virtio-mmio devices than pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices+1), TransportMMIO }, FieldTransport},
+		{"as many virtio-mmio devices as pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices), TransportMMIO }, 0},
+		{"more virtio-pci devices than slots", func(c *Config) { c.Nets = nets(x86.MaxPCIDevices + 1) }, FieldTransport},
+		{"many devices over both", func(c *Config) {
+			c.Nets, c.Transport = nets(x86.MaxPCIDevices), TransportPCI
+			c.RNG, c.RNGTransport = true, TransportMMIO
+		}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +58,15 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nets returns n virtio-net devices on taps tap0, tap1, ...
+func nets(n int) []Net {
+	var ns []Net
+	for i := range n {
+		ns = append(ns, Net{Tap: fmt.Sprintf("tap%d", i)})
+	}
+	return ns
 }
 
 // syncBuffer is a goroutine-safe console.
