@@ -21,15 +21,23 @@ func runVM(t *testing.T, cfg Config, ready string) (*VM, *syncBuffer, <-chan Out
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { vm.Close() })
 	ended := make(chan Outcome, 1)
+	runDone := make(chan struct{})
 	go func() {
+		defer close(runDone)
 		outcome, err := vm.Run(context.Background())
 		if err != nil {
 			t.Error(err)
 		}
 		ended <- outcome
 	}()
+	// Close only once Run has returned: a failed test must not unmap the
+	// vCPUs' run areas under their threads.
+	t.Cleanup(func() {
+		vm.Stop(context.Background(), 0)
+		<-runDone
+		vm.Close()
+	})
 	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), ready); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q in:\n%s", ready, out.String())
@@ -62,6 +70,9 @@ func TestStopGracePeriod(t *testing.T) {
 			if tc.stopping {
 				if s := vm.State(); s != control.StateStopping {
 					t.Fatalf("state %s after a stop with a grace period, want %s", s, control.StateStopping)
+				}
+				if err := vm.Stop(context.Background(), time.Hour); err != nil { // a repeated request
+					t.Fatal(err)
 				}
 				select {
 				case o := <-ended:
