@@ -8,6 +8,7 @@
 #include "guest.h"
 #include "io.h"
 #include "virtio.h"
+#include "pci.h"
 
 #define I8042_STATUS 0x64
 #define DEBUG_PORT   0x80
@@ -253,6 +254,9 @@ static const struct test tests[] = {
 	{"net", test_net},
 	{"rng", test_rng},
 	{"console", test_console},
+	{"pci", test_pci},
+	{"pci-msix", test_pci_msix},
+	{"acpi", test_acpi},
 };
 
 const struct test *find_test(const char *name, size_t len)
