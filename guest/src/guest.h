@@ -96,6 +96,9 @@ struct cpu_list {
 bool mp_find_cpus(struct cpu_list *cpus);
 bool acpi_find_cpus(struct cpu_list *cpus);
 bool test_acpi(void);
+/* acpi_power.c: S5, after the power button if asked; returns only on failure. */
+void acpi_power_off(bool wait_button);
+bool test_power(void);
 
 /* smp.c */
 struct smp_result {

@@ -257,6 +257,7 @@ static const struct test tests[] = {
 	{"pci", test_pci},
 	{"pci-msix", test_pci_msix},
 	{"acpi", test_acpi},
+	{"power", test_power},
 };
 
 const struct test *find_test(const char *name, size_t len)

@@ -27,9 +27,12 @@ void dma_reset(void)
 	dma_used = 0;
 }
 
+/* align: a power of two; the address itself is aligned, not just the
+ * offset in the arena (the arena is only page-aligned). */
 void *dma_alloc(size_t size, size_t align)
 {
-	size_t at = (dma_used + align - 1) & ~(align - 1);
+	uintptr_t base = (uintptr_t)dma_arena;
+	size_t at = ((base + dma_used + align - 1) & ~(uintptr_t)(align - 1)) - base;
 	if (at > DMA_SIZE || size > DMA_SIZE - at)
 		return NULL;
 	dma_used = at + size;

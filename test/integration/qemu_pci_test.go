@@ -236,3 +236,83 @@ func TestPCIQEMUQ35(t *testing.T) {
 		})
 	}
 }
+
+// ACPI power-off under QEMU: with glue.end=s5 the guest enters S5 right
+// after GLUE-DONE; with glue.end=poweroff it waits for the power button
+// (QEMU's system_powerdown, a GED event on microvm) and then enters S5.
+// Either way QEMU itself powers off and exits 0; a guest that only
+// halted would keep it running.
+func TestPCIQEMUPowerOff(t *testing.T) {
+	t.Parallel()
+	for _, end := range []string{"s5", "poweroff"} {
+		t.Run(end, func(t *testing.T) {
+			t.Parallel()
+			mon := filepath.Join(t.TempDir(), "monitor.sock")
+			s := startQEMUMachine(t, qemuMicrovmPCI, "", "glue.test=acpi glue.end="+end,
+				"-monitor", "unix:"+mon+",server=on,wait=off")
+			if end == "poweroff" {
+				s.waitFor("GLUE-READY power", time.Minute)
+				c := dialRetry(t, mon, time.Minute)
+				if _, err := c.Write([]byte("system_powerdown\n")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code := s.wait(time.Minute); code != 0 {
+				t.Fatalf("QEMU exited %d", code)
+			}
+			out := s.output()
+			m := markers(t, out)
+			if !strings.Contains(out, "GLUE-DONE\n") || !strings.Contains(out, "GLUE-S5\n") {
+				t.Errorf("no GLUE-DONE, then GLUE-S5, in the output")
+			}
+			tables := strings.Split(field(m["acpi"], "tables"), ",")
+			for _, want := range []string{"XSDT", "FACP", "DSDT", "APIC"} {
+				if !slices.Contains(tables, want) {
+					t.Errorf("acpi: %q lacks %s", m["acpi"], want)
+				}
+			}
+			if field(m["acpi"], "cpus") != "1" || field(m["acpi"], "checksums") != "ok" {
+				t.Errorf("acpi: %q, want cpus=1 checksums=ok", m["acpi"])
+			}
+			// QEMU's GED signals the power button with event bit 1 (0x2).
+			if end == "poweroff" && (field(m["power"], "via") != "ged" || field(m["power"], "event") != "0x2") {
+				t.Errorf("power: %q, want via=ged event=0x2", m["power"])
+			}
+		})
+	}
+}
+
+// BAR relocation by the guest: glue.pci.move=1 moves every BAR of every
+// virtio-pci function to a new address in the window, and the devices
+// then work from there; glue.pci.move=ram moves one onto the guest's own
+// RAM and back: the RAM keeps its contents and the device answers again
+// at its address.
+func TestPCIQEMUBARMove(t *testing.T) {
+	t.Parallel()
+	for _, move := range []string{"1", "ram"} {
+		t.Run(move, func(t *testing.T) {
+			t.Parallel()
+			img := diskImage(t, 4)
+			s := startQEMUMachine(t, qemuMicrovmPCI, "", "glue.test=pci,blk,rng glue.end=triple glue.pci.move="+move,
+				"-drive", "id=d0,file="+img+",format=raw,if=none",
+				"-device", "virtio-blk-pci,drive=d0,disable-legacy=on",
+				"-device", "virtio-rng-pci,disable-legacy=on")
+			if code := s.wait(time.Minute); code != 0 {
+				t.Fatalf("QEMU exited %d", code)
+			}
+			m := markers(t, s.output())
+			got := m["pci-move"]
+			t.Logf("pci-move %s", got)
+			// Two functions with two memory BARs each (MSI-X table, virtio structures).
+			if move == "1" && (field(got, "moved") != "4" || field(got, "answer") != "4") {
+				t.Errorf("pci-move: %q, want moved=4 answer=4", got)
+			}
+			if move == "ram" && (field(got, "ram-intact") != "1" || field(got, "back") != "1") {
+				t.Errorf("pci-move: %q, want ram-intact=1 back=1", got)
+			}
+			if field(m["blk"], "verified") == "" || field(m["rng"], "bytes") != "64" {
+				t.Errorf("after the move: blk %q, rng %q", m["blk"], m["rng"])
+			}
+		})
+	}
+}
