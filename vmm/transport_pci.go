@@ -70,11 +70,14 @@ func (dm *deviceManager) addPCIVirtio(dev virtio.Device) error {
 		return err
 	}
 	onMove := func(mv pci.BARMove) {
-		if mv.BAR == virtiopci.BAR {
-			if err := pv.rebindNotify(dm.vm); err != nil {
-				log.Error("rebind queue notifications after a BAR move", "err", err)
-			}
+		if mv.BAR != virtiopci.BAR {
+			return
 		}
+		if err := pv.rebindNotify(dm.vm); err != nil {
+			log.Error("rebind queue notifications after a BAR move", "err", err)
+			return
+		}
+		log.Debug("queue notifications rebound", "bar", fmt.Sprintf("%#x", mv.New), "queues", len(pv.fds))
 	}
 	_, err = dm.pci.attach(t.Function(), pci.PinA, map[int]uint64{virtiopci.BAR: virtiopci.BARSize}, onMove)
 	return err
