@@ -16,7 +16,7 @@ var acpiTableLine = regexp.MustCompile(`ACPI: (RSDP|XSDT|FACP|DSDT|APIC|MCFG) 0x
 // acpi_rsdp_addr, lists every one, takes its CPUs from the MADT (not from
 // the MP table, which is there too) and counts exactly --cpus of them, and
 // sees the ECAM range reserved in e820.
-func TestLinuxACPITables(t *testing.T) {
+func TestBasicLinuxACPITables(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
@@ -50,7 +50,7 @@ func TestLinuxACPITables(t *testing.T) {
 // With --acpi=off Linux finds no RSDP and uses the MP table, and the
 // virtio-mmio devices are announced on the command line instead; with ACPI
 // they are not (the DSDT has them).
-func TestLinuxACPIOff(t *testing.T) {
+func TestBasicLinuxACPIOff(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
