@@ -5,6 +5,7 @@ package vmm
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/pci"
@@ -29,9 +30,13 @@ var notifyWidths = []uint32{2, 4}
 // pciVirtio is one device's transport and its notification eventfds.
 type pciVirtio struct {
 	t   *virtiopci.Transport
-	mu  sync.Mutex // guards events (rebound on BAR moves)
+	mu  sync.Mutex // guards evs (rebound on BAR moves)
 	fds []int      // per queue
 	evs []kvm.IOEvent
+	// queued marks queues whose leftover work (from a notification that
+	// reached the BAR, not an ioeventfd) waits on the event loop, so a
+	// guest that keeps kicking that way queues one drain, not one per kick.
+	queued []atomic.Bool
 }
 
 // addPCIVirtio puts dev in the next PCI slot.
@@ -49,11 +54,11 @@ func (dm *deviceManager) addPCIVirtio(dev virtio.Device) error {
 	if err != nil {
 		return err
 	}
-	pv := &pciVirtio{}
+	pv := &pciVirtio{queued: make([]atomic.Bool, len(dev.QueueMaxSizes()))}
 	t, err := virtiopci.New(dev, dm.mem, virtiopci.Config{
 		BARAddr:  uint64(addr),
 		MSIX:     sink,
-		Resubmit: func(q int) { dm.loop.Submit(func() { pv.drain(dm, q) }) },
+		Resubmit: func(q int) { pv.queueDrain(dm, q) },
 	}, log)
 	if err != nil {
 		return err
@@ -83,11 +88,18 @@ func (dm *deviceManager) addPCIVirtio(dev virtio.Device) error {
 	return err
 }
 
-// drain runs queue q's work left by a notification that reached the BAR.
-func (pv *pciVirtio) drain(dm *deviceManager, q int) {
-	if pv.t.NotifyQueue(q) {
-		dm.loop.Submit(func() { pv.drain(dm, q) })
+// queueDrain has the event loop run queue q's work left by a notification
+// that reached the BAR, unless that is queued already.
+func (pv *pciVirtio) queueDrain(dm *deviceManager, q int) {
+	if q < 0 || q >= len(pv.queued) || !pv.queued[q].CompareAndSwap(false, true) {
+		return
 	}
+	dm.loop.Submit(func() {
+		pv.queued[q].Store(false)
+		if pv.t.NotifyQueue(q) {
+			pv.queueDrain(dm, q)
+		}
+	})
 }
 
 // bindNotify binds each queue's eventfd at its current notify address.
