@@ -60,8 +60,9 @@ func qemuVMM(bin, elf string) vmm {
 			switch {
 			case *pciFlag:
 				// A PCIe root (GPEX) described by ACPI, as glue's PCI
-				// is; virtio-*-pci devices on it are modern only.
-				machine, kind = machine+",pcie=on", "pci"
+				// is. Devices on its root bus are transitional unless
+				// told otherwise; the guest drives modern ones only.
+				machine, kind = machine+",pcie=on", "pci,disable-legacy=on"
 			case dev != (devices{}):
 				// Only without ACPI does microvm put virtio_mmio.device=
 				// on the command line, which is how the guest finds its
