@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gluevmm/glue/acpi"
+	"github.com/gluevmm/glue/bus"
 	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/x86"
@@ -132,5 +133,46 @@ func TestMachineDSDTDisassembles(t *testing.T) {
 	}
 	if n := strings.Count(string(dsl), "0x0001FFFF"); n != 4 {
 		t.Errorf("_PRT has %d entries for slot 1, want 4 (one per pin)", n)
+	}
+}
+
+// The power device sits at its port: a guest's S5 write ends the VM as
+// powered off, a write of the reset value as reset; anything else neither.
+func TestPowerDeviceEndsTheVM(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		reg        uint64
+		value      byte
+		off, reset bool
+	}{
+		{"S5", acpi.RegSleepControl, 0x34, true, false},
+		{"reset register", acpi.RegReset, acpi.ResetValue, false, true},
+		{"S5 without SLP_EN", acpi.RegSleepControl, 0x14, false, false},
+		{"another reset value", acpi.RegReset, 0x02, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dm := &deviceManager{pio: &bus.Bus{}, reset: make(chan struct{}), powerOff: make(chan struct{})}
+			if err := dm.addPowerDevice(); err != nil {
+				t.Fatal(err)
+			}
+			dm.pio.Write(x86.ACPIPowerPort+tc.reg, []byte{tc.value})
+			closed := func(c chan struct{}) bool {
+				select {
+				case <-c:
+					return true
+				default:
+					return false
+				}
+			}
+			if got := closed(dm.powerOff); got != tc.off {
+				t.Errorf("powered off %v, want %v", got, tc.off)
+			}
+			if got := closed(dm.reset); got != tc.reset {
+				t.Errorf("reset %v, want %v", got, tc.reset)
+			}
+		})
 	}
 }
