@@ -34,6 +34,38 @@ func TestValidate(t *testing.T) {
 		{"kernel is a directory", func(c *Config) { c.Kernel = "/" }, FieldKernel},
 		{"missing initrd", func(c *Config) { c.Initrd = "/nonexistent/initrd" }, FieldInitrd},
 		{"unknown transport", func(c *Config) { c.Transport = "isa" }, FieldTransport},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid
+			tc.edit(&c)
+			err := c.Validate(8, 32<<10)
+			var ce *ConfigError
+			switch {
+			case tc.wantField == 0 && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tc.wantField != 0 && (!errors.As(err, &ce) || ce.Field != tc.wantField):
+				t.Fatalf("error %v, want a ConfigError for %s", err, tc.wantField)
+			}
+		})
+	}
+}
+
+// Validate refuses unknown transports and more devices on a transport than
+// it has room for. The cases need virtio-net, virtio-rng and both
+// transports in the build.
+func TestValidateTransports(t *testing.T) {
+	t.Parallel()
+	if !netLinked || !rngLinked || !pciLinked || !mmioLinked {
+		t.Skip("this build lacks virtio-net, virtio-rng or a transport")
+	}
+	valid := Config{CPUs: 1, MemMiB: 512}
+	tests := []struct {
+		name      string
+		edit      func(*Config)
+		wantField Field // 0: valid
+	}{
 		{"unknown device transport", func(c *Config) { c.RNG, c.RNGTransport = true, "usb" }, FieldTransport},
 		{"more virtio-mmio devices than pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices+1), TransportMMIO }, FieldTransport},
 		{"as many virtio-mmio devices as pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices), TransportMMIO }, 0},
