@@ -117,7 +117,8 @@ func (d *PCIDriver) bar(i int) uint64 {
 }
 
 // Probe checks the IDs, enables memory decoding and bus mastering and walks
-// the capability list, as vp_modern_probe and pci_enable_device do.
+// the capability list, as vp_modern_probe and pci_enable_device do. Call
+// it again after moving a BAR.
 func (d *PCIDriver) Probe() error {
 	vendor, dev := d.ConfigRead(0x00, 2), d.ConfigRead(0x02, 2)
 	if vendor != 0x1af4 || dev < 0x1040 || dev > 0x107f {
@@ -127,6 +128,7 @@ func (d *PCIDriver) Probe() error {
 	if d.ConfigRead(0x06, 2)&0x10 == 0 {
 		return errors.New("virtiotest: no capability list")
 	}
+	d.Common, d.ISR, d.Device, d.Notify, d.MSIXCap = PCIStruct{}, PCIStruct{}, PCIStruct{}, PCIStruct{}, 0
 	found := map[uint32]*PCIStruct{PCICapCommon: &d.Common, PCICapISR: &d.ISR, PCICapDevice: &d.Device, PCICapNotify: &d.Notify}
 	for off, n := d.ConfigRead(0x34, 1)&^3, 0; off != 0 && n < 48; off, n = d.ConfigRead(int(off)+1, 1)&^3, n+1 {
 		switch d.ConfigRead(int(off), 1) {

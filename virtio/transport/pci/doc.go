@@ -1,6 +1,6 @@
 // Package virtiopci is the modern virtio-pci transport (virtio 1.x section
 // 4.1): one PCI function per virtio device, built on glue's pci package,
-// with the common, notify, ISR, device-configuration and PCI-configuration-
+// with the common, notify, ISR, device configuration and PCI configuration
 // access capabilities, MSI-X and INTx. Its import path ends in pci; its
 // name is virtiopci so that importers can use glue's pci package beside it.
 // It knows virtio and pci, nothing of KVM, x86 or the VMM.
@@ -15,7 +15,8 @@
 //	(*Transport).Device() virtio.Device
 //
 // Config carries the BAR's initial address (Config.BARAddr, aligned to
-// BARSize, in the 64-bit window), the MSI-X sink (the VMM's KVM GSI routes
+// BARSize, inside one of the VMM's BAR windows: a 64-bit BAR may also lie
+// below 4 GiB), the MSI-X sink (the VMM's KVM GSI routes
 // and irqfds) and an optional Resubmit hook. The VMM registers
 // Function().BARRegion(BAR) on its MMIO bus at the BAR's address with size
 // BARSize, and moves it, and re-binds the queues' ioeventfds at the new
@@ -61,9 +62,11 @@
 // 1 exist; config_generation counts configuration changes.
 //
 // The PCI_CFG capability's window (pci_cfg_data) reads or writes length
-// (1, 2 or 4) bytes at offset, aligned to length, of BAR 0's virtio
-// structures whether or not memory decoding is on; any other selection
-// reads zero and drops writes. The MSI-X table is not reachable through it.
+// (1, 2 or 4) bytes at offset of BAR 0's virtio structures, with the access
+// rules above, whether or not memory decoding is on; a read covering the
+// window's first byte performs the BAR read, a write covering it the BAR
+// write. Another BAR or length reads zero and drops writes. The MSI-X table
+// is not reachable through it.
 //
 // # Interrupts
 //
@@ -83,8 +86,8 @@
 // A VMM binds one ioeventfd per queue at NotifyAddress and calls
 // NotifyQueue from its event loop, resubmitting while it returns true.
 // Without an ioeventfd the guest's write reaches the BAR and runs the
-// device's work on the writing vCPU, at most 16 batches of it, as the MMIO
-// transport does: a vCPU stuck in an exit could never be paused. Work left
+// device's work on the writing vCPU, at most virtio.KickRounds (16)
+// batches of it, with virtio.Kicks as the MMIO transport does: a vCPU stuck in an exit could never be paused. Work left
 // over goes to Config.Resubmit when it is set; otherwise the transport
 // raises a used-buffer interrupt (the specification allows unrequested
 // ones) and runs the next share on the driver's next ISR read or

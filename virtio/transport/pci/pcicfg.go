@@ -26,12 +26,13 @@ func (*pciCfgCap) ID() uint8 { return 0x09 }
 func (*pciCfgCap) Len() int  { return pciCfgLen }
 
 // target returns the BAR offset and width the driver selected, ok only for
-// BAR, a width of 1, 2 or 4 and an offset aligned to it. Other selections
-// make the window read zero and ignore writes.
+// BAR and a width of 1, 2 or 4 inside it; other selections make the window
+// read zero and ignore writes. A misaligned offset gets what the register
+// file gives any misaligned access: zero, and writes ignored.
 func (c *pciCfgCap) target() (off uint64, n int, ok bool) {
 	n = int(binary.LittleEndian.Uint32(c.regs[pciCfgLength:]))
 	off = uint64(binary.LittleEndian.Uint32(c.regs[pciCfgOffset:]))
-	ok = c.regs[pciCfgBAR] == BAR && (n == 1 || n == 2 || n == 4) && off%uint64(n) == 0 && off+uint64(n) <= BARSize
+	ok = c.regs[pciCfgBAR] == BAR && (n == 1 || n == 2 || n == 4) && off+uint64(n) <= BARSize
 	return off, n, ok
 }
 

@@ -36,8 +36,12 @@ func (r region) Write(offset uint64, data []byte) {
 		}
 	case offset >= NotifyOffset && offset < NotifyOffset+uint64(t.numQueues)*NotifyMultiplier:
 		if q, ok := notifyAccess(offset-NotifyOffset, len(data)); ok {
-			t.kick(q)
+			// This kick covers q's deferred work; other queues' deferred
+			// work gets its next share, which with MSI-X (no ISR read)
+			// is how it continues without a Resubmit hook.
+			t.kicks.Forget(q)
 			t.resumeDeferred()
+			t.kick(q)
 		}
 	}
 }

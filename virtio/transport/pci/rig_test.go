@@ -40,15 +40,21 @@ func newRig(tb testing.TB, dev virtio.Device) *rig {
 
 func (r *rig) build(tb testing.TB, dev virtio.Device) {
 	tb.Helper()
+	tr, err := virtiopci.New(dev, r.mem, virtiopci.Config{BARAddr: barAddr, MSIX: r.sink}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.attach(tb, tr)
+}
+
+// attach puts tr on a fresh root at rigSlot with the rig's INTx line.
+func (r *rig) attach(tb testing.TB, tr *virtiopci.Transport) {
+	tb.Helper()
 	root, err := pci.NewRoot(pci.RootConfig{
 		Windows:  []pci.Range{{Base: 0xc000_0000, Size: 0x1000_0000}, {Base: 1 << 40, Size: 1 << 36}},
 		Reserved: []pci.Range{{Base: 0, Size: ramSize}},
 		BARMoved: func(m pci.BARMove) { r.moves = append(r.moves, m) },
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tr, err := virtiopci.New(dev, r.mem, virtiopci.Config{BARAddr: barAddr, MSIX: r.sink}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

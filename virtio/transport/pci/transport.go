@@ -50,8 +50,7 @@ type Transport struct {
 	queueVectors []atomic.Uint32
 	generation   atomic.Uint32
 
-	deferred    []atomic.Bool // queues with work a notification left for later
-	anyDeferred atomic.Bool
+	kicks *virtio.Kicks // queues with work a notification left for later
 
 	irqMu sync.Mutex // innermost of the transport's locks: the ISR
 	isr   uint8
@@ -80,7 +79,7 @@ func New(dev virtio.Device, mem *guestmem.Memory, cfg Config, log *slog.Logger) 
 	t.numQueues = c.NumQueues()
 	t.configSize = dev.ConfigSize()
 	t.queueVectors = make([]atomic.Uint32, t.numQueues)
-	t.deferred = make([]atomic.Bool, t.numQueues)
+	t.kicks = virtio.NewKicks(t.numQueues, t.NotifyQueue)
 	t.resetVectors()
 	fn, err := t.buildFunction(cfg)
 	if err != nil {
@@ -177,41 +176,25 @@ func (t *Transport) NotifyQueue(i int) (more bool) {
 	return t.dev.Notify(i)
 }
 
-// kickRounds bounds the batches one notification write processes on the
-// vCPU that made it, as in the MMIO transport: a vCPU that never returns
-// from its exit could never be paused or stopped.
-const kickRounds = 16
-
-// kick runs queue i's work for at most kickRounds batches and hands what
-// is left to Resubmit, or defers it: a used-buffer interrupt (allowed
-// unrequested) makes the driver look, and its next ISR read or
+// kick runs queue i's work for at most virtio.KickRounds batches, as in
+// the MMIO transport (a vCPU stuck in an exit could never be paused), and
+// hands what is left to Resubmit, or defers it: a used-buffer interrupt
+// (allowed unrequested) makes the driver look, and its next ISR read or
 // notification write runs the next share.
 func (t *Transport) kick(i int) {
-	for range kickRounds {
-		if !t.NotifyQueue(i) {
-			return
-		}
+	if !t.kicks.Run(i) {
+		return
 	}
 	if t.resubmit != nil {
 		t.resubmit(i)
 		return
 	}
-	t.deferred[i].Store(true)
-	t.anyDeferred.Store(true)
+	t.kicks.Defer(i)
 	t.signal(virtio.InterruptUsedBuffer, i)
 }
 
 // resumeDeferred continues the queues kick left unfinished.
-func (t *Transport) resumeDeferred() {
-	if !t.anyDeferred.Swap(false) {
-		return
-	}
-	for i := range t.deferred {
-		if t.deferred[i].Swap(false) {
-			t.kick(i)
-		}
-	}
-}
+func (t *Transport) resumeDeferred() { t.kicks.Resume(t.kick) }
 
 // signal is the transport's half of virtio.Interrupt. It latches the
 // reason in the ISR, then sends the vector of the queue (or of the
@@ -267,9 +250,7 @@ func (t *Transport) resetVectors() {
 func (t *Transport) reset() {
 	t.devFeatSel, t.drvFeatSel, t.queueSel = 0, 0, 0
 	t.resetVectors()
-	for i := range t.deferred {
-		t.deferred[i].Store(false)
-	}
+	t.kicks.Clear()
 	t.irqMu.Lock()
 	t.isr = 0
 	t.fn.SetINTx(false)
