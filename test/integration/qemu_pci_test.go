@@ -248,7 +248,7 @@ func TestPCIQEMUPowerOff(t *testing.T) {
 		t.Run(end, func(t *testing.T) {
 			t.Parallel()
 			mon := filepath.Join(t.TempDir(), "monitor.sock")
-			s := startQEMUMachine(t, qemuMicrovmPCI, "", "glue.test=acpi glue.end="+end,
+			s := startQEMUMachine(t, qemuMicrovmPCI, "", "glue.test=acpi glue.power.timeout=30 glue.end="+end,
 				"-monitor", "unix:"+mon+",server=on,wait=off")
 			if end == "poweroff" {
 				s.waitFor("GLUE-READY power", time.Minute)
