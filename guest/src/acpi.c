@@ -1,6 +1,8 @@
 /*
- * acpi.c - count CPUs from the ACPI MADT, for loaders that give no MP table
- * (QEMU's microvm machine under PVH hands over an RSDP instead).
+ * acpi.c - the ACPI tables: finding them with their checksums, the CPUs of
+ * the MADT (for loaders that give no MP table: QEMU's microvm under PVH
+ * hands over an RSDP instead), its IOAPICs, the MCFG, the DSDT, and the
+ * acpi test.
  *
  * RSDP: "RSD PTR " 0, checksum over 20 bytes, 15 u8 revision,
  *       16 u32 RSDT address; revision >= 2: 20 u32 length, 24 u64 XSDT
@@ -11,7 +13,9 @@
  * MADT ("APIC"): the header, u32 LAPIC address, u32 flags, then entries
  *       {u8 type, u8 length, ...}: type 0 = processor local APIC
  *       {2 u8 ACPI id, 3 u8 APIC id, 4 u32 flags}, type 9 = x2APIC
- *       {4 u32 x2APIC id, 8 u32 flags}; flags bit 0: enabled.
+ *       {4 u32 x2APIC id, 8 u32 flags}; flags bit 0: enabled; type 1 =
+ *       I/O APIC {2 u8 id, 4 u32 address, 8 u32 GSI base}.
+ * FADT ("FACP"): 40 u32 DSDT, 140 u64 X_DSDT; MCFG: see acpi_mcfg.
  *
  * The RSDP comes from the loader (hvm_start_info.rsdp_paddr or
  * boot_params.acpi_rsdp_addr) or, failing that, from the BIOS areas.
