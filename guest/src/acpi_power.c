@@ -10,7 +10,8 @@
  * SLP_EN (bit 13), the other bits kept.
  *
  * The power button: hardware-reduced, the Generic Event Device (_HID
- * ACPI0013) interrupts on its _CRS interrupt (edge, active high); its
+ * ACPI0013) interrupts on its _CRS interrupt (as that says: edge, active
+ * high for glue's and QEMU's); its
  * _EVT method reads a 32-bit event register (the device's
  * OperationRegion) and notifies the power button if a bit is set (the
  * mask of the first "And(Local0, <mask>)" in the GED's body; QEMU's is 2,
@@ -126,6 +127,7 @@ static const char *enter_s5(void)
 /* The GED: its interrupt, its event register, the power button's bit. */
 struct ged {
 	uint32_t gsi;
+	bool level, active_low; /* from the _CRS: edge, active high for a GED */
 	uint8_t space;
 	uint64_t reg;
 	uint32_t mask;
@@ -147,6 +149,8 @@ static bool find_ged(struct ged *g)
 		for (int i = 0; i < n && !irq; i++)
 			if (res[i].kind == AML_RES_IRQ) {
 				g->gsi = (uint32_t)res[i].a;
+				g->level = res[i].level;
+				g->active_low = res[i].active_low;
 				irq = true;
 			}
 		if (!irq || !aml_opregion(&dev, &g->space, &g->reg, &rlen) || g->space > 1)
@@ -192,7 +196,7 @@ static bool wait_for_button(uint64_t timeout_s)
 			return false;
 		}
 		intr_arm(POWER_VECTOR, NULL, NULL);
-		if (!ioapic_route(g.gsi, POWER_VECTOR, false, false, false)) {
+		if (!ioapic_route(g.gsi, POWER_VECTOR, g.level, g.active_low, false)) {
 			print("GLUE-FAIL power no IOAPIC input for the GED's GSI %u\n", g.gsi);
 			return false;
 		}

@@ -42,7 +42,8 @@ bool aml_constant(const struct aml_scope *s, const char seg[4], uint64_t *v);
 bool aml_opregion(const struct aml_scope *s, uint8_t *space, uint64_t *base, uint64_t *len);
 
 /* acpi.c: tables. */
-/* The nth table with this signature, checksum checked, or NULL. */
+/* The first table the root table lists with this signature (length and
+ * checksum checked), or NULL. */
 const uint8_t *acpi_table(const char sig[4], uint32_t *len);
 /* The DSDT's AML (after the header), or NULL. */
 const uint8_t *acpi_dsdt(uint32_t *len);

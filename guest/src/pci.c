@@ -342,8 +342,10 @@ static void walk_caps(struct pci_func *f)
 
 static void add_function(uint8_t d, uint8_t fn, uint32_t id)
 {
-	if (bus.n == PCI_MAX_FUNCS)
+	if (bus.n == PCI_MAX_FUNCS) {
+		bus.dropped++;
 		return;
+	}
 	struct pci_func *f = &bus.f[bus.n++];
 	*f = (struct pci_func){.bus = bus.bus, .dev = d, .fn = fn,
 			       .vendor = (uint16_t)id, .device = (uint16_t)(id >> 16)};
@@ -551,6 +553,8 @@ bool test_pci(void)
 		bad += b->f[k].caps_bad;
 	}
 	print("%s msix=%d assigned=%d", b->n ? "" : "-", msix, b->assigned);
+	if (b->dropped)
+		print(" dropped=%d", b->dropped);
 	if (b->unplaced)
 		print(" unplaced=%d", b->unplaced);
 	if (b->unusable)

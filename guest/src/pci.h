@@ -56,6 +56,7 @@ struct pci_bus {
 	uint8_t bus;         /* the bus scanned */
 	int n;
 	struct pci_func f[PCI_MAX_FUNCS];
+	int dropped;         /* functions beyond PCI_MAX_FUNCS, not kept */
 	int assigned;        /* BARs we gave an address (they read 0) */
 	int unplaced;        /* BARs that read 0 and found no room */
 	int unusable;        /* BARs outside the identity map, or overlapping RAM */

@@ -281,7 +281,7 @@ bool test_demo(void)
 	}
 	if (inb(I8042_STATUS) != 0xff) /* no controller: the port floats */
 		memcpy(devices + strlen(devices), ",i8042", 7);
-	test_virtio(); /* its own line: the virtio-mmio devices found */
+	test_virtio(); /* its own line: the virtio devices found */
 	print("GLUE-%s demo cpus=%d mem=%lu devices=%s\n", ok ? "OK" : "FAIL", cpus_online,
 	      mem_usable >> 20, devices);
 	return ok;

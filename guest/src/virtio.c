@@ -114,13 +114,22 @@ bool virtq_wait(struct virtq *q, uint32_t *id, uint32_t *len, uint64_t timeout_m
 	return true;
 }
 
+/* With interrupts, the one request in flight must also have brought one:
+ * an entry taken on the strength of an earlier interrupt (virtq_pop's
+ * draining) does not count until its own has arrived. */
 const char *virtq_run(struct virtq *q, uint16_t head, uint32_t *len)
 {
-	uint32_t id;
+	uint32_t id, before = q->vector ? intr_count(q->vector) : 0;
 	virtq_push(q, head);
 	virtq_notify(q);
 	if (!virtq_wait(q, &id, len, VIRTIO_REQ_TIMEOUT_MS))
 		return "timeout: the device did not return the request";
+	uint64_t start = rdtsc(), limit = ms_to_tsc(VIRTIO_REQ_TIMEOUT_MS);
+	while (q->vector && intr_count(q->vector) == before) {
+		if (rdtsc() - start > limit)
+			return "the device returned the request but sent no interrupt";
+		intr_window();
+	}
 	if (id != head)
 		return "the device returned a descriptor that was not submitted";
 	return NULL;

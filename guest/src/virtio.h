@@ -126,8 +126,9 @@ struct virtio_dev {
 	const struct virtio_ops *ops;
 	uintptr_t base;    /* virtio-mmio: the window */
 	uint64_t size;
-	uint32_t irq;      /* virtio-mmio: from the command line or the DSDT; we poll */
-	uint32_t version;  /* virtio-mmio: 2, or 1 (legacy: skipped) */
+	uint32_t irq;      /* virtio-mmio: from the command line or the DSDT (polled);
+			    * virtio-pci with INTx: the GSI */
+	uint32_t version;  /* 2 (virtio-pci: always), or 1 (legacy virtio-mmio: skipped) */
 	uint32_t id;       /* VIRTIO_ID_*; 0: empty slot */
 	uint64_t features; /* after virtio_init: what was negotiated */
 	volatile uint8_t *config; /* the device-specific configuration */
@@ -186,6 +187,7 @@ struct virtio_list {
 	int ignored;           /* virtio-mmio entries that were unusable */
 	const char *mmio_from; /* "cmdline", "dsdt" or NULL: where the windows came from */
 	int pci, pci_bad;      /* virtio-pci functions driven / refused (virtio_pci.c) */
+	int pci_legacy;        /* transitional virtio-pci functions (0x1000-0x103f), skipped */
 };
 const struct virtio_list *virtio_probe(void); /* probes once, then cached */
 /* virtio_pci.c: adds the virtio-pci functions pci_scan found to the list. */

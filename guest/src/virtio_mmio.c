@@ -325,6 +325,8 @@ bool test_virtio(void)
 		print(" pci=%d", list.pci);
 	if (list.pci_bad)
 		print(" pci-bad=%d", list.pci_bad);
+	if (list.pci_legacy)
+		print(" pci-legacy=%d", list.pci_legacy);
 	if (list.mmio_from && list.mmio_from[0] == 'd')
 		print(" mmio-from=dsdt");
 	print("\n");

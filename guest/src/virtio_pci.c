@@ -4,7 +4,7 @@
  *
  * A virtio-pci function has vendor 0x1af4 and device 0x1040 + the virtio
  * device ID (0x1000-0x103f are transitional devices, counted as legacy
- * and not driven). Its registers sit in memory BARs, found through
+ * and not driven: pci-legacy= on the virtio line). Its registers sit in memory BARs, found through
  * vendor-specific capabilities (ID 0x09): 3 u8 cfg_type (1 common, 2
  * notify, 3 ISR, 4 device), 4 u8 bar, 8 u32 offset, 12 u32 length; the
  * notify capability adds 16 u32 notify_off_multiplier. The first
@@ -328,7 +328,7 @@ void virtio_pci_probe(struct virtio_list *list)
 		if (f->vendor != VIRTIO_PCI_VENDOR || f->device < 0x1000 || f->device > VIRTIO_PCI_LAST)
 			continue;
 		if (f->device < VIRTIO_PCI_MODERN) {
-			list->legacy++;
+			list->pci_legacy++;
 			continue;
 		}
 		struct vpci_caps *c = &caps[list->n];

@@ -128,25 +128,31 @@ func TestPCIQEMUDevices(t *testing.T) {
 	}
 }
 
-// The host pings the guest over virtio-net-pci with MSI-X.
+// The host pings the guest over virtio-net-pci, with MSI-X and with INTx.
 func TestPCIQEMUNetworkPing(t *testing.T) {
 	t.Parallel()
-	ns := newNetns(t)
-	ns.tap(t, "tap0", "192.0.2.1/24")
-	const mac = "02:00:00:00:00:3d"
-	s := startQEMUMachine(t, qemuMicrovmPCI, ns, "glue.test=net glue.ip=192.0.2.2 glue.net.pings=3 glue.end=triple",
-		"-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+mac+",disable-legacy=on")
-	s.waitFor("GLUE-READY net", time.Minute)
-	ns.run(t, "ping", "-c", "3", "-W", "10", "192.0.2.2")
-	if code := s.wait(time.Minute); code != 0 {
-		t.Fatalf("QEMU exited %d", code)
+	for _, intr := range []string{"msix", "intx"} {
+		t.Run(intr, func(t *testing.T) {
+			t.Parallel()
+			ns := newNetns(t)
+			ns.tap(t, "tap0", "192.0.2.1/24")
+			const mac = "02:00:00:00:00:3d"
+			s := startQEMUMachine(t, qemuMicrovmPCI, ns,
+				"glue.test=net glue.ip=192.0.2.2 glue.net.pings=3 glue.end=triple glue.pci.intr="+intr,
+				"-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+				"-device", "virtio-net-pci,netdev=n0,mac="+mac+",disable-legacy=on")
+			s.waitFor("GLUE-READY net", time.Minute)
+			ns.run(t, "ping", "-c", "3", "-W", "10", "192.0.2.2")
+			if code := s.wait(time.Minute); code != 0 {
+				t.Fatalf("QEMU exited %d", code)
+			}
+			m := markers(t, s.output())
+			if field(m["net"], "mac") != mac || field(m["net"], "echo") != "3" {
+				t.Fatalf("net: %q; want mac=%s, echo=3", m["net"], mac)
+			}
+			wantTransport(t, "net", m["net"], "pci", intr)
+		})
 	}
-	m := markers(t, s.output())
-	if field(m["net"], "mac") != mac || field(m["net"], "echo") != "3" {
-		t.Fatalf("net: %q; want mac=%s, echo=3", m["net"], mac)
-	}
-	wantTransport(t, "net", m["net"], "pci", "msix")
 }
 
 // Both transports in one VM: with acpi=on microvm announces its
@@ -239,21 +245,26 @@ func TestPCIQEMUQ35(t *testing.T) {
 
 // ACPI power-off under QEMU: with glue.end=s5 the guest enters S5 right
 // after GLUE-DONE; with glue.end=poweroff it waits for the power button
-// (QEMU's system_powerdown, a GED event on microvm) and then enters S5.
-// Either way QEMU itself powers off and exits 0; a guest that only
-// halted would keep it running.
+// (QEMU's system_powerdown: a GED event on microvm, which is
+// hardware-reduced; the fixed-feature PWRBTN_STS on q35, whose S5 goes
+// through PM1a_CNT) and then enters S5. Either way QEMU itself powers off
+// and exits 0; a guest that only halted would keep it running.
 func TestPCIQEMUPowerOff(t *testing.T) {
 	t.Parallel()
-	for _, end := range []string{"s5", "poweroff"} {
-		t.Run(end, func(t *testing.T) {
+	for _, c := range []struct{ name, machine, end, via, event string }{
+		{"s5", qemuMicrovmPCI, "s5", "", ""},
+		{"poweroff", qemuMicrovmPCI, "poweroff", "ged", "0x2"}, // QEMU's GED: event bit 1
+		{"q35-poweroff", "q35", "poweroff", "fixed", "0x100"},  // PWRBTN_STS
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			mon := filepath.Join(t.TempDir(), "monitor.sock")
-			s := startQEMUMachine(t, qemuMicrovmPCI, "", "glue.test=acpi glue.end="+end,
+			s := startQEMUMachine(t, c.machine, "", "glue.test=acpi glue.power.timeout=30 glue.end="+c.end,
 				"-monitor", "unix:"+mon+",server=on,wait=off")
-			if end == "poweroff" {
-				s.waitFor("GLUE-READY power", time.Minute)
-				c := dialRetry(t, mon, time.Minute)
-				if _, err := c.Write([]byte("system_powerdown\n")); err != nil {
+			if c.end == "poweroff" {
+				s.waitFor("GLUE-READY power", 2*time.Minute)
+				conn := dialRetry(t, mon, time.Minute)
+				if _, err := conn.Write([]byte("system_powerdown\n")); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -266,7 +277,7 @@ func TestPCIQEMUPowerOff(t *testing.T) {
 				t.Errorf("no GLUE-DONE, then GLUE-S5, in the output")
 			}
 			tables := strings.Split(field(m["acpi"], "tables"), ",")
-			for _, want := range []string{"XSDT", "FACP", "DSDT", "APIC"} {
+			for _, want := range []string{"FACP", "DSDT", "APIC"} {
 				if !slices.Contains(tables, want) {
 					t.Errorf("acpi: %q lacks %s", m["acpi"], want)
 				}
@@ -274,9 +285,8 @@ func TestPCIQEMUPowerOff(t *testing.T) {
 			if field(m["acpi"], "cpus") != "1" || field(m["acpi"], "checksums") != "ok" {
 				t.Errorf("acpi: %q, want cpus=1 checksums=ok", m["acpi"])
 			}
-			// QEMU's GED signals the power button with event bit 1 (0x2).
-			if end == "poweroff" && (field(m["power"], "via") != "ged" || field(m["power"], "event") != "0x2") {
-				t.Errorf("power: %q, want via=ged event=0x2", m["power"])
+			if c.via != "" && (field(m["power"], "via") != c.via || field(m["power"], "event") != c.event) {
+				t.Errorf("power: %q, want via=%s event=%s", m["power"], c.via, c.event)
 			}
 		})
 	}
