@@ -43,7 +43,7 @@ var allowList = []rule{
 	{pkg: "console", imports: "golang.org/x/sys/unix golang.org/x/term"},
 	{pkg: "eventloop", imports: "golang.org/x/sys/unix"},
 	{pkg: "control", imports: "golang.org/x/sys/unix", tests: "test/hosttest"},
-	{pkg: "guest"},
+	{pkg: "guest", tests: "acpi test/hosttest"},
 	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
 	{pkg: "loader", imports: "guestmem loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz golang.org/x/sys/unix"},
 	{pkg: "x86", imports: "guestmem kvm loader", tests: "kvm/kvmtest test/hosttest"},
