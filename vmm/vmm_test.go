@@ -53,27 +53,25 @@ func TestValidate(t *testing.T) {
 }
 
 // Validate refuses unknown transports and more devices on a transport than
-// it has room for. The cases need virtio-net, virtio-rng and both
-// transports in the build.
+// it has room for. In a build without virtio-net, virtio-rng or one of the
+// transports, every case is refused (the valid ones for what is missing).
 func TestValidateTransports(t *testing.T) {
 	t.Parallel()
-	if !netLinked || !rngLinked || !pciLinked || !mmioLinked {
-		t.Skip("this build lacks virtio-net, virtio-rng or a transport")
-	}
 	valid := Config{CPUs: 1, MemMiB: 512}
 	tests := []struct {
 		name      string
 		edit      func(*Config)
 		wantField Field // 0: valid
+		built     bool  // this build has what the case needs
 	}{
-		{"unknown device transport", func(c *Config) { c.RNG, c.RNGTransport = true, "usb" }, FieldTransport},
-		{"more virtio-mmio devices than pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices+1), TransportMMIO }, FieldTransport},
-		{"as many virtio-mmio devices as pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices), TransportMMIO }, 0},
-		{"more virtio-pci devices than slots", func(c *Config) { c.Nets = nets(x86.MaxPCIDevices + 1) }, FieldTransport},
+		{"unknown device transport", func(c *Config) { c.RNG, c.RNGTransport = true, "usb" }, FieldTransport, rngLinked},
+		{"more virtio-mmio devices than pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices+1), TransportMMIO }, FieldTransport, netLinked && mmioLinked},
+		{"as many virtio-mmio devices as pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices), TransportMMIO }, 0, netLinked && mmioLinked},
+		{"more virtio-pci devices than slots", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxPCIDevices+1), TransportPCI }, FieldTransport, netLinked && pciLinked},
 		{"many devices over both", func(c *Config) {
 			c.Nets, c.Transport = nets(x86.MaxPCIDevices), TransportPCI
 			c.RNG, c.RNGTransport = true, TransportMMIO
-		}, 0},
+		}, 0, netLinked && rngLinked && pciLinked && mmioLinked},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +80,13 @@ func TestValidateTransports(t *testing.T) {
 			tc.edit(&c)
 			err := c.Validate(8, 32<<10)
 			var ce *ConfigError
+			var missing *MissingComponentError
 			switch {
+			case !tc.built && tc.wantField == 0 && !errors.As(err, &missing):
+				t.Fatalf("error %v, want a MissingComponentError in this build", err)
+			case !tc.built && err == nil:
+				t.Fatal("accepted in a build that lacks what it needs")
+			case !tc.built:
 			case tc.wantField == 0 && err != nil:
 				t.Fatalf("unexpected error %v", err)
 			case tc.wantField != 0 && (!errors.As(err, &ce) || ce.Field != tc.wantField):
