@@ -52,6 +52,27 @@ func (b *Bus) Insert(base, size uint64, dev Device) error {
 	return nil
 }
 
+// Move re-registers the device at oldBase at newBase, with the same size,
+// in one step: no access sees it at both places or at neither. It fails,
+// leaving the bus unchanged, when nothing is at oldBase or the new range is
+// invalid or overlaps another device.
+func (b *Bus) Move(oldBase, newBase uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := sort.Search(len(b.mappings), func(i int) bool { return b.mappings[i].base >= oldBase })
+	if i == len(b.mappings) || b.mappings[i].base != oldBase {
+		return fmt.Errorf("bus: move %#x: no device there", oldBase)
+	}
+	m := b.mappings[i]
+	rest := append(append([]mapping(nil), b.mappings[:i]...), b.mappings[i+1:]...)
+	moved := &Bus{mappings: rest}
+	if err := moved.Insert(newBase, m.size, m.dev); err != nil {
+		return fmt.Errorf("bus: move %#x: %w", oldBase, err)
+	}
+	b.mappings = moved.mappings
+	return nil
+}
+
 // find returns the device whose range holds the whole access.
 func (b *Bus) find(addr uint64, n int) (Device, uint64, bool) {
 	b.mu.RLock()

@@ -81,3 +81,48 @@ func TestDispatch(t *testing.T) {
 		t.Fatal("read at the top of the space claimed")
 	}
 }
+
+func TestMove(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		from, to     uint64
+		ok           bool
+		atOld, atNew bool // who answers afterwards
+	}{
+		{"to free space", 0x100, 0x400, true, false, true},
+		{"onto itself shifted", 0x100, 0x108, true, false, true},
+		{"onto the other device", 0x100, 0x1f8, false, true, false},
+		{"nothing there", 0x104, 0x400, false, true, false},
+		{"wraps", 0x100, math.MaxUint64 - 4, false, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var b Bus
+			dev, other := &recorder{fill: 0xaa}, &recorder{fill: 0xbb}
+			if err := b.Insert(0x100, 0x10, dev); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Insert(0x200, 0x10, other); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Move(tc.from, tc.to); (err == nil) != tc.ok {
+				t.Fatalf("Move(%#x, %#x) = %v, want ok %v", tc.from, tc.to, err, tc.ok)
+			}
+			answers := func(addr uint64) bool {
+				var d [1]byte
+				return b.Read(addr, d[:]) && d[0] == 0xaa
+			}
+			if got := answers(0x100); got != tc.atOld {
+				t.Errorf("device answers at its old base: %v, want %v", got, tc.atOld)
+			}
+			if got := answers(tc.to); got != tc.atNew {
+				t.Errorf("device answers at %#x: %v, want %v", tc.to, got, tc.atNew)
+			}
+			if d := [1]byte{}; !b.Read(0x200, d[:]) || d[0] != 0xbb {
+				t.Error("the other device no longer answers")
+			}
+		})
+	}
+}

@@ -78,10 +78,14 @@ func (c *Client) Resume(ctx context.Context) error {
 	return err
 }
 
-// Stop ends the VM. It returns when the VM has accepted the request; the
-// process exits shortly after.
-func (c *Client) Stop(ctx context.Context) error {
-	_, err := c.do(ctx, OpStop)
+// Stop ends the VM: a VM with ACPI gets the power button pressed and up
+// to grace to power itself off (state stopping meanwhile), then is
+// stopped; grace 0 stops it at once. It returns when the VM has accepted
+// the request; the process exits by grace later at most, plus the time its
+// vCPUs take to stop.
+func (c *Client) Stop(ctx context.Context, grace time.Duration) error {
+	ms := grace.Milliseconds()
+	_, err := c.send(ctx, Request{Version: Version, Op: OpStop, TimeoutMS: &ms})
 	return err
 }
 
@@ -90,7 +94,7 @@ func (c *Client) Stop(ctx context.Context) error {
 // detaches. ctx bounds attaching only. Only one client may be attached: a
 // second gets an *Error with CodeBusy.
 func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
-	nc, br, _, err := c.roundTrip(ctx, OpConsole)
+	nc, br, _, err := c.roundTrip(ctx, Request{Version: Version, Op: OpConsole})
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +111,11 @@ type consoleStream struct {
 func (s *consoleStream) Read(p []byte) (int, error) { return s.Reader.Read(p) }
 
 func (c *Client) do(ctx context.Context, op Op) (*Response, error) {
-	nc, _, resp, err := c.roundTrip(ctx, op)
+	return c.send(ctx, Request{Version: Version, Op: op})
+}
+
+func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
+	nc, _, resp, err := c.roundTrip(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +125,8 @@ func (c *Client) do(ctx context.Context, op Op) (*Response, error) {
 
 // roundTrip sends one request and reads its reply. On success the
 // connection is left open, without deadlines, for a console stream.
-func (c *Client) roundTrip(ctx context.Context, op Op) (net.Conn, *bufio.Reader, *Response, error) {
+func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.Reader, *Response, error) {
+	op := req.Op
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", c.sock)
 	if err != nil {
@@ -127,7 +136,7 @@ func (c *Client) roundTrip(ctx context.Context, op Op) (net.Conn, *bufio.Reader,
 		return nil, nil, nil, c.errorf(op, "%w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
-	resp, err := exchange(nc, op)
+	resp, err := exchange(nc, req)
 	if !stop() {
 		err = ctx.Err() // the deadline we set is why it failed, if it did
 	}
@@ -147,8 +156,8 @@ type reply struct {
 	br *bufio.Reader
 }
 
-func exchange(nc net.Conn, op Op) (reply, error) {
-	line, err := encodeLine(Request{Version: Version, Op: op})
+func exchange(nc net.Conn, req Request) (reply, error) {
+	line, err := encodeLine(req)
 	if err != nil {
 		return reply{}, err
 	}

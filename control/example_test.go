@@ -30,10 +30,10 @@ func (v *vm) set(s control.State) error {
 	return nil
 }
 
-func (v *vm) Pause(context.Context) error  { return v.set(control.StatePaused) }
-func (v *vm) Resume(context.Context) error { return v.set(control.StateRunning) }
-func (v *vm) Stop(context.Context) error   { return v.set(control.StateStopping) }
-func (v *vm) Console() control.ConsolePort { return nil }
+func (v *vm) Pause(context.Context) error               { return v.set(control.StatePaused) }
+func (v *vm) Resume(context.Context) error              { return v.set(control.StateRunning) }
+func (v *vm) Stop(context.Context, time.Duration) error { return v.set(control.StateStopping) }
+func (v *vm) Console() control.ConsolePort              { return nil }
 
 // `glue run` claims its name and serves the VM on its control socket;
 // `glue pause` and `glue list` are clients in other processes.

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -15,7 +16,8 @@ var knownCodes = map[Code]bool{
 // the parse error codes and a message, and encode as a reply line that
 // stays small whatever the input.
 // The seed corpus in testdata/fuzz/FuzzDecodeRequest has every op, every
-// error, and JSON's corner cases (nesting, escapes, numbers, duplicates).
+// error, and JSON's corner cases (nesting, escapes, numbers, duplicates),
+// and stop requests with timeouts in and out of range.
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte(`{"version":1,"op":"info"}` + "\n"))
 	f.Fuzz(func(t *testing.T, line []byte) {
@@ -30,7 +32,8 @@ func FuzzDecodeRequest(f *testing.F) {
 			}
 			return
 		}
-		if req.Version != Version || !req.Op.known() || len(line) > MaxRequestSize {
+		if req.Version != Version || !req.Op.known() || len(line) > MaxRequestSize ||
+			(req.TimeoutMS != nil && (*req.TimeoutMS < 0 || *req.TimeoutMS > MaxStopTimeout.Milliseconds())) {
 			t.Fatalf("DecodeRequest(%q) accepted %+v", line, req)
 		}
 		b, eerr := encodeLine(req)
@@ -38,7 +41,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatal(eerr)
 		}
 		again, err := DecodeRequest(b)
-		if err != nil || again != req {
+		if err != nil || !reflect.DeepEqual(again, req) {
 			t.Fatalf("round trip of %+v: %+v, %v", req, again, err)
 		}
 	})

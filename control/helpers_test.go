@@ -54,7 +54,8 @@ type fakeTarget struct {
 	state   State
 	calls   map[Op]int
 	input   bytes.Buffer
-	console *ConsoleBuffer // nil: no console
+	console *ConsoleBuffer  // nil: no console
+	graces  []time.Duration // of each Stop call
 
 	inFlight  atomic.Int32
 	overlap   atomic.Bool   // two lifecycle ops ran at once
@@ -107,7 +108,12 @@ func (f *fakeTarget) Pause(ctx context.Context) error { return f.lifecycle(ctx, 
 func (f *fakeTarget) Resume(ctx context.Context) error {
 	return f.lifecycle(ctx, OpResume, StateRunning)
 }
-func (f *fakeTarget) Stop(ctx context.Context) error { return f.lifecycle(ctx, OpStop, StateStopping) }
+func (f *fakeTarget) Stop(ctx context.Context, grace time.Duration) error {
+	f.mu.Lock()
+	f.graces = append(f.graces, grace)
+	f.mu.Unlock()
+	return f.lifecycle(ctx, OpStop, StateStopping)
+}
 
 func (f *fakeTarget) Console() ConsolePort {
 	if f.console == nil {

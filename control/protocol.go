@@ -67,6 +67,26 @@ type Info struct {
 type Request struct {
 	Version int `json:"version"`
 	Op      Op  `json:"op"`
+	// TimeoutMS is, for OpStop, how long a VM with ACPI has to power
+	// itself off after the power button press before it is stopped; 0
+	// stops it at once, nil means DefaultStopTimeout. Other ops ignore it.
+	TimeoutMS *int64 `json:"timeout_ms,omitempty"`
+}
+
+// DefaultStopTimeout is how long a stop request without timeout_ms waits
+// for the guest to power off; MaxStopTimeout is the longest it may ask.
+const (
+	DefaultStopTimeout = 10 * time.Second
+	MaxStopTimeout     = time.Hour
+)
+
+// StopTimeout returns the request's stop timeout, the default if it names
+// none.
+func (r Request) StopTimeout() time.Duration {
+	if r.TimeoutMS == nil {
+		return DefaultStopTimeout
+	}
+	return time.Duration(*r.TimeoutMS) * time.Millisecond
 }
 
 // Response is the server's answer: one JSON object on one line. State is
@@ -122,8 +142,9 @@ func errorf(code Code, format string, args ...any) *Error {
 // wireRequest mirrors Request with pointers, to tell a missing field from a
 // zero one.
 type wireRequest struct {
-	Version *int `json:"version"`
-	Op      *Op  `json:"op"`
+	Version   *int   `json:"version"`
+	Op        *Op    `json:"op"`
+	TimeoutMS *int64 `json:"timeout_ms"`
 }
 
 // DecodeRequest parses one request line (without or with its trailing
@@ -159,7 +180,10 @@ func DecodeRequest(line []byte) (Request, *Error) {
 	if !w.Op.known() {
 		return Request{}, errorf(CodeUnknownOp, "unknown op %q", truncate(string(*w.Op), 64))
 	}
-	return Request{Version: *w.Version, Op: *w.Op}, nil
+	if t := w.TimeoutMS; t != nil && (*t < 0 || *t > MaxStopTimeout.Milliseconds()) {
+		return Request{}, errorf(CodeBadRequest, "timeout_ms %d: want 0 to %d", *t, MaxStopTimeout.Milliseconds())
+	}
+	return Request{Version: *w.Version, Op: *w.Op, TimeoutMS: w.TimeoutMS}, nil
 }
 
 // encodeLine marshals v as one newline-terminated JSON line.

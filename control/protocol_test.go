@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +18,9 @@ func TestDecodeRequest(t *testing.T) {
 		want Request
 		code Code
 	}{
-		{"info", `{"version":1,"op":"info"}`, Request{1, OpInfo}, ""},
-		{"with newline and spaces", " {\"op\":\"stop\", \"version\":1}\n", Request{1, OpStop}, ""},
-		{"extra field", `{"version":1,"op":"console","client":"glue 0.2"}`, Request{1, OpConsole}, ""},
+		{"info", `{"version":1,"op":"info"}`, Request{Version: 1, Op: OpInfo}, ""},
+		{"with newline and spaces", " {\"op\":\"stop\", \"version\":1}\n", Request{Version: 1, Op: OpStop}, ""},
+		{"extra field", `{"version":1,"op":"console","client":"glue 0.2"}`, Request{Version: 1, Op: OpConsole}, ""},
 		{"no version", `{"op":"info"}`, Request{}, CodeBadRequest},
 		{"null version", `{"version":null,"op":"info"}`, Request{}, CodeBadRequest},
 		{"empty op", `{"version":1,"op":""}`, Request{}, CodeBadRequest},
@@ -30,6 +31,11 @@ func TestDecodeRequest(t *testing.T) {
 		{"too large", `{"version":1,"op":"info","x":"` + strings.Repeat("a", MaxRequestSize) + `"}`, Request{}, CodeTooLarge},
 		{"trailing garbage", `{"version":1,"op":"info"} x`, Request{}, CodeBadRequest},
 		{"string", `"info"`, Request{}, CodeBadRequest},
+		{"stop timeout", `{"version":1,"op":"stop","timeout_ms":2500}`, Request{Version: 1, Op: OpStop, TimeoutMS: ptr(int64(2500))}, ""},
+		{"stop at once", `{"version":1,"op":"stop","timeout_ms":0}`, Request{Version: 1, Op: OpStop, TimeoutMS: ptr(int64(0))}, ""},
+		{"negative stop timeout", `{"version":1,"op":"stop","timeout_ms":-1}`, Request{}, CodeBadRequest},
+		{"stop timeout past the limit", `{"version":1,"op":"stop","timeout_ms":3600001}`, Request{}, CodeBadRequest},
+		{"fractional stop timeout", `{"version":1,"op":"stop","timeout_ms":1.5}`, Request{}, CodeBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,7 +47,7 @@ func TestDecodeRequest(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tc.want {
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("DecodeRequest(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 			}
 		})
@@ -84,5 +90,21 @@ func TestErrorIs(t *testing.T) {
 	}
 	if !errors.Is(ErrConsoleBusy, &Error{Code: CodeBusy}) {
 		t.Fatal("ErrConsoleBusy is not a busy error")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A stop request's timeout is the one it names, or the default.
+func TestRequestStopTimeout(t *testing.T) {
+	t.Parallel()
+	if got := (Request{Op: OpStop}).StopTimeout(); got != DefaultStopTimeout {
+		t.Errorf("no timeout_ms: %v, want %v", got, DefaultStopTimeout)
+	}
+	if got := (Request{Op: OpStop, TimeoutMS: ptr(int64(0))}).StopTimeout(); got != 0 {
+		t.Errorf("timeout_ms 0: %v, want 0", got)
+	}
+	if got := (Request{Op: OpStop, TimeoutMS: ptr(int64(1500))}).StopTimeout(); got != 1500*time.Millisecond {
+		t.Errorf("timeout_ms 1500: %v, want 1.5s", got)
 	}
 }

@@ -27,7 +27,10 @@ type Target interface {
 	Info() Info
 	Pause(ctx context.Context) error
 	Resume(ctx context.Context) error
-	Stop(ctx context.Context) error
+	// Stop ends the VM; a VM that can power itself off (ACPI) gets up to
+	// grace to do so first, and reports StateStopping meanwhile. grace 0
+	// stops it at once, also while it waits.
+	Stop(ctx context.Context, grace time.Duration) error
 	// Console returns the guest console, or nil if the VM has none.
 	Console() ConsolePort
 }
@@ -295,7 +298,7 @@ func (s *Server) handle(c *conn, t Target) {
 	case OpResume:
 		s.lifecycleOp(c, t, req.Op, t.Resume)
 	case OpStop:
-		s.lifecycleOp(c, t, req.Op, t.Stop)
+		s.lifecycleOp(c, t, req.Op, func(ctx context.Context) error { return t.Stop(ctx, req.StopTimeout()) })
 	case OpConsole:
 		s.console(c, br, t)
 	}

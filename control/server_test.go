@@ -1,12 +1,15 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +32,7 @@ func TestOpsRoundTrip(t *testing.T) {
 		t.Fatalf("Info = %+v, want %+v", info, want)
 	}
 
+	stop := func(ctx context.Context) error { return c.Stop(ctx, 1500*time.Millisecond) }
 	// Each step, twice where the op is idempotent, then the state seen
 	// through the server.
 	steps := []struct {
@@ -42,8 +46,8 @@ func TestOpsRoundTrip(t *testing.T) {
 		{"resume", c.Resume, StateRunning, ""},
 		{"resume again", c.Resume, StateRunning, ""},
 		{"pause before stop", c.Pause, StatePaused, ""},
-		{"stop", c.Stop, StateStopping, ""},
-		{"stop again", c.Stop, StateStopping, ""},
+		{"stop", stop, StateStopping, ""},
+		{"stop again", stop, StateStopping, ""},
 		{"pause while stopping", c.Pause, StateStopping, CodeInvalidState},
 		{"resume while stopping", c.Resume, StateStopping, CodeInvalidState},
 	}
@@ -377,7 +381,7 @@ func TestCloseLetsStopAnswer(t *testing.T) {
 		<-target.stopped
 		s.Close()
 	}()
-	if err := dial(t, dir, "stopper").Stop(testCtx(t)); err != nil {
+	if err := dial(t, dir, "stopper").Stop(testCtx(t), time.Second); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	s.Close()
@@ -388,8 +392,8 @@ type closingTarget struct {
 	stopped chan struct{}
 }
 
-func (c *closingTarget) Stop(ctx context.Context) error {
-	err := c.fakeTarget.Stop(ctx)
+func (c *closingTarget) Stop(ctx context.Context, grace time.Duration) error {
+	err := c.fakeTarget.Stop(ctx, grace)
 	close(c.stopped)
 	time.Sleep(20 * time.Millisecond) // let Close start first
 	return err
@@ -401,5 +405,36 @@ func TestInfoFillsNameAndPID(t *testing.T) {
 	r := rawExchange(t, s.SocketPath(), []byte(`{"version":1,"op":"info"}`+"\n"))
 	if r.Info == nil || r.Info.Name != "fill" || r.Info.PID != os.Getpid() || r.State != StateRunning {
 		t.Fatalf("reply %+v", r)
+	}
+}
+
+// The stop request carries the client's grace period to the target; a
+// request without one gets DefaultStopTimeout.
+func TestStopCarriesTimeout(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	_, dir := startServer(t, "grace", fake, nil)
+	if err := dial(t, dir, "grace").Stop(testCtx(t), 2500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(t, dir, "grace").Stop(testCtx(t), 0); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("unix", filepath.Join(dir, "grace.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(`{"version":1,"op":"stop"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	want := []time.Duration{2500 * time.Millisecond, 0, DefaultStopTimeout}
+	if !slices.Equal(fake.graces, want) {
+		t.Errorf("the target's Stop got grace periods %v, want %v", fake.graces, want)
 	}
 }

@@ -7,11 +7,13 @@
 // and PVH (the XEN_ELFNOTE_PHYS32_ENTRY note; EBX = hvm_start_info), so
 // QEMU's microvm machine can run the very same file for side-by-side
 // benchmarks. It reads its command line, memory map and CPU tables, starts
-// the other CPUs, drives the serial port, the RTC, the i8042 and virtio-mmio
-// block, network, entropy and console devices (found through
-// virtio_mmio.device= words on the command line, as Linux finds them) the
-// way a minimal driver would, and reports on COM1 in machine-readable
-// lines: the entry it came through, then one line per test,
+// the other CPUs, drives the serial port, the RTC, the i8042, PCI (ECAM or
+// CF8/CFC, BARs, MSI-X, INTx), the ACPI tables (power button, S5) and
+// virtio block, network, entropy and console devices over virtio-mmio
+// (found through virtio_mmio.device= words, or the DSDT, as Linux finds
+// them) and modern virtio-pci the way a minimal driver would, and reports
+// on COM1 in machine-readable lines: the entry it came through, then one
+// line per test,
 //
 //	GLUE-BOOT boot=linux64|pvh
 //	GLUE-OK <test> <details>
@@ -19,8 +21,9 @@
 //
 // followed by GLUE-DONE. The command line picks the tests
 // (glue.test=cmdline,mem,cpus,serial-in,rtc,exits,counter,demo,virtio,blk,
-// blk-bench,net,rng,console) and how the VM ends (glue.end=reset|triple|halt);
-// README.md describes each, with their options and markers.
+// blk-bench,net,rng,console,pci,pci-msix,acpi,power) and how the VM ends
+// (glue.end=reset|triple|halt|s5|poweroff); README.md describes each, with
+// their options and markers.
 //
 // The built ELF is committed so that `go install` needs no C toolchain. It
 // builds reproducibly with Debian 12's gcc and binutils; CI rebuilds it and

@@ -5,6 +5,8 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"regexp"
 	"testing"
 
 	"github.com/gluevmm/glue/guest"
@@ -200,9 +202,29 @@ func TestTestTable(t *testing.T) {
 		got = append(got, string(name))
 	}
 	want := []string{"cmdline", "mem", "cpus", "serial-in", "rtc", "exits", "counter", "demo",
-		"virtio", "blk", "blk-bench", "net", "rng", "console"}
+		"virtio", "blk", "blk-bench", "net", "rng", "console", "pci", "pci-msix", "acpi", "power"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("tests in the image: %v\nwant: %v", got, want)
+	}
+}
+
+// Every glue.* command-line word the guest looks up (a string in its
+// image) has a row in README.md's command-line table, so the contract the
+// tests read does not drift from the code.
+func TestCommandLineWordsDocumented(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := regexp.MustCompile(`\x00(glue\.[a-z.]+)\x00`).FindAllSubmatch(guest.ELF, -1)
+	if len(words) < 10 {
+		t.Fatalf("found only %d glue.* strings in the image", len(words))
+	}
+	for _, w := range words {
+		if !bytes.Contains(readme, []byte("| `"+string(w[1])+"=")) {
+			t.Errorf("README.md's command-line table has no row for %s", w[1])
+		}
 	}
 }
 

@@ -9,7 +9,8 @@ import "fmt"
 //	device_blk.go          !glue_no_blk && !glue_minimal   wires virtio/blk
 //	device_blk_missing.go   glue_no_blk ||  glue_minimal   says which tag left it out
 //
-// and likewise device_net, device_rng and device_vconsole. Both files
+// and likewise device_net, device_rng, device_vconsole and the transports
+// transport_pci and transport_mmio. Both files
 // define the same functions (addDisks, checkDisk, ...) and a constant saying
 // whether the device is linked; only the first imports the device's
 // packages, so a left-out device is not compiled into the binary at all.
@@ -52,13 +53,16 @@ type optional struct {
 	wanted func(cfg *Config) bool
 }
 
-// optionals lists the optional components in the order createDevices adds
-// their devices, which is the order the guest finds them in.
+// optionals lists the optional components: the devices in the order
+// createDevices adds them, which is the order the guest finds them in, then
+// the transports.
 var optionals = []optional{
 	{blkComponent, blkLinked, func(c *Config) bool { return len(c.Disks) > 0 }},
 	{netComponent, netLinked, func(c *Config) bool { return len(c.Nets) > 0 }},
 	{rngComponent, rngLinked, func(c *Config) bool { return c.RNG }},
 	{vconsoleComponent, vconsoleLinked, func(c *Config) bool { return c.ConsoleDevice == ConsoleVirtio }},
+	{pciComponent, pciLinked, func(c *Config) bool { return c.wantsTransport(TransportPCI) }},
+	{mmioComponent, mmioLinked, func(c *Config) bool { return c.wantsTransport(TransportMMIO) }},
 }
 
 // serialComponent is the COM1 UART: always built in, as the console of last

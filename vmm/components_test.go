@@ -14,6 +14,8 @@ var wantsOnly = map[string]Config{
 	"virtio-net":     {Nets: []Net{{Tap: "tap0"}}},
 	"virtio-rng":     {RNG: true},
 	"virtio-console": {ConsoleDevice: ConsoleVirtio},
+	"virtio-pci":     {Transport: TransportPCI},
+	"virtio-mmio":    {Transport: TransportMMIO},
 }
 
 // The registry describes itself consistently, whatever the build tags.

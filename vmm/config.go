@@ -27,16 +27,31 @@ type Config struct {
 	Cmdline string
 	// Boot selects the entry protocol for ELF images that offer several.
 	Boot BootProtocol
+	// Transport is the virtio transport of every device that does not
+	// name its own: TransportPCI, TransportMMIO, or TransportDefault for
+	// PCI (what stock kernels see), or MMIO in a build without virtio-pci.
+	Transport Transport
+	// NoACPI leaves the ACPI tables out: the guest then finds the CPUs in
+	// the MP table, virtio-mmio devices on its command line and PCI through
+	// configuration mechanism #1 only. With ACPI (the default) virtio-mmio
+	// devices are described in the DSDT only, never on the command line,
+	// or Linux would register them twice.
+	NoACPI bool
+
 	// Disks are virtio-blk devices, in order (the guest's vda, vdb, ...).
 	Disks []Disk
 	// Nets are virtio-net devices, each on a host tap interface.
 	Nets []Net
-	// RNG adds a virtio-rng device fed from the host's crypto/rand.
-	RNG bool
+	// RNG adds a virtio-rng device fed from the host's crypto/rand, on
+	// RNGTransport (TransportDefault: Transport).
+	RNG          bool
+	RNGTransport Transport
 	// ConsoleDevice is where the guest's console is: ConsoleSerial (COM1,
 	// the default) or ConsoleVirtio (a virtio-console, the guest's hvc0).
-	// Output from both goes to Console; host input goes to this one.
-	ConsoleDevice ConsoleDevice
+	// Output from both goes to Console; host input goes to this one. A
+	// virtio console is on ConsoleTransport (TransportDefault: Transport).
+	ConsoleDevice    ConsoleDevice
+	ConsoleTransport Transport
 
 	// BzImageEntry makes glue enter a bzImage through its own 64-bit entry
 	// (in-guest decompression) instead of extracting the vmlinux payload.
@@ -55,14 +70,17 @@ type Config struct {
 
 // Disk is a raw disk image.
 type Disk struct {
-	Path     string
-	ReadOnly bool
+	Path      string
+	ReadOnly  bool
+	Transport Transport // TransportDefault: Config.Transport
 }
 
 // Net is a network device backed by a host tap interface.
 type Net struct {
 	Tap string // interface name, opened (or created) through /dev/net/tun
 	MAC string // guest MAC; empty derives a stable one from the VM name
+
+	Transport Transport // TransportDefault: Config.Transport
 }
 
 // ConsoleDevice names the device that carries the guest's console input.
@@ -146,8 +164,8 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 			return fieldError(FieldNets, err)
 		}
 	}
-	if devices := len(c.Disks) + len(c.Nets) + btoi(c.RNG) + btoi(c.ConsoleDevice == ConsoleVirtio); devices > x86.MaxVirtioDevices {
-		return configErr(FieldDisks, "%d virtio devices: at most %d", devices, x86.MaxVirtioDevices)
+	if err := c.checkTransports(); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		field Field
@@ -161,11 +179,4 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 		}
 	}
 	return nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

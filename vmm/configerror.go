@@ -33,6 +33,8 @@ const (
 	FieldNets
 	FieldRNG
 	FieldConsoleDevice
+	FieldTransport
+	FieldNoACPI
 	fieldEnd // after the last field
 )
 
@@ -48,6 +50,8 @@ var fieldNames = [fieldEnd]string{
 	FieldNets:          "Nets",
 	FieldRNG:           "RNG",
 	FieldConsoleDevice: "ConsoleDevice",
+	FieldTransport:     "Transport",
+	FieldNoACPI:        "NoACPI",
 }
 
 // String returns the Config field's Go name ("MemMiB").

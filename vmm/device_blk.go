@@ -30,7 +30,7 @@ func newDisks(disks []Disk, log *slog.Logger) ([]virtioDevice, error) {
 			}
 			return nil, &ConfigError{Field: FieldDisks, Err: err}
 		}
-		devs = append(devs, virtioDevice{blk.New(disk, log.With("disk", d.Path)), disk})
+		devs = append(devs, virtioDevice{dev: blk.New(disk, log.With("disk", d.Path)), backend: disk})
 	}
 	return devs, nil
 }

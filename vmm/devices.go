@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/gluevmm/glue/acpi"
 	"github.com/gluevmm/glue/bus"
 	"github.com/gluevmm/glue/eventloop"
 	"github.com/gluevmm/glue/guestmem"
@@ -14,14 +15,15 @@ import (
 
 // deviceManager is the one owner of everything between the guest and the
 // device models (Firecracker's device manager): the port and MMIO buses;
-// the legacy PC devices at their x86/layout.go ports and IRQs; the virtio
-// slots, each an MMIO window and IOAPIC pin from x86/layout.go with its
-// irqfd and ioeventfds (virtio.go); the event loop that runs device work;
-// the backends the devices use (disk images, taps); the guest's console
-// output and input; and the kernel command-line entries that describe the
-// devices to the guest. Slots, addresses and interrupt lines are handed out
-// here and nowhere else, so that is where PCI slots, GSIs and ACPI table
-// entries go too.
+// the legacy PC devices at their x86/layout.go ports and IRQs; the PCI
+// root complex with its slots, BAR windows and INTx lines (pci.go); the
+// GSI routing table and the MSI-X vectors' irqfds (msix.go); the virtio
+// devices on PCI or MMIO with their irqfds and ioeventfds (virtio.go,
+// transport_*.go); the ACPI power device and the description of all of it
+// for the ACPI tables or the kernel command line (acpi.go); the event loop
+// that runs device work; the backends the devices use (disk images, taps);
+// and the guest's console output and input. Slots, addresses and
+// interrupt lines are handed out here and nowhere else.
 //
 // The machine's VM and memory are borrowed: the device manager binds
 // interrupts and queue notifications on the VM and gives the devices guest
@@ -35,13 +37,23 @@ type deviceManager struct {
 	loop      *eventloop.Loop
 	output    *guestOutput  // what every console device writes to
 	consoleIn consoleDevice // the device host console input goes to
-	virtio    []*virtioSlot // in slot order
-	params    []string      // kernel command-line entries, one per device that needs one
-	backends  []io.Closer   // disk images, taps: closed after the devices
+	gsis      *gsiRouter
+	pci       *pciBus
+	power     *acpi.Power // nil without ACPI
+	backends  []io.Closer // disk images, taps: closed after the devices
+	eventFDs  []int       // irqfds and ioeventfds, closed after the event loop
 
-	// reset is closed (once) when the guest pulses the i8042 reset line.
-	reset     chan struct{}
-	resetOnce sync.Once
+	// The virtio-mmio devices, for the DSDT or (without ACPI) the
+	// command line.
+	mmioDevices []acpi.MMIODevice
+	mmioParams  []string
+
+	// reset is closed (once) when the guest pulses the i8042 reset line or
+	// writes the ACPI reset register; powerOff when it enters S5.
+	reset        chan struct{}
+	resetOnce    sync.Once
+	powerOff     chan struct{}
+	powerOffOnce sync.Once
 }
 
 // buses are the address spaces vCPU exits are dispatched on.
@@ -68,10 +80,25 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 		return nil, err
 	}
 	dm.consoleIn = uart
+	var ram []guestmem.Span
+	for _, r := range mem.Regions() {
+		ram = append(ram, r.Span)
+	}
+	if dm.pci, err = newPCIBus(v.IRQLine, dm.pio, dm.mmio, ram, log); err != nil {
+		return nil, err
+	}
+	if !cfg.NoACPI {
+		if err := dm.addPowerDevice(); err != nil {
+			return nil, err
+		}
+	}
 	if len(cfg.Disks) > 0 {
 		disks, err := newDisks(cfg.Disks, log)
 		if err != nil {
 			return nil, err
+		}
+		for i := range disks {
+			disks[i].transport = cfg.transportOf(cfg.Disks[i].Transport)
 		}
 		if err := dm.addVirtio(disks...); err != nil {
 			return nil, err
@@ -82,6 +109,9 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 		if err != nil {
 			return nil, err
 		}
+		for i := range nets {
+			nets[i].transport = cfg.transportOf(cfg.Nets[i].Transport)
+		}
 		if err := dm.addVirtio(nets...); err != nil {
 			return nil, err
 		}
@@ -91,6 +121,7 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 		if err != nil {
 			return nil, err
 		}
+		rng.transport = cfg.transportOf(cfg.RNGTransport)
 		if err := dm.addVirtio(rng); err != nil {
 			return nil, err
 		}
@@ -100,6 +131,7 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 		if err != nil {
 			return nil, err
 		}
+		hvc.transport = cfg.transportOf(cfg.ConsoleTransport)
 		if err := dm.addVirtio(hvc); err != nil {
 			return nil, err
 		}
@@ -121,25 +153,24 @@ func newDeviceManager(v *kvm.VM, mem *guestmem.Memory, console io.Writer, tl *Ti
 	return &deviceManager{
 		vm: v, mem: mem, log: log,
 		pio: &bus.Bus{}, mmio: &bus.Bus{},
-		loop:   loop,
-		output: newGuestOutput(console, tl),
-		reset:  make(chan struct{}),
+		loop:     loop,
+		output:   newGuestOutput(console, tl),
+		gsis:     newGSIRouter(v.SetGSIRouting),
+		reset:    make(chan struct{}),
+		powerOff: make(chan struct{}),
 	}, nil
 }
 
 // buses returns the address spaces for the vCPUs' exits.
 func (dm *deviceManager) buses() buses { return buses{dm.pio, dm.mmio} }
 
-// kernelParams returns the command-line entries that describe the devices.
-func (dm *deviceManager) kernelParams() []string { return dm.params }
-
 // close releases what the device manager owns, once no vCPU runs: the
-// event loop (so no device work runs any more), the virtio eventfds, the
-// backends, and last the guest output, flushed within
+// event loop (so no device work runs any more), the irqfds and
+// ioeventfds, the backends, and last the guest output, flushed within
 // GuestOutputFlushTimeout.
 func (dm *deviceManager) close() error {
 	errs := []error{dm.loop.Close()}
-	dm.closeVirtio()
+	dm.closeEventFDs()
 	for _, c := range dm.backends {
 		errs = append(errs, c.Close())
 	}

@@ -14,10 +14,10 @@ import (
 
 // loadKernel is the "load kernel" step: it loads the kernel (cfg.Kernel, or
 // the built-in guest) and the initrd into mem, builds the command line from
-// cfg.Cmdline and the device manager's deviceParams, and writes the boot
-// structures that point at them. It returns the entry the boot processor
-// starts at.
-func loadKernel(mem *guestmem.Memory, cfg *Config, deviceParams []string, log *slog.Logger) (loader.EntryPoint, error) {
+// cfg.Cmdline and the devices' command-line entries, and writes the boot
+// structures that point at them, the RSDP and the reserved ranges of desc
+// included. It returns the entry the boot processor starts at.
+func loadKernel(mem *guestmem.Memory, cfg *Config, desc bootDescription, log *slog.Logger) (loader.EntryPoint, error) {
 	opts := loader.Options{MinAddr: x86.HighMemStart}
 	switch cfg.Boot {
 	case BootPVH:
@@ -50,11 +50,11 @@ func loadKernel(mem *guestmem.Memory, cfg *Config, deviceParams []string, log *s
 		}
 	}
 
-	cmdline, err := kernelCmdline(cfg, deviceParams, k.CmdlineMax)
+	cmdline, err := kernelCmdline(cfg, desc.params, k.CmdlineMax)
 	if err != nil {
 		return loader.EntryPoint{}, err
 	}
-	boot := x86.BootConfig{Cmdline: cmdline, NumCPUs: cfg.CPUs}
+	boot := x86.BootConfig{Cmdline: cmdline, NumCPUs: cfg.CPUs, RSDPAddr: desc.rsdp, Reserved: desc.reserved}
 	boot.Initrd.Base, boot.Initrd.Size = initrd.Addr, initrd.Size
 	boot.Protocol = k.Protocol
 	if k.Protocol == loader.Linux64 {

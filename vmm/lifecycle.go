@@ -93,11 +93,35 @@ func (vm *VM) resumeAll() {
 	}
 }
 
-// Stop asks Run to end the VM in order (outcome OutcomeStopped); it does
-// not wait for Run to return.
-func (vm *VM) Stop(context.Context) error {
-	vm.stopOnce.Do(func() { close(vm.stopRequested) })
+// Stop ends the VM; it does not wait for Run to return. A running VM with
+// ACPI first gets its power button pressed and up to grace to power itself
+// off (Run's outcome is then OutcomePowerOff), showing StateStopping
+// meanwhile; after grace, or at once for grace 0, a paused VM or one
+// without ACPI, Run ends the VM in order (OutcomeStopped). A second Stop
+// while the guest has its grace does not press again; one with grace 0
+// ends the wait.
+func (vm *VM) Stop(_ context.Context, grace time.Duration) error {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	power := vm.devices.power
+	if grace <= 0 || power == nil || vm.state == control.StatePaused {
+		vm.requestStop()
+		return nil
+	}
+	if vm.state == control.StateStopping {
+		return nil
+	}
+	vm.state = control.StateStopping
+	vm.log.Info("vm stopping: power button pressed", "name", vm.cfg.Name, "grace", grace)
+	power.PressPowerButton()
+	// Harmless when the guest powered off first: Run no longer listens.
+	time.AfterFunc(grace, vm.requestStop)
 	return nil
+}
+
+// requestStop asks Run to end the VM in order.
+func (vm *VM) requestStop() {
+	vm.stopOnce.Do(func() { close(vm.stopRequested) })
 }
 
 // Info describes the VM for the control plane (`glue list`).

@@ -107,7 +107,7 @@ func TestStopConsoleStalled(t *testing.T) {
 	for !slices.ContainsFunc(tl.Events(), func(e TimelineEvent) bool { return e.Phase == "first guest output byte" }) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	vm.Stop(context.Background())
+	vm.Stop(context.Background(), 0)
 	within(t, "stopping the VM", func() {
 		if o := <-ended; o != OutcomeStopped {
 			t.Errorf("outcome %q, want %q", o, OutcomeStopped)

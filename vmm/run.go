@@ -42,6 +42,8 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 		outcome = OutcomeStopped
 	case <-vm.devices.reset:
 		outcome = OutcomeReset
+	case <-vm.devices.powerOff:
+		outcome = OutcomePowerOff
 	case end := <-ends:
 		outcome, err = classify(end)
 	}

@@ -7,44 +7,33 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gluevmm/glue/guestmem"
-	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/virtio"
-	"github.com/gluevmm/glue/virtio/transport/mmio"
-	"github.com/gluevmm/glue/x86"
 )
 
-// The device manager's virtio slots. Virtio devices sit on the MMIO bus, one
-// 4 KiB window each (x86.VirtioMMIOAddr), and are described to the guest on
-// its command line as Linux expects (virtio_mmio.device=4K@0xd0000000:5).
+// The device manager's virtio devices. Each sits on its transport
+// (Config.transportOf): a PCI slot with its BAR, MSI-X vectors and INTx
+// line (transport_pci.go), or an MMIO window with an IOAPIC pin
+// (transport_mmio.go).
 //
 // Neither direction goes through a vCPU exit on the fast path:
-//   - a queue notification (the guest writing the queue index to
-//     QueueNotify) signals an ioeventfd inside KVM, one per queue, which the
-//     event loop turns into Transport.NotifyQueue;
-//   - an interrupt is a write to an irqfd bound to the device's IOAPIC pin.
-//     The transport reports its line's level; a rising edge is one irqfd
-//     write, which is all an edge-triggered pin needs (the driver acks
-//     InterruptStatus before the line can rise again).
-
-// virtioSlot is one device's window and file descriptors.
-type virtioSlot struct {
-	transport *mmio.Transport
-	irqFD     int
-	notifyFDs []int
-}
+//   - a queue notification (the guest writing to the queue's notify
+//     address) signals an ioeventfd inside KVM, one per queue, which the
+//     event loop turns into the transport's NotifyQueue;
+//   - an interrupt is a write to an irqfd: the device's IOAPIC pin on MMIO,
+//     the vector's GSI on PCI with MSI-X.
 
 // virtioDevice is a device made by a device file, for a virtio slot, with
-// the backend it uses (nil if none). A device file that fails half-way
-// closes the backends it opened; once handed to addVirtio, they are the
-// device manager's.
+// the backend it uses (nil if none) and the transport it goes on. A device
+// file that fails half-way closes the backends it opened; once handed to
+// addVirtio, they are the device manager's.
 type virtioDevice struct {
-	dev     virtio.Device
-	backend io.Closer
+	dev       virtio.Device
+	backend   io.Closer
+	transport Transport // resolved by createDevices
 }
 
 // addVirtio takes ownership of the devices' backends, then puts each device
-// in the next slot.
+// on its transport, in order.
 func (dm *deviceManager) addVirtio(devs ...virtioDevice) error {
 	for _, d := range devs {
 		if d.backend != nil {
@@ -52,95 +41,59 @@ func (dm *deviceManager) addVirtio(devs ...virtioDevice) error {
 		}
 	}
 	for _, d := range devs {
-		if err := dm.addVirtioSlot(d.dev); err != nil {
+		var err error
+		switch d.transport {
+		case TransportPCI:
+			err = dm.addPCIVirtio(d.dev)
+		case TransportMMIO:
+			err = dm.addMMIOVirtio(d.dev)
+		default:
+			err = fmt.Errorf("vmm: virtio %v: no transport", d.dev.Type())
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// addVirtioSlot puts dev in the next slot: its MMIO window, its interrupt,
-// its queue notifications and its command-line entry.
-func (dm *deviceManager) addVirtioSlot(dev virtio.Device) error {
-	n := len(dm.virtio)
-	irq, ok := x86.VirtioIRQ(n)
-	if !ok {
-		return fmt.Errorf("vmm: more than %d virtio devices", n)
-	}
-	base := x86.VirtioMMIOAddr(n)
-	slot := &virtioSlot{irqFD: -1}
-	dm.virtio = append(dm.virtio, slot)
-
-	fd, err := newEventFD()
+// newNotifyFD returns an eventfd that, once an ioeventfd binds it to queue
+// q's notify address, runs notify(q) on the event loop; notify reports
+// whether work is left, which is then queued behind other fds (bounded
+// work per call).
+func (dm *deviceManager) newNotifyFD(q int, notify func(q int) bool) (int, error) {
+	fd, err := dm.newEventFD()
 	if err != nil {
-		return err
+		return -1, err
 	}
-	slot.irqFD = fd
-	if err := dm.vm.IRQFD(fd, irq); err != nil {
-		return err
-	}
-	log := dm.log.With("virtio", n, "type", dev.Type())
-	t, err := mmio.New(dev, dm.mem, irqfdTrigger(fd), log)
-	if err != nil {
-		return err
-	}
-	slot.transport = t
-	if err := dm.mmio.Insert(uint64(base), mmio.WindowSize, t); err != nil {
-		return err
-	}
-	for q := range dev.QueueMaxSizes() {
-		if err := dm.bindNotify(slot, base, q); err != nil {
-			return err
+	var run func()
+	run = func() {
+		if notify(q) {
+			dm.loop.Submit(run)
 		}
 	}
-	dm.params = append(dm.params, mmio.KernelParam(base, mmio.WindowSize, irq))
-	return nil
-}
-
-// bindNotify routes the guest's "queue q has work" write through an
-// ioeventfd to the event loop.
-func (dm *deviceManager) bindNotify(slot *virtioSlot, base guestmem.Addr, q int) error {
-	fd, err := newEventFD()
-	if err != nil {
-		return err
-	}
-	slot.notifyFDs = append(slot.notifyFDs, fd)
-	ev := kvm.IOEvent{FD: fd, Addr: uint64(base) + mmio.NotifyOffset, Len: 4, DataMatch: true, Data: uint64(q)}
-	if err := dm.vm.IOEventFD(ev); err != nil {
-		return err
-	}
-	var notify func()
-	notify = func() {
-		// Bounded work per call; the rest is queued behind other fds.
-		if slot.transport.NotifyQueue(q) {
-			dm.loop.Submit(notify)
-		}
-	}
-	return dm.loop.Add(fd, unix.EPOLLIN, func(uint32) {
+	return fd, dm.loop.Add(fd, unix.EPOLLIN, func(uint32) {
 		drainEventFD(fd)
-		notify()
+		run()
 	})
 }
 
-// closeVirtio releases the slots' file descriptors, after the event loop
-// is closed (KVM drops its irqfd and ioeventfd bindings with the VM).
-func (dm *deviceManager) closeVirtio() {
-	for _, s := range dm.virtio {
-		for _, fd := range s.notifyFDs {
-			unix.Close(fd)
-		}
-		if s.irqFD >= 0 {
-			unix.Close(s.irqFD)
-		}
-	}
-}
-
-func newEventFD() (int, error) {
+// newEventFD returns an eventfd the device manager closes, after the event
+// loop, in close (KVM drops its irqfd and ioeventfd bindings with the VM).
+func (dm *deviceManager) newEventFD() (int, error) {
 	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return -1, fmt.Errorf("vmm: eventfd: %w", err)
 	}
+	dm.eventFDs = append(dm.eventFDs, fd)
 	return fd, nil
+}
+
+func (dm *deviceManager) closeEventFDs() {
+	for _, fd := range dm.eventFDs {
+		unix.Close(fd)
+	}
+	dm.eventFDs = nil
 }
 
 func drainEventFD(fd int) {
@@ -148,14 +101,9 @@ func drainEventFD(fd int) {
 	unix.Read(fd, buf[:])
 }
 
-// irqfdTrigger raises an edge on the device's pin when its line goes high.
-type irqfdTrigger int
-
-func (fd irqfdTrigger) SetLevel(high bool) {
-	if !high {
-		return
-	}
+// signalEventFD adds one to the eventfd: an irqfd's interrupt.
+func signalEventFD(fd int) {
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	unix.Write(int(fd), one[:])
+	unix.Write(fd, one[:])
 }

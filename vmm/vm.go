@@ -90,7 +90,15 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 		return nil, err
 	}
 
-	entry, err := loadKernel(m.mem, &cfg, vm.devices.kernelParams(), log)
+	desc, err := writeACPITables(m.mem, vm.devices, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := done("write ACPI tables"); err != nil {
+		return nil, err
+	}
+
+	entry, err := loadKernel(m.mem, &cfg, desc, log)
 	if err != nil {
 		return nil, err
 	}

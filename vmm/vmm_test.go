@@ -12,6 +12,7 @@ import (
 
 	"github.com/gluevmm/glue/control"
 	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/x86"
 )
 
 func TestValidate(t *testing.T) {
@@ -32,6 +33,7 @@ func TestValidate(t *testing.T) {
 		{"missing kernel", func(c *Config) { c.Kernel = "/nonexistent/vmlinux" }, FieldKernel},
 		{"kernel is a directory", func(c *Config) { c.Kernel = "/" }, FieldKernel},
 		{"missing initrd", func(c *Config) { c.Initrd = "/nonexistent/initrd" }, FieldInitrd},
+		{"unknown transport", func(c *Config) { c.Transport = "isa" }, FieldTransport},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +50,59 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Validate refuses unknown transports and more devices on a transport than
+// it has room for. In a build without virtio-net, virtio-rng or one of the
+// transports, every case is refused (the valid ones for what is missing).
+func TestValidateTransports(t *testing.T) {
+	t.Parallel()
+	valid := Config{CPUs: 1, MemMiB: 512}
+	tests := []struct {
+		name      string
+		edit      func(*Config)
+		wantField Field // 0: valid
+		built     bool  // this build has what the case needs
+	}{
+		{"unknown device transport", func(c *Config) { c.RNG, c.RNGTransport = true, "usb" }, FieldTransport, rngLinked},
+		{"more virtio-mmio devices than pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices+1), TransportMMIO }, FieldTransport, netLinked && mmioLinked},
+		{"as many virtio-mmio devices as pins", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxVirtioDevices), TransportMMIO }, 0, netLinked && mmioLinked},
+		{"more virtio-pci devices than slots", func(c *Config) { c.Nets, c.Transport = nets(x86.MaxPCIDevices+1), TransportPCI }, FieldTransport, netLinked && pciLinked},
+		{"many devices over both", func(c *Config) {
+			c.Nets, c.Transport = nets(x86.MaxPCIDevices), TransportPCI
+			c.RNG, c.RNGTransport = true, TransportMMIO
+		}, 0, netLinked && rngLinked && pciLinked && mmioLinked},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid
+			tc.edit(&c)
+			err := c.Validate(8, 32<<10)
+			var ce *ConfigError
+			var missing *MissingComponentError
+			switch {
+			case !tc.built && tc.wantField == 0 && !errors.As(err, &missing):
+				t.Fatalf("error %v, want a MissingComponentError in this build", err)
+			case !tc.built && err == nil:
+				t.Fatal("accepted in a build that lacks what it needs")
+			case !tc.built:
+			case tc.wantField == 0 && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tc.wantField != 0 && (!errors.As(err, &ce) || ce.Field != tc.wantField):
+				t.Fatalf("error %v, want a ConfigError for %s", err, tc.wantField)
+			}
+		})
+	}
+}
+
+// nets returns n virtio-net devices on taps tap0, tap1, ...
+func nets(n int) []Net {
+	var ns []Net
+	for i := range n {
+		ns = append(ns, Net{Tap: fmt.Sprintf("tap%d", i)})
+	}
+	return ns
 }
 
 // syncBuffer is a goroutine-safe console.
@@ -184,8 +239,8 @@ func TestPauseResumeStop(t *testing.T) {
 	}
 	last := strings.Count(frozen, "GLUE-COUNT")
 	waitFor(fmt.Sprintf("GLUE-COUNT %d\n", last)) // the next number, nothing skipped
-	vm.Stop(ctx)
-	vm.Stop(ctx)
+	vm.Stop(ctx, 0)
+	vm.Stop(ctx, 0)
 	if o := <-ended; o != OutcomeStopped {
 		t.Fatalf("outcome %q, want %q", o, OutcomeStopped)
 	}

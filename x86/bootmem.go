@@ -21,13 +21,19 @@ type BootConfig struct {
 	// nil for an ELF vmlinux. Linux64 only.
 	SetupHeader []byte
 	NumCPUs     int
+	// RSDPAddr is where the ACPI tables' RSDP is (the VMM wrote them
+	// already); 0 when the guest gets no ACPI tables.
+	RSDPAddr guestmem.Addr
+	// Reserved are address ranges outside RAM that the memory map reports
+	// reserved: the PCI ECAM region.
+	Reserved []guestmem.Span
 }
 
 // WriteBootMemory writes everything in low memory that the guest needs at
 // its first instruction, in this order: the GDT and an empty IDT, the
 // identity page tables, the command line at CmdlineAddr, the MP table, and
 // last the zero page (Linux64) or the PVH start info, which point to the
-// command line and carry the e820 map of mem.
+// command line and the ACPI RSDP and carry the e820 map of mem.
 //
 // The kernel and initrd must already be loaded. The config is validated
 // before anything is written; an error from a write means mem is too small
@@ -37,7 +43,7 @@ func WriteBootMemory(mem *guestmem.Memory, cfg BootConfig) error {
 	for _, r := range mem.Regions() {
 		ram = append(ram, r.Span)
 	}
-	e820, err := E820Map(ram)
+	e820, err := E820Map(ram, cfg.Reserved...)
 	if err != nil {
 		return err
 	}
@@ -49,6 +55,7 @@ func WriteBootMemory(mem *guestmem.Memory, cfg BootConfig) error {
 		CmdlineLen:  len(cfg.Cmdline),
 		Initrd:      cfg.Initrd,
 		E820:        e820,
+		RSDPAddr:    cfg.RSDPAddr,
 	}
 
 	blobs := append(descriptorTableBlobs(), pageTableBlobs()...)

@@ -191,11 +191,12 @@ func TestBootStructuresDoNotOverlap(t *testing.T) {
 		{"page directories", PDAddr, IdentityMapGiB * pageTableSize},
 		{"command line", CmdlineAddr, CmdlineRegionSize},
 		{"MP table", MPTableAddr, uint64(mpTableSize(MaxCPUs))},
+		{"ACPI tables", ACPITablesAddr, ACPITablesSize},
 	}
 	end := func(r region) guestmem.Addr { return r.addr + guestmem.Addr(r.size) }
 	for i, r := range regions {
 		limit := EBDAStart
-		if r.name == "MP table" {
+		if r.name == "MP table" || r.name == "ACPI tables" {
 			limit = HighMemStart
 		}
 		if r.addr < 0x500 || end(r) > limit {
@@ -206,5 +207,40 @@ func TestBootStructuresDoNotOverlap(t *testing.T) {
 				t.Errorf("%s [%#x, %#x) overlaps %s [%#x, %#x)", r.name, r.addr, end(r), o.name, o.addr, end(o))
 			}
 		}
+	}
+}
+
+// The RSDP address and the reserved ECAM range reach the guest through both
+// boot protocols: the zero page's acpi_rsdp_addr and e820 map, and the PVH
+// start info's rsdp_paddr and memory map.
+func TestWriteBootMemoryACPI(t *testing.T) {
+	t.Parallel()
+	const rsdp = ACPITablesAddr + 0x40
+	ecam := guestmem.Span{Base: ECAMBase, Size: ECAMSize}
+	for _, proto := range []loader.Protocol{loader.Linux64, loader.PVH} {
+		t.Run(proto.String(), func(t *testing.T) {
+			t.Parallel()
+			mem := newTestMemory(t, 256<<20)
+			cfg := BootConfig{Protocol: proto, NumCPUs: 1, RSDPAddr: rsdp, Reserved: []guestmem.Span{ecam}}
+			if err := WriteBootMemory(mem, cfg); err != nil {
+				t.Fatal(err)
+			}
+			var gotRSDP uint64
+			var memmap []E820Entry
+			if proto == loader.PVH {
+				info := readPVHStartInfo(t, mem)
+				gotRSDP, memmap = info.rsdp, info.memmap
+			} else {
+				page := zeroPage(t, mem)
+				gotRSDP, memmap = u64(page, zpACPIRSDPAddr), decodeE820(page)
+			}
+			if gotRSDP != uint64(rsdp) {
+				t.Errorf("RSDP address %#x, want %#x", gotRSDP, rsdp)
+			}
+			last := memmap[len(memmap)-1]
+			if want := (E820Entry{Addr: ECAMBase, Size: ECAMSize, Type: E820Reserved}); last != want {
+				t.Errorf("memory map ends with %v, want the ECAM range %v", last, want)
+			}
+		})
 	}
 }

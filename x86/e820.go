@@ -1,7 +1,9 @@
 package x86
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/gluevmm/glue/guestmem"
 )
@@ -41,9 +43,11 @@ const MaxE820Entries = 128
 // E820Map returns the memory map for the given RAM spans (as from RAMSpans,
 // sorted by address): the first span must start at 0 and reach past
 // HighMemStart. The legacy area [EBDAStart, HighMemStart) is reported
-// reserved: the MP table lives there, and real PCs keep the BIOS in it.
-// Every other byte of RAM is usable.
-func E820Map(ram []guestmem.Span) ([]E820Entry, error) {
+// reserved: the MP table and the ACPI tables live there, and real PCs keep
+// the BIOS in it. Every other byte of RAM is usable. The reserved spans,
+// which must lie outside RAM (the PCI ECAM region), are reported reserved
+// too, the whole map in address order.
+func E820Map(ram []guestmem.Span, reserved ...guestmem.Span) ([]E820Entry, error) {
 	if len(ram) == 0 || ram[0].Base != 0 || ram[0].Size <= uint64(HighMemStart) {
 		return nil, fmt.Errorf("x86: e820: the first RAM span must start at 0 and extend past %#x", HighMemStart)
 	}
@@ -61,6 +65,18 @@ func E820Map(ram []guestmem.Span) ([]E820Entry, error) {
 		entries = append(entries, E820Entry{Addr: s.Base, Size: s.Size, Type: E820RAM})
 		prevEnd = s.End()
 	}
+	for _, r := range reserved {
+		if r.Size == 0 || r.End() < r.Base {
+			return nil, fmt.Errorf("x86: e820: reserved span %#x+%#x is empty or wraps", r.Base, r.Size)
+		}
+		for _, s := range ram {
+			if r.Base < s.End() && s.Base < r.End() {
+				return nil, fmt.Errorf("x86: e820: reserved span %#x+%#x overlaps RAM %#x+%#x", r.Base, r.Size, s.Base, s.Size)
+			}
+		}
+		entries = append(entries, E820Entry{Addr: r.Base, Size: r.Size, Type: E820Reserved})
+	}
+	slices.SortFunc(entries, func(a, b E820Entry) int { return cmp.Compare(a.Addr, b.Addr) })
 	if len(entries) > MaxE820Entries {
 		return nil, fmt.Errorf("x86: e820: %d entries, at most %d fit", len(entries), MaxE820Entries)
 	}

@@ -119,3 +119,38 @@ func TestE820TypeString(t *testing.T) {
 		}
 	}
 }
+
+// Reserved ranges outside RAM join the map in address order; one that
+// overlaps RAM, is empty or wraps is refused.
+func TestE820MapReservedSpans(t *testing.T) {
+	t.Parallel()
+	ram := RAMSpans(6 << 30)
+	ecam := guestmem.Span{Base: ECAMBase, Size: ECAMSize}
+	got, err := E820Map(ram, ecam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []E820Entry{
+		{Addr: 0, Size: 0x9fc00, Type: E820RAM},
+		{Addr: 0x9fc00, Size: 0x100000 - 0x9fc00, Type: E820Reserved},
+		{Addr: 0x100000, Size: 3<<30 - 0x100000, Type: E820RAM},
+		{Addr: ECAMBase, Size: ECAMSize, Type: E820Reserved},
+		{Addr: 4 << 30, Size: 3 << 30, Type: E820RAM},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("E820Map with ECAM reserved\n%v\nwant\n%v", got, want)
+	}
+	for _, tc := range []struct {
+		name string
+		span guestmem.Span
+	}{
+		{"overlaps low RAM", guestmem.Span{Base: 0x100000, Size: 4096}},
+		{"overlaps high RAM", guestmem.Span{Base: 5 << 30, Size: 4096}},
+		{"empty", guestmem.Span{Base: ECAMBase}},
+		{"wraps", guestmem.Span{Base: 1<<64 - 4096, Size: 8192}},
+	} {
+		if _, err := E820Map(ram, tc.span); err == nil {
+			t.Errorf("%s: reserved span %v accepted", tc.name, tc.span)
+		}
+	}
+}

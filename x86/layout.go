@@ -33,15 +33,55 @@ const IdentityMapGiB = 4
 
 // The 32-bit MMIO gap: guest RAM above MMIOGapStart is placed at 4 GiB
 // instead, so that the devices and the interrupt controllers have addresses
-// below 4 GiB.
+// below 4 GiB. From its start: the 32-bit PCI BAR window, the virtio-mmio
+// windows, the PCI ECAM region, then the IOAPIC and LAPIC.
 const (
 	MMIOGapStart guestmem.Addr = 0xc000_0000
 	MMIOGapEnd   guestmem.Addr = 1 << 32
 
+	// PCIMem32Base is the 32-bit window PCI BARs are placed in (and may be
+	// moved to by the guest); the ACPI _CRS of the host bridge lists it.
+	PCIMem32Base guestmem.Addr = 0xc000_0000
+	PCIMem32Size               = 0x1000_0000
+
 	VirtioMMIOBase guestmem.Addr = 0xd000_0000 // first virtio-mmio device window
 	VirtioMMIOSize               = 0x1000      // one window per device
-	IOAPICAddr     guestmem.Addr = 0xfec0_0000
-	LAPICAddr      guestmem.Addr = 0xfee0_0000
+
+	// ECAMBase is PCI bus 0's memory-mapped configuration space, the only
+	// bus (MCFG lists buses 0-0). It is reported reserved in e820: Linux
+	// uses MMCONFIG only over a range the firmware reserved.
+	ECAMBase guestmem.Addr = 0xe000_0000
+	ECAMSize               = 1 << 20
+
+	IOAPICAddr guestmem.Addr = 0xfec0_0000
+	LAPICAddr  guestmem.Addr = 0xfee0_0000
+)
+
+// The 64-bit PCI BAR window starts at the first 1 GiB boundary above RAM
+// (and at least at 4 GiB) and is PCIMem64Size bytes: room for a guest to
+// move 64-bit BARs above 4 GiB. glue itself places every BAR in the 32-bit
+// window, which any guest can reach with its first 4 GiB mapped.
+const (
+	PCIMem64Align = 1 << 30
+	PCIMem64Size  = 64 << 30
+)
+
+// PCIMem64Base returns the base of the 64-bit PCI window for memBytes of
+// guest RAM.
+func PCIMem64Base(memBytes uint64) guestmem.Addr {
+	end := uint64(MMIOGapEnd)
+	if spans := RAMSpans(memBytes); len(spans) > 1 {
+		end = uint64(spans[1].End())
+	}
+	return guestmem.Addr((end + PCIMem64Align - 1) &^ (PCIMem64Align - 1))
+}
+
+// ACPI tables: the RSDP and the tables after it sit at the start of the
+// BIOS area an OS scans for the RSDP, inside the legacy range e820 already
+// reports reserved, so they need no entry of their own.
+const (
+	ACPITablesAddr guestmem.Addr = 0xe0000
+	ACPITablesSize               = 0x20000 // to HighMemStart
 )
 
 // Legacy I/O ports.
@@ -53,8 +93,11 @@ const (
 	I8042Cmd   = 0x64
 	RTCIndex   = 0x70
 	RTCData    = 0x71
-	DebugPort  = 0x80 // POST code port; ignored, but its writes are cheap exits
-	PCIConfigA = 0xcf8
+	DebugPort  = 0x80  // POST code port; ignored, but its writes are cheap exits
+	PCIConfigA = 0xcf8 // PCI configuration mechanism #1, 0xcf8-0xcff
+	// ACPIPowerPort is the ACPI power device's register block (power
+	// button event, sleep control and status, reset), 8 ports.
+	ACPIPowerPort = 0x600
 )
 
 // ISA interrupt lines (IOAPIC pins 0-15 follow the PC convention).
@@ -67,8 +110,26 @@ const (
 	IRQVirtioMin = 5 // virtio-mmio devices take the free lines from here, see VirtioIRQ
 )
 
+// The other IOAPIC pins (GSIs 16-23): PCI INTx and the ACPI power button.
+// GSIs from MSIGSIBase on are not pins but KVM routes, one per MSI-X vector.
+const (
+	// PCIINTxGSIBase is the first of the four level-triggered, active-low
+	// lines PCI INTx pins are swizzled onto (pci.Swizzle 0-3 -> 16-19), as
+	// the DSDT's _PRT says.
+	PCIINTxGSIBase = 16
+	PCIINTxLines   = 4
+	// PowerButtonGSI is the ACPI Generic Event Device's edge-triggered line.
+	PowerButtonGSI = 23
+	// IOAPICPins is how many inputs KVM's in-kernel IOAPIC has; KVM's
+	// default GSI routing maps GSI n to pin n for all of them (and 0-15 to
+	// the PICs too).
+	IOAPICPins = 24
+	// MSIGSIBase is the first GSI for MSI-X vectors: past every IOAPIC pin.
+	MSIGSIBase = IOAPICPins
+)
+
 // virtioIRQs are the IOAPIC pins left for virtio-mmio devices, in order.
-var virtioIRQs = []uint32{5, 6, 7, 9, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23}
+var virtioIRQs = []uint32{5, 6, 7, 9, 10, 11, 14, 15, 20, 21, 22}
 
 // MaxVirtioDevices is how many virtio-mmio devices have an interrupt line.
 var MaxVirtioDevices = len(virtioIRQs)
@@ -81,6 +142,15 @@ func VirtioIRQ(n int) (uint32, bool) {
 	}
 	return virtioIRQs[n], true
 }
+
+// PCIINTxGSI returns the GSI of PCI interrupt input n (pci.Swizzle's 0-3).
+func PCIINTxGSI(n int) uint32 { return PCIINTxGSIBase + uint32(n) }
+
+// PCI devices take slots 1-31 of bus 0 (0 is the host bridge), in order.
+const (
+	PCIFirstDevice = 1
+	MaxPCIDevices  = 31
+)
 
 // VirtioMMIOAddr returns the base of the n-th virtio-mmio window.
 func VirtioMMIOAddr(n int) guestmem.Addr {

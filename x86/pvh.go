@@ -52,6 +52,7 @@ func pvhBlobs(info BootInfo) ([]blob, error) {
 	le.PutUint32(start[siMagic:], pvhStartMagic)
 	le.PutUint32(start[siVersion:], pvhStartInfoVersion)
 	le.PutUint64(start[siCmdlinePaddr:], uint64(info.CmdlineAddr))
+	le.PutUint64(start[siRSDPPaddr:], uint64(info.RSDPAddr))
 	le.PutUint64(start[siMemmapPaddr:], uint64(PVHMemmapAddr))
 	le.PutUint32(start[siMemmapEntries:], uint32(len(info.E820)))
 

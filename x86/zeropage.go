@@ -15,6 +15,7 @@ import (
 const (
 	ZeroPageSize = 4096
 
+	zpACPIRSDPAddr    = 0x070 // u64 acpi_rsdp_addr; 0: scan for it
 	zpExtRamdiskImage = 0x0c0 // high 32 bits of ramdisk_image
 	zpExtRamdiskSize  = 0x0c4 // high 32 bits of ramdisk_size
 	zpExtCmdLinePtr   = 0x0c8 // high 32 bits of cmd_line_ptr
@@ -65,6 +66,7 @@ type BootInfo struct {
 	CmdlineLen  int           // bytes, without the NUL
 	Initrd      guestmem.Span // Size 0: no initrd
 	E820        []E820Entry
+	RSDPAddr    guestmem.Addr // the ACPI RSDP; 0: no ACPI tables
 }
 
 // WriteZeroPage writes struct boot_params at ZeroPageAddr.
@@ -129,6 +131,8 @@ func encodeZeroPage(info BootInfo, setupHeader []byte) (*[ZeroPageSize]byte, err
 	le.PutUint32(page[zpExtRamdiskImage:], uint32(initrdAddr>>32))
 	le.PutUint32(page[hdrRamdiskSize:], uint32(initrdSize))
 	le.PutUint32(page[zpExtRamdiskSize:], uint32(initrdSize>>32))
+
+	le.PutUint64(page[zpACPIRSDPAddr:], uint64(info.RSDPAddr))
 
 	page[zpE820Entries] = uint8(len(info.E820))
 	for i, e := range info.E820 {

@@ -10,9 +10,10 @@ import (
 // Device flags take either a bare value or comma-separated key=value
 // options, as QEMU's and Firecracker's users expect:
 //
-//	--disk FILE | --disk path=FILE,ro=on
-//	--net tap=NAME[,mac=MAC]
-//	--console serial|virtio|FILE|file=FILE[,virtio]
+//	--disk FILE | --disk path=FILE,ro=on[,transport=pci|mmio]
+//	--net tap=NAME[,mac=MAC][,transport=pci|mmio]
+//	--rng | --rng transport=pci|mmio
+//	--console serial|virtio|FILE|file=FILE[,virtio][,transport=pci|mmio]
 
 // options splits "k=v,k2=v2" into a map; a bare first word is stored under
 // bareKey. Unknown keys are an error naming the allowed ones.
@@ -51,8 +52,17 @@ func onOff(v string) (bool, error) {
 	return false, fmt.Errorf("%q: want on or off", v)
 }
 
+// parseTransport reads a transport= option; "" leaves the VM's default.
+func parseTransport(v string) (vmm.Transport, error) {
+	switch t := vmm.Transport(v); t {
+	case vmm.TransportDefault, vmm.TransportPCI, vmm.TransportMMIO:
+		return t, nil
+	}
+	return "", fmt.Errorf("transport=%q: want pci or mmio", v)
+}
+
 func parseDisk(s string) (vmm.Disk, error) {
-	opts, err := options(s, "path", "path", "ro")
+	opts, err := options(s, "path", "path", "ro", "transport")
 	if err != nil {
 		return vmm.Disk{}, err
 	}
@@ -63,28 +73,56 @@ func parseDisk(s string) (vmm.Disk, error) {
 	if err != nil {
 		return vmm.Disk{}, fmt.Errorf("ro=%w", err)
 	}
-	return vmm.Disk{Path: opts["path"], ReadOnly: ro}, nil
+	t, err := parseTransport(opts["transport"])
+	if err != nil {
+		return vmm.Disk{}, err
+	}
+	return vmm.Disk{Path: opts["path"], ReadOnly: ro, Transport: t}, nil
 }
 
 func parseNet(s string) (vmm.Net, error) {
-	opts, err := options(s, "", "tap", "mac")
+	opts, err := options(s, "", "tap", "mac", "transport")
 	if err != nil {
 		return vmm.Net{}, err
 	}
 	if opts["tap"] == "" {
 		return vmm.Net{}, fmt.Errorf("%q: want tap=NAME", s)
 	}
-	return vmm.Net{Tap: opts["tap"], MAC: opts["mac"]}, nil
+	t, err := parseTransport(opts["transport"])
+	if err != nil {
+		return vmm.Net{}, err
+	}
+	return vmm.Net{Tap: opts["tap"], MAC: opts["mac"], Transport: t}, nil
 }
 
-// parseConsole returns the console device and the output file ("" for
-// stdout). A bare word that is not a device name is a file, as before
-// virtio-console existed.
-func parseConsole(s string) (vmm.ConsoleDevice, string, error) {
+// parseRNG reads --rng's value: "on" (the bare flag), "off", or options.
+func parseRNG(s string) (bool, vmm.Transport, error) {
+	if on, err := onOff(s); err == nil {
+		return on, vmm.TransportDefault, nil
+	}
+	opts, err := options(s, "", "transport")
+	if err != nil {
+		return false, "", err
+	}
+	t, err := parseTransport(opts["transport"])
+	return err == nil, t, err
+}
+
+// parseConsole returns the console device, its transport (a virtio
+// console's) and the output file ("" for stdout). A bare word that is not
+// a device name is a file, as before virtio-console existed.
+func parseConsole(s string) (vmm.ConsoleDevice, vmm.Transport, string, error) {
 	var dev vmm.ConsoleDevice
+	var transport vmm.Transport
 	file := ""
 	for part := range strings.SplitSeq(s, ",") {
 		switch {
+		case strings.HasPrefix(part, "transport="):
+			t, err := parseTransport(strings.TrimPrefix(part, "transport="))
+			if err != nil {
+				return "", "", "", err
+			}
+			transport = t
 		case part == "":
 		case part == "serial":
 			dev = vmm.ConsoleSerial
@@ -95,8 +133,11 @@ func parseConsole(s string) (vmm.ConsoleDevice, string, error) {
 		case part != "" && !strings.Contains(part, "=") && file == "":
 			file = part
 		default:
-			return "", "", fmt.Errorf("%q: want serial, virtio, FILE or file=FILE", part)
+			return "", "", "", fmt.Errorf("%q: want serial, virtio, FILE, file=FILE or transport=pci|mmio", part)
 		}
 	}
-	return dev, file, nil
+	if transport != vmm.TransportDefault && dev != vmm.ConsoleVirtio {
+		return "", "", "", fmt.Errorf("transport=%s: only a virtio console has a transport", transport)
+	}
+	return dev, transport, file, nil
 }

@@ -22,6 +22,9 @@ func TestParseDisk(t *testing.T) {
 		{"disk.img,ro=maybe", vmm.Disk{}, false},
 		{"disk.img,cache=none", vmm.Disk{}, false},
 		{"path=a,path=b", vmm.Disk{}, false},
+		{"disk.img,transport=mmio", vmm.Disk{Path: "disk.img", Transport: vmm.TransportMMIO}, true},
+		{"path=disk.img,transport=pci", vmm.Disk{Path: "disk.img", Transport: vmm.TransportPCI}, true},
+		{"disk.img,transport=isa", vmm.Disk{}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -46,6 +49,9 @@ func TestParseNet(t *testing.T) {
 		{"tap0", vmm.Net{}, false},
 		{"mac=02:00:00:00:00:01", vmm.Net{}, false},
 		{"tap=tap0,vhost=on", vmm.Net{}, false},
+		{"tap=tap0,transport=mmio", vmm.Net{Tap: "tap0", Transport: vmm.TransportMMIO}, true},
+		{"tap=tap0,transport=", vmm.Net{Tap: "tap0"}, true},
+		{"tap=tap0,transport=usb", vmm.Net{}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -61,26 +67,56 @@ func TestParseNet(t *testing.T) {
 func TestParseConsole(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in   string
-		dev  vmm.ConsoleDevice
-		file string
-		ok   bool
+		in        string
+		dev       vmm.ConsoleDevice
+		transport vmm.Transport
+		file      string
+		ok        bool
 	}{
-		{"", vmm.ConsoleSerial, "", true},
-		{"serial", vmm.ConsoleSerial, "", true},
-		{"virtio", vmm.ConsoleVirtio, "", true},
-		{"out.log", vmm.ConsoleSerial, "out.log", true},
-		{"file=out.log", vmm.ConsoleSerial, "out.log", true},
-		{"virtio,file=out.log", vmm.ConsoleVirtio, "out.log", true},
-		{"speed=9600", "", "", false},
-		{"a.log,b.log", "", "", false},
+		{"", vmm.ConsoleSerial, "", "", true},
+		{"serial", vmm.ConsoleSerial, "", "", true},
+		{"virtio", vmm.ConsoleVirtio, "", "", true},
+		{"out.log", vmm.ConsoleSerial, "", "out.log", true},
+		{"file=out.log", vmm.ConsoleSerial, "", "out.log", true},
+		{"virtio,file=out.log", vmm.ConsoleVirtio, "", "out.log", true},
+		{"virtio,transport=mmio", vmm.ConsoleVirtio, vmm.TransportMMIO, "", true},
+		{"serial,transport=pci", "", "", "", false},
+		{"virtio,transport=isa", "", "", "", false},
+		{"speed=9600", "", "", "", false},
+		{"a.log,b.log", "", "", "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			t.Parallel()
-			dev, file, err := parseConsole(tc.in)
-			if (err == nil) != tc.ok || (tc.ok && (dev != tc.dev || file != tc.file)) {
-				t.Fatalf("parseConsole(%q) = %q, %q, %v", tc.in, dev, file, err)
+			dev, transport, file, err := parseConsole(tc.in)
+			if (err == nil) != tc.ok || (tc.ok && (dev != tc.dev || transport != tc.transport || file != tc.file)) {
+				t.Fatalf("parseConsole(%q) = %q, %q, %q, %v", tc.in, dev, transport, file, err)
+			}
+		})
+	}
+}
+
+func TestParseRNG(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in        string
+		on        bool
+		transport vmm.Transport
+		ok        bool
+	}{
+		{"on", true, "", true},
+		{"off", false, "", true},
+		{"transport=mmio", true, vmm.TransportMMIO, true},
+		{"transport=pci", true, vmm.TransportPCI, true},
+		{"transport=isa", false, "", false},
+		{"speed=fast", false, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			on, transport, err := parseRNG(tc.in)
+			if (err == nil) != tc.ok || (tc.ok && (on != tc.on || transport != tc.transport)) {
+				t.Fatalf("parseRNG(%q) = %v, %q, %v; want %v, %q ok=%v", tc.in, on, transport, err, tc.on, tc.transport, tc.ok)
 			}
 		})
 	}

@@ -93,33 +93,42 @@ func newLifecycleCommand(g *globals, use, short string, op func(*control.Client,
 	return cmd
 }
 
-// stopWait is how long `glue stop` waits for a VM's process to exit; the
-// process gives its vCPUs vmm.StopTimeout, then exits anyway.
+// stopWait is how long `glue stop` waits for a VM's process to exit once
+// the VM stops; the process gives its vCPUs vmm.StopTimeout, then exits
+// anyway.
 const stopWait = 15 * time.Second
 
 func newStopCommand(g *globals) *cobra.Command {
 	f := &targetFlags{}
+	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "stop",
-		Short: "Stop VMs in order and wait for their processes to exit",
-		Long: `Stop VMs in order: the vCPUs leave the guest, devices are flushed, and
-the 'glue run' process exits with status 0, removing its socket. stop waits
-for that; a VM that does not end in time is reported.`,
+		Short: "Power VMs off (ACPI power button), stop them, and wait for their processes to exit",
+		Long: `Stop VMs: a VM with ACPI first gets its power button pressed and up to
+--timeout to shut down and power off (glue list shows it stopping); then,
+or at once with --timeout 0 or without ACPI, the vCPUs leave the guest,
+devices are flushed, and the 'glue run' process exits with status 0,
+removing its socket. stop waits for that; a VM that does not end in time
+is reported.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.dir()
 			if err != nil {
 				return err
 			}
+			if grace < 0 || grace > control.MaxStopTimeout {
+				return usageErrorf("--timeout: %v: want 0 to %v", grace, control.MaxStopTimeout)
+			}
 			return forEach(cmd, g, f, func(ctx context.Context, c *control.Client) error {
-				if err := c.Stop(ctx); err != nil {
+				if err := c.Stop(ctx, grace); err != nil {
 					return err
 				}
-				return waitGone(ctx, dir, c.Name(), stopWait)
+				return waitGone(ctx, dir, c.Name(), grace+stopWait)
 			})
 		},
 	}
 	f.add(cmd)
+	cmd.Flags().DurationVar(&grace, "timeout", control.DefaultStopTimeout, "how long the guest has to power off after the power button, e.g. 30s; 0 stops at once")
 	return cmd
 }
 

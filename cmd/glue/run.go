@@ -29,7 +29,9 @@ type runFlags struct {
 	boot         string
 	bzImageEntry bool
 	detach       bool
-	rng          bool
+	rng          string
+	transport    string
+	acpi         string
 	timeline     bool
 	disks        []string
 	nets         []string
@@ -59,6 +61,10 @@ func flagOf(f vmm.Field) (string, bool) {
 		return "--rng", true
 	case vmm.FieldConsoleDevice:
 		return "--console", true
+	case vmm.FieldTransport:
+		return "--transport", true
+	case vmm.FieldNoACPI:
+		return "--acpi", true
 	}
 	return "", false
 }
@@ -94,11 +100,14 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVarP(&f.name, "name", "n", "", "`NAME` of the VM: 1-64 characters of [A-Za-z0-9._-]")
 	fl.StringVar(&f.consolePath, "console", "",
 		"console `DEVICE`: serial (COM1, default) or virtio (hvc0), and/or file=FILE to write its output to FILE instead of stdout")
-	fl.StringArrayVarP(&f.disks, "disk", "d", nil, "raw disk image as a virtio-blk device: `SPEC` is FILE or path=FILE,ro=on (repeatable)")
-	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC] (repeatable)")
+	fl.StringArrayVarP(&f.disks, "disk", "d", nil, "raw disk image as a virtio-blk device: `SPEC` is FILE or path=FILE,ro=on,transport=pci|mmio (repeatable)")
+	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC][,transport=pci|mmio] (repeatable)")
+	fl.StringVar(&f.transport, "transport", "", "virtio `TRANSPORT` of devices that name none: pci (default; what stock kernels see) or mmio (boots faster; needs a kernel with virtio_mmio)")
+	fl.StringVar(&f.acpi, "acpi", "on", "ACPI tables `on` or off (off: MP table only, virtio-mmio devices on the command line)")
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
-	fl.BoolVar(&f.rng, "rng", false, "add a virtio-rng entropy device fed from the host's crypto/rand")
+	fl.StringVar(&f.rng, "rng", "off", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on, off or transport=pci|mmio (as --rng=SPEC)")
+	fl.Lookup("rng").NoOptDefVal = "on"
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	markLeftOutFlags(cmd)
@@ -148,25 +157,41 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		}
 		nets = append(nets, nw)
 	}
-	consoleDev, consoleFile, err := parseConsole(f.consolePath)
+	consoleDev, consoleTransport, consoleFile, err := parseConsole(f.consolePath)
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--console: %v", err)
 	}
 	f.consoleFile = consoleFile
+	rng, rngTransport, err := parseRNG(f.rng)
+	if err != nil {
+		return vmm.Config{}, usageErrorf("--rng: %v", err)
+	}
+	transport, err := parseTransport(f.transport)
+	if err != nil {
+		return vmm.Config{}, usageErrorf("--transport: %v", strings.TrimPrefix(err.Error(), "transport="))
+	}
+	acpi, err := onOff(f.acpi)
+	if err != nil || f.acpi == "" {
+		return vmm.Config{}, usageErrorf("--acpi: %q: want on or off", f.acpi)
+	}
 	cfg := vmm.Config{
-		Disks:         disks,
-		Nets:          nets,
-		ConsoleDevice: consoleDev,
-		Name:          f.name,
-		CPUs:          f.cpus,
-		MemMiB:        mem,
-		Kernel:        f.kernel,
-		Initrd:        f.initrd,
-		Cmdline:       f.params,
-		Boot:          vmm.BootProtocol(f.boot),
-		BzImageEntry:  f.bzImageEntry,
-		RNG:           f.rng,
-		Logger:        g.logger(),
+		Transport:        transport,
+		NoACPI:           !acpi,
+		Disks:            disks,
+		Nets:             nets,
+		ConsoleDevice:    consoleDev,
+		ConsoleTransport: consoleTransport,
+		RNGTransport:     rngTransport,
+		Name:             f.name,
+		CPUs:             f.cpus,
+		MemMiB:           mem,
+		Kernel:           f.kernel,
+		Initrd:           f.initrd,
+		Cmdline:          f.params,
+		Boot:             vmm.BootProtocol(f.boot),
+		BzImageEntry:     f.bzImageEntry,
+		RNG:              rng,
+		Logger:           g.logger(),
 	}
 	// Refused here, before --detach or the VM's name, so that a flag this
 	// build cannot serve fails like any other bad flag.

@@ -46,6 +46,8 @@ func TestExitStatus(t *testing.T) {
 		{"run with a stray argument", []string{"run", "stray"}, exitUsage},
 		{"bad memory size", []string{"run", "-m", "x"}, exitUsage},
 		{"bad name", []string{"run", "-n", "a/b"}, exitUsage},
+		{"bad transport", []string{"run", "--transport", "isa"}, exitUsage},
+		{"bad acpi", []string{"run", "--acpi", "maybe"}, exitUsage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

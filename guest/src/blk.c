@@ -202,8 +202,10 @@ static bool blk_test_ro(struct blk *b, const char *dev, const char *id)
 		      st < 0 ? b->error : "was not rejected", st);
 		return false;
 	}
-	print("GLUE-OK blk %sro=1 write-rejected=1 status=%d feature-ro=%d capacity=%lu id=%s\n",
+	print("GLUE-OK blk %sro=1 write-rejected=1 status=%d feature-ro=%d capacity=%lu id=%s",
 	      dev, st, (b->dev->features & BLK_F_RO) != 0, b->capacity, id);
+	virtio_print_transport(b->dev);
+	print("\n");
 	return true;
 }
 
@@ -299,6 +301,7 @@ static bool blk_test_one(struct virtio_dev *d, const char *dev)
 	      wrote, verified, flush);
 	if (mark)
 		print(" marker=%s", hex);
+	virtio_print_transport(d);
 	print("\n");
 	return true;
 }

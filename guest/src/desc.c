@@ -9,6 +9,7 @@
  */
 #include "guest.h"
 #include "io.h"
+#include "intr.h"
 
 /* Flat segments (Intel SDM vol. 3, 3.4.5); accessed bits preset. */
 uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16))) = {
@@ -103,6 +104,8 @@ void interrupt(struct frame *f)
 
 	if (f->vector == SPURIOUS_VECTOR)
 		return; /* harmless by definition; not even an EOI is due */
+	if (intr_handle(f->vector))
+		return; /* a device interrupt some driver asked for */
 
 	/* A fault while reporting a fault: give up quietly. */
 	if (__atomic_exchange_n(&reporting, 1, __ATOMIC_ACQ_REL))

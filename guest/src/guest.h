@@ -95,6 +95,10 @@ struct cpu_list {
 };
 bool mp_find_cpus(struct cpu_list *cpus);
 bool acpi_find_cpus(struct cpu_list *cpus);
+bool test_acpi(void);
+/* acpi_power.c: S5, after the power button if asked; returns only on failure. */
+void acpi_power_off(bool wait_button);
+bool test_power(void);
 
 /* smp.c */
 struct smp_result {
@@ -105,6 +109,9 @@ struct smp_result {
 };
 void smp_start_aps(const struct cpu_list *cpus, struct smp_result *res);
 uint32_t cpu_apic_id(void); /* of the CPU that calls it */
+void lapic_setup(void);      /* enables the LAPIC (again: harmless) */
+void lapic_eoi(void);
+void lapic_touch(void);
 
 /* tsc.c */
 uint64_t tsc_khz(bool calibrate); /* calibrate: may spend ~2 s on the RTC */

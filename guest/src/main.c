@@ -18,7 +18,7 @@
 #define I8042_IBF    0x02 /* input buffer full: not ready for a command */
 #define I8042_RESET  0xfe /* pulse the CPU reset line */
 
-enum end_mode { END_RESET, END_TRIPLE, END_HALT };
+enum end_mode { END_RESET, END_TRIPLE, END_HALT, END_S5, END_POWEROFF };
 static enum end_mode end_mode = END_RESET;
 
 static void parse_end_mode(void)
@@ -33,16 +33,26 @@ static void parse_end_mode(void)
 		end_mode = END_TRIPLE;
 	else if (span_eq(v, len, "halt"))
 		end_mode = END_HALT;
+	else if (span_eq(v, len, "s5"))
+		end_mode = END_S5;
+	else if (span_eq(v, len, "poweroff"))
+		end_mode = END_POWEROFF;
 	else
-		print("GLUE-FAIL glue.end unknown value (want reset, triple or halt); using reset\n");
+		print("GLUE-FAIL glue.end unknown value (want reset, triple, halt, s5 or poweroff); using reset\n");
 }
 
 /* Ends the VM as glue.end= asked: reset through the i8042 (glue stops the
  * VM; where there is no i8042, as on QEMU's microvm, the guest halts
- * instead), a triple fault, or halting forever. */
+ * instead), a triple fault, halting forever, ACPI S5 at once (s5) or S5
+ * after the power button (poweroff; acpi_power.c). */
 void vm_end(void)
 {
 	switch (end_mode) {
+	case END_S5:
+	case END_POWEROFF:
+		current_test = "power";
+		acpi_power_off(end_mode == END_POWEROFF); /* returns only if S5 failed */
+		halt_forever();
 	case END_TRIPLE:
 		triple_fault();
 	case END_HALT:

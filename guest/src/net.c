@@ -305,7 +305,9 @@ bool test_net(void)
 		      n.echo, n.rx_frames, n.tx_frames, ok ? "timeout" : n.error);
 		return false;
 	}
-	print("GLUE-OK net mac=%s ip=%s arp=%u echo=%u garp=1 rx=%u tx=%u\n", mac, ip, n.arp, n.echo,
+	print("GLUE-OK net mac=%s ip=%s arp=%u echo=%u garp=1 rx=%u tx=%u", mac, ip, n.arp, n.echo,
 	      n.rx_frames, n.tx_frames);
+	virtio_print_transport(d);
+	print("\n");
 	return true;
 }

@@ -52,9 +52,13 @@ bool test_rng(void)
 	if (!err && all_equal)
 		err = "all 64 bytes are equal";
 	if (err) {
-		print("GLUE-FAIL rng bytes=%u requests=%d: %s\n", got, requests, err);
+		print("GLUE-FAIL rng bytes=%u requests=%d", got, requests);
+		virtio_print_transport(d);
+		print(": %s\n", err);
 		return false;
 	}
-	print("GLUE-OK rng bytes=%u requests=%d\n", got, requests);
+	print("GLUE-OK rng bytes=%u requests=%d", got, requests);
+	virtio_print_transport(d);
+	print("\n");
 	return true;
 }

@@ -20,6 +20,7 @@
 #define APIC_BASE_EN   (1u << 11) /* globally enabled */
 
 #define LAPIC_ID     0x020
+#define LAPIC_EOI    0x0b0
 #define LAPIC_SVR    0x0f0
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_ICR_HI 0x310
@@ -65,7 +66,7 @@ static void lapic_write(unsigned reg, uint32_t v)
 		mmio_write32(lapic + reg, v);
 }
 
-static void lapic_setup(void)
+void lapic_setup(void)
 {
 	uint64_t base = rdmsr(MSR_APIC_BASE);
 	if (!(base & APIC_BASE_EN)) {
@@ -77,6 +78,18 @@ static void lapic_setup(void)
 	/* Software-enable the APIC; spurious interrupts go to a vector
 	 * whose handler ignores them (desc.c). Interrupts stay off anyway. */
 	lapic_write(LAPIC_SVR, SVR_ENABLE | SPURIOUS_VECTOR);
+}
+
+/* A read of the ID register: a VM exit the kernel handles (intr.c). */
+void lapic_touch(void)
+{
+	(void)lapic_read(LAPIC_ID);
+}
+
+/* End of interrupt: the in-service vector is done. */
+void lapic_eoi(void)
+{
+	lapic_write(LAPIC_EOI, 0);
 }
 
 uint32_t cpu_apic_id(void)

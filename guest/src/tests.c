@@ -8,6 +8,7 @@
 #include "guest.h"
 #include "io.h"
 #include "virtio.h"
+#include "pci.h"
 
 #define I8042_STATUS 0x64
 #define DEBUG_PORT   0x80
@@ -253,6 +254,10 @@ static const struct test tests[] = {
 	{"net", test_net},
 	{"rng", test_rng},
 	{"console", test_console},
+	{"pci", test_pci},
+	{"pci-msix", test_pci_msix},
+	{"acpi", test_acpi},
+	{"power", test_power},
 };
 
 const struct test *find_test(const char *name, size_t len)
@@ -276,7 +281,7 @@ bool test_demo(void)
 	}
 	if (inb(I8042_STATUS) != 0xff) /* no controller: the port floats */
 		memcpy(devices + strlen(devices), ",i8042", 7);
-	test_virtio(); /* its own line: the virtio-mmio devices found */
+	test_virtio(); /* its own line: the virtio devices found */
 	print("GLUE-%s demo cpus=%d mem=%lu devices=%s\n", ok ? "OK" : "FAIL", cpus_online,
 	      mem_usable >> 20, devices);
 	return ok;

@@ -101,6 +101,8 @@ bool test_console(void)
 	}
 	line[n] = '\0';
 	virtio_reset(d);
-	print("GLUE-OK console echo=%s\n", line);
+	print("GLUE-OK console");
+	virtio_print_transport(d);
+	print(" echo=%s\n", line);
 	return true;
 }

@@ -1,8 +1,10 @@
 /*
- * virtio.h - minimal virtio 1.x over virtio-mmio (version 2), polled.
+ * virtio.h - minimal virtio 1.x over virtio-mmio (version 2) and modern
+ * virtio-pci, polled or interrupt-driven.
  *
  * References: the virtio 1.2 specification, 2.7 (split virtqueues),
- * 3.1 (device initialization), 4.2 (virtio over MMIO), 5.1 (network),
+ * 3.1 (device initialization), 4.1 (virtio over PCI), 4.2 (virtio over
+ * MMIO), 5.1 (network),
  * 5.2 (block), 5.3 (console), 5.4 (entropy).
  *
  * The guest identity-maps memory, so a pointer is also the physical
@@ -85,13 +87,60 @@ struct virtq_used {
 	struct virtq_used_elem ring[];
 };
 
+struct virtio_dev;
+struct virtq;
+
+/*
+ * What differs between the transports (virtio_mmio.c, virtio_pci.c); the
+ * start-up sequence, the queues and the drivers are shared. Each op is
+ * the register access 4.2.2 or 4.1.4 describes.
+ */
+struct virtio_ops {
+	const char *name; /* "mmio" or "pci", for the device lines */
+	/* Before the first reset of virtio_init: find the registers (NULL: none to find). */
+	const char *(*map)(struct virtio_dev *d);
+	/* After it: set up interrupts (NULL: polled only). */
+	const char *(*prepare)(struct virtio_dev *d);
+	uint32_t (*get_status)(struct virtio_dev *d);
+	void (*set_status)(struct virtio_dev *d, uint32_t status);
+	uint64_t (*get_features)(struct virtio_dev *d);
+	void (*set_features)(struct virtio_dev *d, uint64_t features);
+	/* Selects queue `index`: its largest size (0: no such queue); *live
+	 * says whether it is enabled already. */
+	uint32_t (*queue_max)(struct virtio_dev *d, uint16_t index, bool *live);
+	/* q is filled in (size, rings): hand it to the device and enable it. */
+	const char *(*queue_enable)(struct virtio_dev *d, struct virtq *q);
+	void (*notify)(struct virtq *q);
+	uint32_t (*config_gen)(struct virtio_dev *d);
+	/* Called after DRIVER_OK and after a reset: interrupts on or off. */
+	void (*started)(struct virtio_dev *d);
+	void (*stopped)(struct virtio_dev *d);
+};
+
+/* How a device tells the driver about used buffers (glue.pci.intr=). */
+enum virtio_intr { INTR_POLL, INTR_MSIX, INTR_INTX };
+
+struct pci_func;
+
 struct virtio_dev {
-	uintptr_t base;    /* the MMIO window */
+	const struct virtio_ops *ops;
+	uintptr_t base;    /* virtio-mmio: the window */
 	uint64_t size;
-	uint32_t irq;      /* from the command line; we poll instead */
-	uint32_t version;  /* 2, or 1 (legacy: skipped) */
+	uint32_t irq;      /* virtio-mmio: from the command line or the DSDT (polled);
+			    * virtio-pci with INTx: the GSI */
+	uint32_t version;  /* 2 (virtio-pci: always), or 1 (legacy virtio-mmio: skipped) */
 	uint32_t id;       /* VIRTIO_ID_*; 0: empty slot */
 	uint64_t features; /* after virtio_init: what was negotiated */
+	volatile uint8_t *config; /* the device-specific configuration */
+
+	/* virtio-pci (virtio_pci.c) */
+	struct pci_func *pci;
+	volatile uint8_t *common, *isr, *notify;
+	uint32_t notify_len, notify_mul;
+	enum virtio_intr intr;     /* chosen in virtio_init */
+	uint8_t vector_base;       /* CPU vectors vector_base .. +vectors-1 are its own */
+	uint8_t vectors;
+	uint32_t irqs_at_init;     /* interrupts on them before virtio_init */
 };
 
 struct virtq {
@@ -102,6 +151,10 @@ struct virtq {
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	volatile struct virtq_used *used;
+	volatile uint8_t *notify_at; /* virtio-pci: this queue's notify address */
+	uint8_t vector;        /* the CPU vector interrupts for it arrive on; 0: poll */
+	bool irq_pending;      /* an interrupt came: look at the used ring until empty */
+	uint32_t irq_seen;     /* intr_count(vector) when last looked at */
 };
 
 /* The compiler must not move memory accesses across this. On x86 (TSO)
@@ -124,22 +177,31 @@ uint64_t ms_to_tsc(uint64_t ms);
 
 #define VIRTIO_REQ_TIMEOUT_MS 10000 /* for one request; then GLUE-FAIL */
 
-/* virtio_mmio.c: finding devices, bringing them up, their registers */
-#define VIRTIO_MAX_DEVS 16
+/* virtio_mmio.c and virtio_pci.c: finding devices */
+#define VIRTIO_MAX_DEVS 48
+#define VIRTIO_MMIO_MAX 32 /* of them virtio-mmio (QEMU microvm has 24 slots) */
 struct virtio_list {
-	int n;                 /* windows found on the command line */
+	int n;                 /* virtio-mmio windows, then virtio-pci functions */
 	struct virtio_dev dev[VIRTIO_MAX_DEVS];
-	int legacy, empty, bad; /* among them: version 1, device ID 0, no "virt" */
+	int legacy, empty, bad; /* virtio-mmio: version 1, device ID 0, no "virt" */
+	int ignored;           /* virtio-mmio entries that were unusable */
+	const char *mmio_from; /* "cmdline", "dsdt" or NULL: where the windows came from */
+	int pci, pci_bad;      /* virtio-pci functions driven / refused (virtio_pci.c) */
+	int pci_legacy;        /* transitional virtio-pci functions (0x1000-0x103f), skipped */
 };
 const struct virtio_list *virtio_probe(void); /* probes once, then cached */
+/* virtio_pci.c: adds the virtio-pci functions pci_scan found to the list. */
+void virtio_pci_probe(struct virtio_list *list);
+/* Prints " transport=<mmio|pci> intr=<poll|msix|intx> irqs=<n>" for a
+ * device line: n counts the interrupts on its vectors since virtio_init. */
+void virtio_print_transport(struct virtio_dev *d);
+uint32_t virtio_irqs(struct virtio_dev *d);
 /* The nth (from 0) modern device with this ID, or NULL. */
 struct virtio_dev *virtio_find(uint32_t id, int nth);
 int virtio_count(uint32_t id);
 /* Prints "GLUE-FAIL <test> no <what> device", noting skipped legacy ones. */
 void virtio_missing(const char *test, const char *what);
 
-uint32_t vreg_read(struct virtio_dev *d, unsigned reg);
-void vreg_write(struct virtio_dev *d, unsigned reg, uint32_t v);
 uint8_t virtio_cfg8(struct virtio_dev *d, unsigned off);
 uint32_t virtio_cfg32(struct virtio_dev *d, unsigned off);
 uint64_t virtio_cfg64(struct virtio_dev *d, unsigned off);
@@ -153,12 +215,13 @@ void virtio_driver_ok(struct virtio_dev *d);
 void virtio_fail(struct virtio_dev *d); /* sets FAILED, then resets */
 void virtio_reset(struct virtio_dev *d);
 
-/* The tests (blk.c, net.c, rng.c, vconsole.c, virtio_mmio.c). */
+/* The tests (blk.c, net.c, rng.c, vconsole.c, virtio_mmio.c, virtio_pci.c). */
 bool test_blk(void);
 bool test_blk_bench(void);
 bool test_net(void);
 bool test_rng(void);
 bool test_console(void);
 bool test_virtio(void);
+bool test_pci_msix(void);
 
 #endif

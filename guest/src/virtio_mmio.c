@@ -11,7 +11,12 @@
  * ignored. glue puts its devices at 0xd0000000 + n * 0x1000; QEMU's microvm
  * (with acpi=off) at 0xfeb00000 + n * 0x200. Malformed entries, windows
  * that are too small, overlap RAM or another window, or lie outside the
- * identity map are ignored; at most VIRTIO_MAX_DEVS are kept.
+ * identity map are ignored; at most VIRTIO_MMIO_MAX are kept.
+ *
+ * Without any such word, the windows come from the DSDT instead: each
+ * LNRO0005 device's Memory32Fixed and interrupt (aml.c), as Linux's
+ * virtio_mmio driver finds them under ACPI. Then the virtio-pci functions
+ * (virtio_pci.c) are added after them.
  *
  * Each window is probed: MagicValue "virt", Version 2 (1 is the legacy
  * interface: counted and skipped), DeviceID (0: an empty slot). Then
@@ -19,20 +24,94 @@
  */
 #include "virtio.h"
 #include "io.h"
+#include "aml.h"
 
 static struct virtio_list list;
-static int ignored; /* malformed or unusable command-line entries */
 static bool probed;
 
-uint32_t vreg_read(struct virtio_dev *d, unsigned reg)
+/* ---- the transport's registers (4.2.2) ---- */
+
+static uint32_t vreg_read(struct virtio_dev *d, unsigned reg)
 {
 	return mmio_read32(d->base + reg);
 }
 
-void vreg_write(struct virtio_dev *d, unsigned reg, uint32_t v)
+static void vreg_write(struct virtio_dev *d, unsigned reg, uint32_t v)
 {
 	mmio_write32(d->base + reg, v);
 }
+
+static uint32_t mmio_get_status(struct virtio_dev *d)
+{
+	return vreg_read(d, VIRTIO_MMIO_STATUS);
+}
+
+static void mmio_set_status(struct virtio_dev *d, uint32_t status)
+{
+	vreg_write(d, VIRTIO_MMIO_STATUS, status);
+}
+
+static uint64_t mmio_get_features(struct virtio_dev *d)
+{
+	vreg_write(d, VIRTIO_MMIO_DEV_FEAT_SEL, 0);
+	uint64_t f = vreg_read(d, VIRTIO_MMIO_DEV_FEATURES);
+	vreg_write(d, VIRTIO_MMIO_DEV_FEAT_SEL, 1);
+	return f | (uint64_t)vreg_read(d, VIRTIO_MMIO_DEV_FEATURES) << 32;
+}
+
+static void mmio_set_features(struct virtio_dev *d, uint64_t f)
+{
+	vreg_write(d, VIRTIO_MMIO_DRV_FEAT_SEL, 0);
+	vreg_write(d, VIRTIO_MMIO_DRV_FEATURES, (uint32_t)f);
+	vreg_write(d, VIRTIO_MMIO_DRV_FEAT_SEL, 1);
+	vreg_write(d, VIRTIO_MMIO_DRV_FEATURES, (uint32_t)(f >> 32));
+}
+
+static uint32_t mmio_queue_max(struct virtio_dev *d, uint16_t index, bool *live)
+{
+	vreg_write(d, VIRTIO_MMIO_QUEUE_SEL, index);
+	*live = vreg_read(d, VIRTIO_MMIO_QUEUE_READY) != 0;
+	return vreg_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
+}
+
+static void write64(struct virtio_dev *d, unsigned reg, const volatile void *p)
+{
+	vreg_write(d, reg, (uint32_t)(uintptr_t)p);
+	vreg_write(d, reg + 4, (uint32_t)((uintptr_t)p >> 32));
+}
+
+static const char *mmio_queue_enable(struct virtio_dev *d, struct virtq *q)
+{
+	vreg_write(d, VIRTIO_MMIO_QUEUE_SEL, q->index);
+	vreg_write(d, VIRTIO_MMIO_QUEUE_NUM, q->size);
+	write64(d, VIRTIO_MMIO_QUEUE_DESC, q->desc);
+	write64(d, VIRTIO_MMIO_QUEUE_DRIVER, q->avail);
+	write64(d, VIRTIO_MMIO_QUEUE_DEVICE, q->used);
+	vreg_write(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	return NULL;
+}
+
+static void mmio_notify(struct virtq *q)
+{
+	vreg_write(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+}
+
+static uint32_t mmio_config_gen(struct virtio_dev *d)
+{
+	return vreg_read(d, VIRTIO_MMIO_CONFIG_GEN);
+}
+
+static const struct virtio_ops mmio_ops = {
+	.name = "mmio",
+	.get_status = mmio_get_status,
+	.set_status = mmio_set_status,
+	.get_features = mmio_get_features,
+	.set_features = mmio_set_features,
+	.queue_max = mmio_queue_max,
+	.queue_enable = mmio_queue_enable,
+	.notify = mmio_notify,
+	.config_gen = mmio_config_gen,
+};
 
 /* ---- the command line ---- */
 
@@ -132,6 +211,36 @@ static void probe_window(struct virtio_dev *d)
 		list.empty++;
 }
 
+static void add_window(uint64_t base, uint64_t size, uint64_t irq)
+{
+	if (list.n == VIRTIO_MMIO_MAX || !usable_window(base, size) || irq > UINT32_MAX) {
+		list.ignored++;
+		return;
+	}
+	struct virtio_dev *d = &list.dev[list.n++];
+	*d = (struct virtio_dev){.ops = &mmio_ops, .base = (uintptr_t)base, .size = size,
+				 .irq = (uint32_t)irq,
+				 .config = (volatile uint8_t *)(uintptr_t)base + VIRTIO_MMIO_CONFIG};
+	probe_window(d);
+}
+
+/* Without virtio_mmio.device= words, the DSDT's LNRO0005 devices (where
+ * glue with ACPI, and QEMU's microvm with acpi=on, announce them). */
+static void probe_dsdt(void)
+{
+	struct aml_res mem[VIRTIO_MMIO_MAX], irq[VIRTIO_MMIO_MAX];
+	int n = acpi_virtio_mmio(mem, irq, VIRTIO_MMIO_MAX);
+	if (n)
+		list.mmio_from = "dsdt";
+	for (int i = 0; i < n; i++) {
+		if (mem[i].kind != AML_RES_MEM) {
+			list.ignored++;
+			continue;
+		}
+		add_window(mem[i].a, mem[i].b, irq[i].a);
+	}
+}
+
 const struct virtio_list *virtio_probe(void)
 {
 	const char *cursor = NULL, *v;
@@ -142,15 +251,16 @@ const struct virtio_list *virtio_probe(void)
 	probed = true;
 	while (cmdline_next("virtio_mmio.device", &cursor, &v, &len)) {
 		uint64_t size, base, irq;
-		if (list.n == VIRTIO_MAX_DEVS || !parse_entry(v, len, &size, &base, &irq) ||
-		    !usable_window(base, size)) {
-			ignored++;
+		list.mmio_from = "cmdline";
+		if (!parse_entry(v, len, &size, &base, &irq)) {
+			list.ignored++;
 			continue;
 		}
-		struct virtio_dev *d = &list.dev[list.n++];
-		*d = (struct virtio_dev){.base = (uintptr_t)base, .size = size, .irq = (uint32_t)irq};
-		probe_window(d);
+		add_window(base, size, irq);
 	}
+	if (!list.mmio_from)
+		probe_dsdt();
+	virtio_pci_probe(&list);
 	return &list;
 }
 
@@ -178,130 +288,6 @@ void virtio_missing(const char *test, const char *what)
 	if (list.legacy)
 		print(" (%d legacy virtio-mmio device(s) skipped: only version 2 is driven)", list.legacy);
 	print("\n");
-}
-
-/* ---- configuration space ---- */
-
-uint8_t virtio_cfg8(struct virtio_dev *d, unsigned off)
-{
-	return *(volatile uint8_t *)(d->base + VIRTIO_MMIO_CONFIG + off);
-}
-
-uint32_t virtio_cfg32(struct virtio_dev *d, unsigned off)
-{
-	return mmio_read32(d->base + VIRTIO_MMIO_CONFIG + off);
-}
-
-/* Two 32-bit reads; ConfigGeneration tells if the device changed the
- * field in between (2.5.1), then we read again. */
-uint64_t virtio_cfg64(struct virtio_dev *d, unsigned off)
-{
-	uint64_t v;
-	for (int tries = 0;; tries++) {
-		uint32_t gen = vreg_read(d, VIRTIO_MMIO_CONFIG_GEN);
-		v = virtio_cfg32(d, off) | (uint64_t)virtio_cfg32(d, off + 4) << 32;
-		if (gen == vreg_read(d, VIRTIO_MMIO_CONFIG_GEN) || tries == 10)
-			return v;
-	}
-}
-
-/* ---- bringing a device up (3.1.1) ---- */
-
-/* Writing 0 resets the device; it has finished when Status reads 0. */
-void virtio_reset(struct virtio_dev *d)
-{
-	vreg_write(d, VIRTIO_MMIO_STATUS, 0);
-	uint64_t start = rdtsc(), limit = ms_to_tsc(1000);
-	while (vreg_read(d, VIRTIO_MMIO_STATUS) != 0 && rdtsc() - start < limit)
-		cpu_relax();
-}
-
-void virtio_fail(struct virtio_dev *d)
-{
-	vreg_write(d, VIRTIO_MMIO_STATUS, vreg_read(d, VIRTIO_MMIO_STATUS) | VIRTIO_STATUS_FAILED);
-	virtio_reset(d);
-}
-
-static void add_status(struct virtio_dev *d, uint32_t bits)
-{
-	vreg_write(d, VIRTIO_MMIO_STATUS, vreg_read(d, VIRTIO_MMIO_STATUS) | bits);
-}
-
-const char *virtio_init(struct virtio_dev *d, uint64_t want)
-{
-	virtio_reset(d);
-	if (vreg_read(d, VIRTIO_MMIO_STATUS) != 0)
-		return "the device did not reset (Status stays nonzero)";
-	add_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
-	add_status(d, VIRTIO_STATUS_DRIVER);
-
-	vreg_write(d, VIRTIO_MMIO_DEV_FEAT_SEL, 0);
-	uint64_t offered = vreg_read(d, VIRTIO_MMIO_DEV_FEATURES);
-	vreg_write(d, VIRTIO_MMIO_DEV_FEAT_SEL, 1);
-	offered |= (uint64_t)vreg_read(d, VIRTIO_MMIO_DEV_FEATURES) << 32;
-	if (!(offered & VIRTIO_F_VERSION_1)) {
-		virtio_fail(d);
-		return "the device does not offer VIRTIO_F_VERSION_1";
-	}
-
-	d->features = offered & (want | VIRTIO_F_VERSION_1);
-	vreg_write(d, VIRTIO_MMIO_DRV_FEAT_SEL, 0);
-	vreg_write(d, VIRTIO_MMIO_DRV_FEATURES, (uint32_t)d->features);
-	vreg_write(d, VIRTIO_MMIO_DRV_FEAT_SEL, 1);
-	vreg_write(d, VIRTIO_MMIO_DRV_FEATURES, (uint32_t)(d->features >> 32));
-	add_status(d, VIRTIO_STATUS_FEATURES_OK);
-	if (!(vreg_read(d, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK)) {
-		virtio_fail(d);
-		return "the device did not accept our features (FEATURES_OK cleared)";
-	}
-	return NULL;
-}
-
-static void write64(struct virtio_dev *d, unsigned reg, const volatile void *p)
-{
-	vreg_write(d, reg, (uint32_t)(uintptr_t)p);
-	vreg_write(d, reg + 4, (uint32_t)((uintptr_t)p >> 32));
-}
-
-/* One 4 KiB page per queue: descriptors at 0 (16 bytes each, up to 64),
- * the available ring at 1024, the used ring at 2048. */
-const char *virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t size)
-{
-	vreg_write(d, VIRTIO_MMIO_QUEUE_SEL, index);
-	if (vreg_read(d, VIRTIO_MMIO_QUEUE_READY))
-		return "a queue is still live after reset";
-	uint32_t max = vreg_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
-	if (max == 0)
-		return "a queue the driver needs is not available (QueueNumMax 0)";
-	uint16_t n = 1;
-	while (n * 2 <= size && n * 2 <= max && n * 2 <= VIRTQ_MAX_SIZE)
-		n *= 2;
-
-	uint8_t *page = dma_alloc(4096, 4096);
-	if (!page)
-		return "out of DMA memory";
-	zero_words(page, 4096);
-	*q = (struct virtq){
-		.dev = d,
-		.index = index,
-		.size = n,
-		.desc = (struct virtq_desc *)page,
-		.avail = (struct virtq_avail *)(page + 1024),
-		.used = (volatile struct virtq_used *)(page + 2048),
-	};
-	q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
-
-	vreg_write(d, VIRTIO_MMIO_QUEUE_NUM, n);
-	write64(d, VIRTIO_MMIO_QUEUE_DESC, q->desc);
-	write64(d, VIRTIO_MMIO_QUEUE_DRIVER, q->avail);
-	write64(d, VIRTIO_MMIO_QUEUE_DEVICE, q->used);
-	vreg_write(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	return NULL;
-}
-
-void virtio_driver_ok(struct virtio_dev *d)
-{
-	add_status(d, VIRTIO_STATUS_DRIVER_OK);
 }
 
 /* ---- the virtio test: what is there ---- */
@@ -333,8 +319,16 @@ bool test_virtio(void)
 		print(" empty=%d", list.empty);
 	if (list.bad)
 		print(" bad=%d", list.bad);
-	if (ignored)
-		print(" ignored=%d", ignored);
+	if (list.ignored)
+		print(" ignored=%d", list.ignored);
+	if (list.pci)
+		print(" pci=%d", list.pci);
+	if (list.pci_bad)
+		print(" pci-bad=%d", list.pci_bad);
+	if (list.pci_legacy)
+		print(" pci-legacy=%d", list.pci_legacy);
+	if (list.mmio_from && list.mmio_from[0] == 'd')
+		print(" mmio-from=dsdt");
 	print("\n");
 	return true;
 }

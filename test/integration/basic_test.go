@@ -179,7 +179,7 @@ func TestFeaturesBootTimeline(t *testing.T) {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	phases := []string{"flags parsed", "open /dev/kvm", "create VM", "map guest memory", "create devices",
-		"load kernel", "create vCPUs", "start vCPUs", "first guest output byte", "guest marker GLUE-DONE"}
+		"write ACPI tables", "load kernel", "create vCPUs", "start vCPUs", "first guest output byte", "guest marker GLUE-DONE"}
 	last := -1
 	for _, p := range phases {
 		i := strings.Index(res.stderr, p)

@@ -23,23 +23,34 @@ type optionalComponent struct {
 	tag     string            // the tag that leaves it out on its own
 	pkgs    []string          // glue packages linked only for it
 	refused []string          // `glue run` arguments that need it
-	id      string            // virtio device ID the guest's virtio test reports
+	id      string            // virtio device ID the guest's virtio test reports; "" for a transport
 	test    string            // the guest's test of it
 	want    map[string]string // fields of the test's GLUE-OK line
 }
+
+// isTransport reports whether c is a virtio transport rather than a device.
+func (c optionalComponent) isTransport() bool { return c.id == "" }
 
 // consoleLine is what the console test types into hvc0 (one word, so that
 // field() can read the echo).
 const consoleLine = "typed-into-hvc0"
 
 // optionalComponents are in glue's device order (disks, networks, entropy,
-// console), which is the order of the guest's virtio IDs.
+// console), which is the order of the guest's virtio IDs, then the
+// transports.
 var optionalComponents = []optionalComponent{
 	{"virtio-blk", "glue_no_blk", []string{"virtio/blk"}, []string{"--disk", "disk.img"}, "2", "blk", map[string]string{"flushed": "1"}},
 	{"virtio-net", "glue_no_net", []string{"virtio/vnet", "tap"}, []string{"--net", "tap=tap0"}, "1", "net", map[string]string{"echo": "1"}},
 	{"virtio-rng", "glue_no_rng", []string{"virtio/rng"}, []string{"--rng"}, "4", "rng", map[string]string{"bytes": "64"}},
 	{"virtio-console", "glue_no_vconsole", []string{"virtio/vconsole"}, []string{"--console", "virtio"}, "3", "console", map[string]string{"echo": consoleLine}},
+	{"virtio-pci", "glue_no_pci", []string{"virtio/transport/pci"}, []string{"--transport", "pci"}, "", "", nil},
+	{"virtio-mmio", "glue_no_mmio", []string{"virtio/transport/mmio"}, []string{"--transport", "mmio"}, "", "", nil},
 }
+
+// bothTransports are what every variant but the transport ones keeps.
+var bothTransports = []string{"virtio-pci", "virtio-mmio"}
+
+func withTransports(devices ...string) []string { return append(devices, bothTransports...) }
 
 // buildVariant is one way to build glue.
 type buildVariant struct {
@@ -49,14 +60,17 @@ type buildVariant struct {
 }
 
 var buildVariants = []buildVariant{
-	{name: "all", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console"}},
+	{name: "all", has: withTransports("virtio-blk", "virtio-net", "virtio-rng", "virtio-console")},
 	{name: "minimal", minimal: true},
-	{name: "blk-only", has: []string{"virtio-blk"}},
-	{name: "net-only", has: []string{"virtio-net"}},
-	{name: "rng-only", has: []string{"virtio-rng"}},
-	{name: "vconsole-only", has: []string{"virtio-console"}},
-	{name: "blk+rng", has: []string{"virtio-blk", "virtio-rng"}},
-	{name: "net+vconsole", has: []string{"virtio-net", "virtio-console"}},
+	{name: "blk-only", has: withTransports("virtio-blk")},
+	{name: "net-only", has: withTransports("virtio-net")},
+	{name: "rng-only", has: withTransports("virtio-rng")},
+	{name: "vconsole-only", has: withTransports("virtio-console")},
+	{name: "blk+rng", has: withTransports("virtio-blk", "virtio-rng")},
+	{name: "net+vconsole", has: withTransports("virtio-net", "virtio-console")},
+	// One transport: every device goes on the other one.
+	{name: "mmio-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-mmio"}},
+	{name: "pci-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-pci"}},
 }
 
 // tags is the -tags value of v: glue_minimal, or glue_no_* for each
@@ -210,7 +224,7 @@ func bootVariant(t *testing.T, bin string, v buildVariant) {
 	tests, ids, params := []string{"virtio"}, []string{}, ""
 	var ns netns
 	for _, c := range optionalComponents {
-		if !v.includes(c) {
+		if !v.includes(c) || c.isTransport() {
 			continue
 		}
 		tests, ids = append(tests, c.test), append(ids, c.id)
@@ -252,7 +266,7 @@ func bootVariant(t *testing.T, bin string, v buildVariant) {
 		t.Errorf("virtio: %q, want devices=%d ids=%s", virtio, len(ids), wantIDs)
 	}
 	for _, c := range optionalComponents {
-		if !v.includes(c) {
+		if !v.includes(c) || c.isTransport() {
 			continue
 		}
 		details, ok := m[c.test]

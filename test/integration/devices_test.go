@@ -296,7 +296,7 @@ func TestDevicesVirtioConsole(t *testing.T) {
 	s := startGlue(t, "run", "--console", "virtio", "-m", "64", "-p", "glue.test=console")
 	s.waitFor("GLUE-READY console", time.Minute)
 	fmt.Fprint(s.stdin, "typed on the host\r")
-	s.waitFor("GLUE-OK console echo=typed on the host", time.Minute)
+	s.waitFor(" echo=typed on the host", time.Minute)
 	if code := s.wait(time.Minute); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

@@ -32,12 +32,12 @@ import (
 // hwModules are the drivers init loads, and ext4 for the rootfs check.
 // Debian builds them as modules, and the initramfs must carry them and
 // their dependencies.
-var hwModules = append([]string{"virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"},
+var hwModules = append([]string{"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"},
 	initramfs.RootfsModules...)
 
 // hwParams is the start of every tier-4 command line: panic=-1 resets at
 // once if init dies, reboot=k makes init's reset go through the i8042,
-// which ends glue with status 0 (glue has no ACPI to power off with), and
+// which ends glue with status 0 (an ACPI reset would too), and
 // earlyprintk shows the boot up to the serial console's start, so a boot
 // that stops early still says where.
 const hwParams = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=k rdinit=/init"
@@ -225,28 +225,6 @@ func bootToInit(t *testing.T, kernel, img string, modules, extra []string) initR
 	return r
 }
 
-// kernelLacksCmdlineDevices reports why the kernel cannot find glue's
-// virtio-mmio devices, if its config (boot/config-RELEASE, next to the
-// kernel in Debian's package) says so; "" when it can or nothing says.
-func kernelLacksCmdlineDevices(t *testing.T, kernel string) string {
-	t.Helper()
-	release, err := initramfs.KernelRelease(kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(filepath.Dir(kernel), "config-"+release)
-	b, err := os.ReadFile(config)
-	if err != nil {
-		return ""
-	}
-	if bytes.Contains(b, []byte("\nCONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n")) || !bytes.Contains(b, []byte("\nCONFIG_VIRTIO_MMIO=")) {
-		return "" // CONFIG_VIRTIO_MMIO unset would be init's to report
-	}
-	return fmt.Sprintf("%s: CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is not set (Debian builds it so): Linux ignores the "+
-		"virtio_mmio.device= entries through which glue describes its devices, and glue has no ACPI "+
-		"tables to describe them instead; see docs/testing.md", config)
-}
-
 // Every virtio device through Linux's drivers: a disk marker read and one
 // written back and flushed, entropy, a ping each way through a tap, and
 // the virtio console both ways.
@@ -255,9 +233,6 @@ func TestDevicesLinuxHardwareKVM(t *testing.T) {
 	requireKVM(t)
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
-	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
-		hosttest.Skip(t, hosttest.ReasonKernelConfig, "hardware-KVM tier: "+why)
-	}
 	img, _ := buildInitramfs(t, kernel)
 	ns := newNetns(t)
 	ns.tap(t, "tap0", "192.0.2.1/24")
@@ -325,9 +300,6 @@ func TestDevicesLinuxHardwareKVMRootfs(t *testing.T) {
 	requireKVM(t)
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
-	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
-		hosttest.Skip(t, hosttest.ReasonKernelConfig, "hardware-KVM tier: "+why)
-	}
 	hosttest.LookPath(t, "mkfs.ext4")
 	img, _ := buildInitramfs(t, kernel)
 	token := randomToken(t)

@@ -123,7 +123,7 @@ func TestDevicesQEMU(t *testing.T) {
 	if field(m["rng"], "bytes") != "64" {
 		t.Errorf("rng: %q", m["rng"])
 	}
-	if m["console"] != "echo=typed on the host" {
+	if m["console"] != "transport=mmio intr=poll irqs=0 echo=typed on the host" {
 		t.Errorf("console: %q", m["console"])
 	}
 	select {

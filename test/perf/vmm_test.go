@@ -37,7 +37,7 @@ func glueVMM(bin, elf, runDir string) vmm {
 		name: "glue",
 		path: bin,
 		args: func(cmdline string, dev devices) []string {
-			args := []string{"run", "--runtime-dir", runDir, "-c", "1", "-m", fmt.Sprint(guestMiB)}
+			args := []string{"run", "--runtime-dir", runDir, "-c", "1", "-m", fmt.Sprint(guestMiB), "--transport", transport()}
 			if dev.disk != "" {
 				args = append(args, "-d", dev.disk)
 			}
@@ -56,31 +56,46 @@ func qemuVMM(bin, elf string) vmm {
 		args: func(cmdline string, dev devices) []string {
 			// -cpu host alone aborts on PVM hosts ("failed to set MSR
 			// 0x10a"); rtc=on gives the guest the same RTC glue has.
-			machine := "microvm,rtc=on"
-			if dev != (devices{}) {
+			machine, kind := "microvm,rtc=on", "device"
+			switch {
+			case *pciFlag:
+				// A PCIe root (GPEX) described by ACPI, as glue's PCI
+				// is. Devices on its root bus are transitional unless
+				// told otherwise; the guest drives modern ones only.
+				machine, kind = machine+",pcie=on", "pci,disable-legacy=on"
+			case dev != (devices{}):
 				// Only without ACPI does microvm put virtio_mmio.device=
-				// on the command line, which is how the guest (like glue's
-				// guests) finds its devices; force-legacy=false makes them
+				// on the command line, which is how the guest finds its
+				// devices in this mode; force-legacy=false makes them
 				// virtio 1.x, the only version the guest drives.
 				machine += ",acpi=off"
 			}
 			args := []string{"-M", machine, "-enable-kvm", "-cpu", "host,-arch-capabilities",
 				"-m", fmt.Sprintf("%dM", guestMiB), "-smp", "1", "-nographic", "-no-reboot",
 				"-kernel", elf, "-append", cmdline}
-			if dev != (devices{}) {
+			if dev != (devices{}) && !*pciFlag {
 				args = append(args, "-global", "virtio-mmio.force-legacy=false")
 			}
 			if dev.disk != "" {
 				args = append(args, "-drive", "id=d0,file="+dev.disk+",format=raw,if=none,cache=writeback",
-					"-device", "virtio-blk-device,drive=d0")
+					"-device", "virtio-blk-"+kind+",drive=d0")
 			}
 			if dev.tap != "" {
 				args = append(args, "-netdev", "tap,id=n0,ifname="+dev.tap+",script=no,downscript=no",
-					"-device", "virtio-net-device,netdev=n0")
+					"-device", "virtio-net-"+kind+",netdev=n0")
 			}
 			return args
 		},
 	}
+}
+
+// transport is glue's virtio transport in this run: MMIO, like microvm's
+// default, unless -pci asks for PCI on both.
+func transport() string {
+	if *pciFlag {
+		return "pci"
+	}
+	return "mmio"
 }
 
 // line is one line of guest output and when its newline reached us.
