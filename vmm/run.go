@@ -21,12 +21,14 @@ import (
 // the error that ended the VM. Run may be called once.
 func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	runners, loop := vm.machine.runners, vm.devices.loop
-	if err := confine(vm); err != nil {
-		return "", err
-	}
 	ends := make(chan error, len(runners))
 	var wg sync.WaitGroup
 	vm.setStarted(time.Now())
+	// After setStarted, which a Pause arriving now would otherwise block
+	// while it waits for vCPUs that have not started.
+	if err := confine(vm); err != nil {
+		return "", err
+	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	defer stopLoop()
 	loopDone := make(chan error, 1)
