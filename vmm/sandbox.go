@@ -38,7 +38,7 @@ func (m SeccompMode) check() error {
 // and VM descriptors; everything else in the kvm package is build-time only.
 var runtimeIoctls = []sandbox.Ioctl{
 	{Name: "KVM_RUN", Request: kvm.KVM_RUN, Why: "the vCPU run loop"},
-	{Name: "KVM_IRQ_LINE", Request: kvm.KVM_IRQ_LINE, Why: "level interrupts of the serial port, i8042, RTC and virtio-mmio devices"},
+	{Name: "KVM_IRQ_LINE", Request: kvm.KVM_IRQ_LINE, Why: "interrupts of the serial port, i8042 and RTC (edges and levels through the in-kernel PIC and IOAPIC)"},
 	{Name: "KVM_IRQFD", Request: kvm.KVM_IRQFD, Why: "virtio interrupts, assigned and deassigned as the guest programs them"},
 	{Name: "KVM_IOEVENTFD", Request: kvm.KVM_IOEVENTFD, Why: "virtio queue notifications, (un)registered when a queue is reset or a PCI BAR moves"},
 	{Name: "KVM_SET_GSI_ROUTING", Request: kvm.KVM_SET_GSI_ROUTING, Why: "MSI-X vectors the guest programs (virtio-pci)"},
