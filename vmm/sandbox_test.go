@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gluevmm/glue/kvm/kvmtest"
 	"github.com/gluevmm/glue/sandbox"
@@ -37,7 +38,11 @@ func TestRunConfinesBeforeGuestRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vm.Close()
-	if _, err := vm.Run(context.Background()); !errors.Is(err, errTestConfine) {
+	// The counter guest never ends by itself: without the confine step
+	// Run ends only when ctx does, with no error.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := vm.Run(ctx); !errors.Is(err, errTestConfine) {
 		t.Fatalf("Run = %v, want the confine error", err)
 	}
 	vm.Close()
