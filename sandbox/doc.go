@@ -1,6 +1,6 @@
 // Package sandbox confines the calling process once it holds everything it
 // needs: a seccomp filter on every thread (an allow-list of system calls,
-// with argument checks on ioctl request numbers, mmap/mprotect protections,
+// with argument checks on ioctl request numbers, mmap protections,
 // clone flags and unlinkat flags), no_new_privs, and resource limits.
 //
 // It is written for a VMM after its VM is built: only file descriptors that

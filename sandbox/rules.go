@@ -36,43 +36,24 @@ var baseRules = []Rule{
 	// eventfds, the console, stdio, the control socket's connections.
 	{Syscall: "read", Why: "eventfds, tap frames, stdin, control connections"},
 	{Syscall: "write", Why: "eventfds, tap frames, console output, logs, control connections"},
-	{Syscall: "readv", Why: "vectored reads on open fds (os.File)"},
-	{Syscall: "writev", Why: "vectored writes on open fds (tap, os.File)"},
 	{Syscall: "pread64", Why: "virtio-blk reads from the disk image"},
 	{Syscall: "pwrite64", Why: "virtio-blk writes to the disk image"},
-	{Syscall: "preadv", Why: "virtio-blk vectored reads"},
-	{Syscall: "pwritev", Why: "virtio-blk vectored writes"},
-	{Syscall: "lseek", Why: "disk size and os.File offsets"},
-	{Syscall: "fsync", Why: "disk images synced on close"},
-	{Syscall: "fdatasync", Why: "virtio-blk FLUSH"},
-	{Syscall: "fstat", Why: "os.File on open fds (disk image size, stat of a descriptor)"},
-	{Syscall: "close", Why: "control connections, eventfds and images closed when the VM ends"},
-	{Syscall: "fcntl", Args: []seccomp.Condition{argEquals(1, unix.F_GETFL)}, Why: "os.File reads a descriptor's flags"},
-	{Syscall: "fcntl", Args: []seccomp.Condition{argEquals(1, unix.F_SETFL)}, Why: "os.File sets O_NONBLOCK"},
-	{Syscall: "fcntl", Args: []seccomp.Condition{argEquals(1, unix.F_GETFD)}, Why: "os.File reads FD_CLOEXEC"},
-	{Syscall: "fcntl", Args: []seccomp.Condition{argEquals(1, unix.F_SETFD)}, Why: "os.File sets FD_CLOEXEC"},
-	{Syscall: "fcntl", Args: []seccomp.Condition{argEquals(1, unix.F_OFD_SETLK)}, Why: "the disk image's lock is released when it is closed"},
+	{Syscall: "fdatasync", Why: "virtio-blk FLUSH, and the disk images when the VM ends"},
+	{Syscall: "close", Why: "control connections; descriptors closed when the VM ends"},
 
 	// The event loop and the Go netpoller.
 	{Syscall: "epoll_ctl", Why: "event loop and netpoller: fds added and removed"},
 	{Syscall: "epoll_pwait", Why: "event loop and netpoller wait"},
-	{Syscall: "epoll_wait", Why: "event loop wait (golang.org/x/sys EpollWait)"},
 
 	// The control socket: connections on the listening socket made before
 	// the filter; no new socket can be made.
 	{Syscall: "accept4", Why: "control socket: accept a client (glue list/stop/console)"},
 	{Syscall: "getsockopt", Args: []seccomp.Condition{argEquals(1, unix.SOL_SOCKET), argEquals(2, unix.SO_PEERCRED)}, Why: "control socket: the client's uid (SO_PEERCRED)"},
 	{Syscall: "getsockname", Why: "net.UnixConn: the accepted connection's local address"},
-	{Syscall: "shutdown", Why: "control connections half-closed after a reply"},
-	{Syscall: "recvfrom", Why: "net.UnixConn reads"},
-	{Syscall: "sendto", Why: "net.UnixConn writes"},
-	{Syscall: "recvmsg", Why: "net.UnixConn reads"},
-	{Syscall: "sendmsg", Why: "net.UnixConn writes"},
 	{Syscall: "unlinkat", Args: []seccomp.Condition{argEquals(2, 0)}, Why: "the control socket and its lock file are removed when the VM ends (files only: no AT_REMOVEDIR)"},
 
 	// Memory: never executable.
 	{Syscall: "mmap", Args: []seccomp.Condition{argBitsClear(2, unix.PROT_EXEC)}, Why: "Go heap and stacks; PROT_EXEC refused"},
-	{Syscall: "mprotect", Args: []seccomp.Condition{argBitsClear(2, unix.PROT_EXEC)}, Why: "Go runtime guard pages; PROT_EXEC refused"},
 	{Syscall: "munmap", Why: "Go heap returned"},
 	{Syscall: "madvise", Why: "Go heap scavenger (MADV_DONTNEED and friends)"},
 
@@ -82,9 +63,7 @@ var baseRules = []Rule{
 	{Syscall: "sched_yield", Why: "Go runtime spinning"},
 	{Syscall: "sched_getaffinity", Why: "Go runtime re-reads the CPUs it may use (GOMAXPROCS updates)"},
 	{Syscall: "nanosleep", Why: "Go runtime usleep"},
-	{Syscall: "clock_nanosleep", Why: "Go runtime sleeps"},
 	{Syscall: "clock_gettime", Why: "time, when the vDSO is not used"},
-	{Syscall: "gettimeofday", Why: "time, when the vDSO is not used"},
 	{Syscall: "getpid", Why: "signals to the own threads (vCPU kicks, preemption)"},
 	{Syscall: "gettid", Why: "signals to the own threads"},
 	{Syscall: "tgkill", Why: "vCPU kicks (SIGURG) and Go preemption signals to the own threads"},
@@ -92,8 +71,6 @@ var baseRules = []Rule{
 	{Syscall: "exit_group", Why: "glue exits"},
 	{Syscall: "restart_syscall", Why: "a sleep interrupted by a signal resumes"},
 	{Syscall: "getrandom", Why: "virtio-rng reads crypto/rand; the runtime's own randomness"},
-	{Syscall: "getrlimit", Why: "read-only: resource limits"},
-	{Syscall: "prlimit64", Args: []seccomp.Condition{argEquals(2, 0)}, Why: "read-only: resource limits (no new limit)"},
 
 	// Signals.
 	{Syscall: "rt_sigaction", Why: "Go runtime signal handlers (os/signal)"},
