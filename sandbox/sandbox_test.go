@@ -6,147 +6,36 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
-// probeEnv makes the test binary a probe process: it installs the filter,
-// makes one system call and reports whether it survived. It exists only in
-// this test binary.
+// probeEnv names the call internal/probe makes once sandboxed.
 const probeEnv = "GLUE_SANDBOX_TEST_PROBE"
 
-// testIoctl is the one ioctl request the probes' filter allows.
-var testIoctl = Ioctl{Name: "FIONREAD", Request: fionread, Why: "test"}
-
-// Terminal-independent ioctls on a pipe: FIONREAD is allowed, FIONBIO not.
-const (
-	fionread = 0x541b
-	fionbio  = 0x5421
-)
+// probeBin is internal/probe, built by TestMain.
+var probeBin string
 
 func TestMain(m *testing.M) {
-	if name := os.Getenv(probeEnv); name != "" {
-		os.Exit(runProbe(name))
-	}
-	os.Exit(m.Run())
-}
-
-// probes are the calls a probe process makes once sandboxed. Each gets the
-// paths prepared before the filter: an existing file and directory.
-var probes = map[string]func(file, dir string) error{
-	"execve":        func(string, string) error { return syscall.Exec("/bin/true", []string{"true"}, nil) },
-	"open":          func(file, _ string) error { _, err := os.Open(file); return err },
-	"socket-inet":   func(string, string) error { _, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0); return err },
-	"mmap-exec":     func(string, string) error { return mmapProt(unix.PROT_READ | unix.PROT_EXEC) },
-	"mmap-rw":       func(string, string) error { return mmapProt(unix.PROT_READ | unix.PROT_WRITE) },
-	"mprotect-exec": mprotectExec,
-	"ioctl-other":   func(string, string) error { return ioctlOnPipe(fionbio) },
-	"ioctl-allowed": func(string, string) error { return ioctlOnPipe(fionread) },
-	"fork":          rawFork,
-	"rmdir":         func(_, dir string) error { return unix.Unlinkat(unix.AT_FDCWD, dir, unix.AT_REMOVEDIR) },
-	"unlink-file":   func(file, _ string) error { return unix.Unlinkat(unix.AT_FDCWD, file, 0) },
-	"thread":        newThreadSyscall,
-	"setrlimit": func(string, string) error {
-		return unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20})
-	},
-	"getsockopt-so": getsockoptType,
-}
-
-// rawFork is fork(2) as clone(SIGCHLD); a child, should there be one,
-// exits at once.
-func rawFork(string, string) error {
-	pid, _, errno := unix.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
-	if errno == 0 && pid == 0 {
-		unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
-	}
-	if errno != 0 {
-		return errno
-	}
-	return nil
-}
-
-func mmapProt(prot int) error {
-	b, err := unix.Mmap(-1, 0, 4096, prot, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return err
-	}
-	return unix.Munmap(b)
-}
-
-func mprotectExec(string, string) error {
-	b, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return err
-	}
-	return unix.Mprotect(b, unix.PROT_READ|unix.PROT_EXEC)
-}
-
-// pipeFDs is a pipe made before the filter, for the ioctl probes.
-var pipeFDs [2]int
-
-func ioctlOnPipe(req uint) error {
-	_, err := unix.IoctlGetInt(pipeFDs[0], req)
-	return err
-}
-
-// newThreadSyscall makes the Go runtime start OS threads after the filter
-// (a goroutine blocked in a system call on each), proving they may be made
-// and that they carry the filter: the last one calls socket.
-func newThreadSyscall(string, string) error {
-	done := make(chan error)
-	for range 8 {
-		go func() {
-			var ts unix.Timespec
-			done <- unix.Nanosleep(&unix.Timespec{Nsec: 1e6}, &ts)
-		}()
-	}
-	for range 8 {
-		if err := <-done; err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// socketFDs is a socket pair made before the filter, as glue's control
-// socket is.
-var socketFDs [2]int
-
-func getsockoptType(string, string) error {
-	_, err := unix.GetsockoptInt(socketFDs[0], unix.SOL_SOCKET, unix.SO_TYPE)
-	return err
-}
-
-func runProbe(name string) int {
-	probe, ok := probes[name]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "no probe %q\n", name)
-		return 2
-	}
-	if err := unix.Pipe2(pipeFDs[:], unix.O_CLOEXEC); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	dir, err := os.MkdirTemp("", "sandbox-probe-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 2
+		os.Exit(1)
 	}
-	socketFDs = [2]int(fds)
-	action := Trap
-	if os.Getenv(probeEnv+"_LOG") != "" {
-		action = Log
+	probeBin = filepath.Join(dir, "probe")
+	build := exec.Command("go", "build", "-o", probeBin, "github.com/gluevmm/glue/sandbox/internal/probe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the probe: %v\n%s", err, out)
+		os.Exit(1)
 	}
-	if err := Install(Rules([]Ioctl{testIoctl}), action); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	err = probe(os.Getenv(probeEnv+"_FILE"), os.Getenv(probeEnv+"_DIR"))
-	fmt.Printf("survived: %v\n", err)
-	return 0
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// Terminal-independent ioctls on a pipe (as internal/probe uses them):
+// FIONREAD is allowed, FIONBIO not.
+const fionbio = 0x5421
 
 type probeResult struct {
 	exit   int
@@ -165,7 +54,7 @@ func startProbe(t *testing.T, name string, extraEnv ...string) probeResult {
 	if err := os.Mkdir(sub, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.Command(probeBin)
 	cmd.Env = append(os.Environ(), probeEnv+"="+name, probeEnv+"_FILE="+file, probeEnv+"_DIR="+sub)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	var stdout, stderr strings.Builder

@@ -44,6 +44,7 @@ var allowList = []rule{
 	{pkg: "eventloop", imports: "golang.org/x/sys/unix"},
 	{pkg: "control", imports: "golang.org/x/sys/unix", tests: "test/hosttest"},
 	{pkg: "sandbox", imports: "github.com/elastic/go-seccomp-bpf github.com/elastic/go-seccomp-bpf/arch golang.org/x/sys/unix"},
+	{pkg: "sandbox/internal/probe", imports: "sandbox golang.org/x/sys/unix"},
 	{pkg: "guest"},
 	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
 	{pkg: "loader", imports: "guestmem loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz golang.org/x/sys/unix"},
