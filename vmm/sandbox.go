@@ -91,6 +91,16 @@ func confineProcess(vm *VM) error {
 		return err
 	}
 	vm.log.Debug("resource limits set", "nofile", limits.Files, "nproc", limits.Threads, "core", 0)
+	if err := installFilter(vm); err != nil {
+		return err
+	}
+	vm.cfg.Timeline.Mark("sandbox")
+	return nil
+}
+
+// installFilter installs the filter as cfg.Seccomp says (or, with it off,
+// only sets no_new_privs).
+func installFilter(vm *VM) error {
 	switch vm.cfg.Seccomp {
 	case SeccompOff:
 		vm.log.Warn("seccomp is off (--seccomp=off): a guest that gains code execution in glue can make any system call glue's uid may make")
@@ -103,6 +113,5 @@ func confineProcess(vm *VM) error {
 		return err
 	}
 	vm.log.Debug("seccomp filter installed", "rules", len(filterRules()))
-	vm.cfg.Timeline.Mark("sandbox")
 	return nil
 }
