@@ -1,7 +1,7 @@
 # Convenience targets; everything also works with plain `go` commands.
 GO ?= go
 
-.PHONY: glue guest test perf perf-doc clean
+.PHONY: glue guest test fuzz vulncheck perf perf-doc clean
 
 # A static binary: no cgo, so it runs on any Linux with KVM.
 glue:
@@ -13,6 +13,16 @@ guest:
 
 test:
 	$(GO) test -timeout 30m ./...
+
+# Every fuzz target of the module for FUZZTIME each (default 1m), on top of
+# its seed corpus; a crash leaves its input in the package's testdata/fuzz.
+FUZZTIME ?= 1m
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./.ci/fuzz
+
+# govulncheck over the module, with its database built from golang.org/x/vulndb.
+vulncheck:
+	./.ci/vulncheck
 
 # glue next to QEMU microvm on the same guest, three rounds of each
 # benchmark; see docs/performance.md. -v shows every run's line.

@@ -43,7 +43,8 @@ var ErrOutOfRange = errors.New("guest address range outside RAM")
 
 const pageSize = 4096
 
-// New maps anonymous memory for each span. Spans must be page-aligned,
+// New maps anonymous memory for each span, excluded from core dumps
+// (MADV_DONTDUMP). Spans must be page-aligned,
 // non-empty, non-overlapping and must not wrap the 64-bit address space.
 func New(spans []Span) (*Memory, error) {
 	if len(spans) == 0 {
@@ -69,6 +70,12 @@ func New(spans []Span) (*Memory, error) {
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("guestmem: map %d MiB at %#x: %w", s.Size>>20, s.Base, err)
+		}
+		// The guest's memory is the guest's data: never in a core dump.
+		if err := unix.Madvise(host, unix.MADV_DONTDUMP); err != nil {
+			unix.Munmap(host)
+			m.Close()
+			return nil, fmt.Errorf("guestmem: exclude %d MiB at %#x from core dumps: %w", s.Size>>20, s.Base, err)
 		}
 		m.regions = append(m.regions, &Region{Span: s, host: host})
 	}

@@ -53,6 +53,12 @@ type Config struct {
 	ConsoleDevice    ConsoleDevice
 	ConsoleTransport Transport
 
+	// Seccomp is the system-call filter Run installs on the whole process
+	// before the first KVM_RUN: SeccompOn (the zero value), SeccompLog or
+	// SeccompOff. Run also sets no_new_privs and resource limits
+	// (docs/security.md); a program embedding vmm is confined with it.
+	Seccomp SeccompMode
+
 	// BzImageEntry makes glue enter a bzImage through its own 64-bit entry
 	// (in-guest decompression) instead of extracting the vmlinux payload.
 	BzImageEntry bool
@@ -141,6 +147,9 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 		return configErr(FieldBoot, "unknown boot protocol %q (want %q or %q)", c.Boot, BootLinux64, BootPVH)
 	}
 	if err := c.CheckComponents(); err != nil {
+		return err
+	}
+	if err := c.Seccomp.check(); err != nil {
 		return err
 	}
 	switch c.ConsoleDevice {

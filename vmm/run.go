@@ -16,13 +16,19 @@ import (
 // powers off, a vCPU faults, or ctx is cancelled (an orderly stop). Once
 // the vCPUs and the event loop have stopped, it delivers the guest's last
 // console output to Config.Console (waiting at most
-// GuestOutputFlushTimeout for a slow one). It returns the clean outcome, or
+// GuestOutputFlushTimeout for a slow one). Before any vCPU runs it confines
+// the process as Config.Seccomp says (see confineProcess). It returns the clean outcome, or
 // the error that ended the VM. Run may be called once.
 func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	runners, loop := vm.machine.runners, vm.devices.loop
 	ends := make(chan error, len(runners))
 	var wg sync.WaitGroup
 	vm.setStarted(time.Now())
+	// After setStarted, which a Pause arriving now would otherwise block
+	// while it waits for vCPUs that have not started.
+	if err := confine(vm); err != nil {
+		return "", err
+	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	defer stopLoop()
 	loopDone := make(chan error, 1)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/gluevmm/glue/kvm"
 )
@@ -167,7 +168,9 @@ func (vm *VM) Close() error {
 
 // isPVMHost reports whether /dev/kvm is provided by the PVM module, which
 // emulates most instructions of a guest kernel that is not PVM-aware.
-func isPVMHost() bool {
+// Build asks first, so that a fault's report after the sandbox (which
+// allows no stat) has the answer.
+var isPVMHost = sync.OnceValue(func() bool {
 	_, err := os.Stat("/sys/module/kvm_pvm")
 	return err == nil
-}
+})

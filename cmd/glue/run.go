@@ -33,6 +33,7 @@ type runFlags struct {
 	transport    string
 	acpi         string
 	timeline     bool
+	seccomp      string
 	disks        []string
 	nets         []string
 }
@@ -109,9 +110,24 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.rng, "rng", "off", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on, off or transport=pci|mmio (as --rng=SPEC)")
 	fl.Lookup("rng").NoOptDefVal = "on"
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
+	fl.StringVar(&f.seccomp, "seccomp", "on",
+		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	markLeftOutFlags(cmd)
 	return cmd
+}
+
+// parseSeccomp maps --seccomp's words to the vmm's modes.
+func parseSeccomp(s string) (vmm.SeccompMode, error) {
+	switch s {
+	case "on":
+		return vmm.SeccompOn, nil
+	case "log":
+		return vmm.SeccompLog, nil
+	case "off":
+		return vmm.SeccompOff, nil
+	}
+	return "", fmt.Errorf("%q is not a mode: want on, log or off", s)
 }
 
 // parseMiB accepts "512", "512M", "512MiB", "2G", "2GiB".
@@ -157,6 +173,10 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		}
 		nets = append(nets, nw)
 	}
+	seccomp, err := parseSeccomp(f.seccomp)
+	if err != nil {
+		return vmm.Config{}, usageErrorf("--seccomp: %v", err)
+	}
 	consoleDev, consoleTransport, consoleFile, err := parseConsole(f.consolePath)
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--console: %v", err)
@@ -191,6 +211,7 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		Boot:             vmm.BootProtocol(f.boot),
 		BzImageEntry:     f.bzImageEntry,
 		RNG:              rng,
+		Seccomp:          seccomp,
 		Logger:           g.logger(),
 	}
 	// Refused here, before --detach or the VM's name, so that a flag this

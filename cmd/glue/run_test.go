@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gluevmm/glue/vmm"
+)
 
 func TestParseMiB(t *testing.T) {
 	t.Parallel()
@@ -48,11 +52,37 @@ func TestExitStatus(t *testing.T) {
 		{"bad name", []string{"run", "-n", "a/b"}, exitUsage},
 		{"bad transport", []string{"run", "--transport", "isa"}, exitUsage},
 		{"bad acpi", []string{"run", "--acpi", "maybe"}, exitUsage},
+		{"bad seccomp mode", []string{"run", "--seccomp", "trap"}, exitUsage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := run(tc.args); got != tc.want {
 				t.Fatalf("glue %v exited %d, want %d", tc.args, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseSeccomp(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want vmm.SeccompMode
+		ok   bool
+	}{
+		{"on", vmm.SeccompOn, true},
+		{"log", vmm.SeccompLog, true},
+		{"off", vmm.SeccompOff, true},
+		{"", "", false},
+		{"ON", "", false},
+		{"kill", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseSeccomp(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("parseSeccomp(%q) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
 			}
 		})
 	}

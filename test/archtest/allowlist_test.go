@@ -43,6 +43,8 @@ var allowList = []rule{
 	{pkg: "console", imports: "golang.org/x/sys/unix golang.org/x/term"},
 	{pkg: "eventloop", imports: "golang.org/x/sys/unix"},
 	{pkg: "control", imports: "golang.org/x/sys/unix", tests: "test/hosttest"},
+	{pkg: "sandbox", imports: "github.com/elastic/go-seccomp-bpf github.com/elastic/go-seccomp-bpf/arch golang.org/x/sys/unix"},
+	{pkg: "sandbox/internal/probe", imports: "sandbox golang.org/x/sys/unix"},
 	{pkg: "guest", tests: "acpi test/hosttest"},
 	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
 	{pkg: "loader", imports: "guestmem loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz golang.org/x/sys/unix"},
@@ -66,7 +68,7 @@ var allowList = []rule{
 	{pkg: "virtio/virtiotest", helper: true, imports: "bus guestmem virtio"},
 
 	// The one place that wires everything, and the binary.
-	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci rtc serial tap vcpu virtio virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest test/hosttest"},
+	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci rtc sandbox serial tap vcpu virtio virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "cmd/glue", imports: "console control vmm github.com/spf13/cobra"},
 
 	// Whole-program tests and what they build.

@@ -1,0 +1,104 @@
+package sandbox
+
+import (
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Rule is one entry of the allow-list: a system call, the conditions its
+// arguments must meet (all of them; none means any arguments), and why a
+// sandboxed VMM still needs it.
+type Rule struct {
+	Syscall string
+	Args    []seccomp.Condition
+	Why     string
+}
+
+// threadCloneFlags are the flags the Go runtime passes to clone for a new
+// OS thread (runtime.cloneFlags, plus CLONE_SETTLS that its amd64 clone
+// adds); any other value (fork, vfork, a new namespace) is refused.
+const threadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+	unix.CLONE_SYSVSEM | unix.CLONE_THREAD | unix.CLONE_SETTLS
+
+func argEquals(arg uint32, v uint64) seccomp.Condition {
+	return seccomp.Condition{Argument: arg, Operation: seccomp.Equal, Value: v}
+}
+
+func argBitsClear(arg uint32, bits uint64) seccomp.Condition {
+	return seccomp.Condition{Argument: arg, Operation: seccomp.BitsNotSet, Value: bits}
+}
+
+// baseRules is what any Go program needs once it only works on open file
+// descriptors: the runtime (threads, memory, signals, scheduling, the
+// netpoller), I/O on fds, and the control socket's accepted connections.
+var baseRules = []Rule{
+	// I/O on descriptors opened before the filter: disk images, taps,
+	// eventfds, the console, stdio, the control socket's connections.
+	{Syscall: "read", Why: "eventfds, tap frames, stdin, control connections"},
+	{Syscall: "write", Why: "eventfds, tap frames, console output, logs, control connections"},
+	{Syscall: "pread64", Why: "virtio-blk reads from the disk image"},
+	{Syscall: "pwrite64", Why: "virtio-blk writes to the disk image"},
+	{Syscall: "fdatasync", Why: "virtio-blk FLUSH, and the disk images when the VM ends"},
+	{Syscall: "close", Why: "control connections; descriptors closed when the VM ends"},
+
+	// The event loop and the Go netpoller.
+	{Syscall: "epoll_ctl", Why: "event loop and netpoller: fds added and removed"},
+	{Syscall: "epoll_pwait", Why: "event loop and netpoller wait"},
+
+	// The control socket: connections on the listening socket made before
+	// the filter; no new socket can be made.
+	{Syscall: "accept4", Why: "control socket: accept a client (glue list/stop/console)"},
+	{Syscall: "getsockopt", Args: []seccomp.Condition{argEquals(1, unix.SOL_SOCKET), argEquals(2, unix.SO_PEERCRED)}, Why: "control socket: the client's uid (SO_PEERCRED)"},
+	{Syscall: "getsockname", Why: "net.UnixConn: the accepted connection's local address"},
+	{Syscall: "unlinkat", Args: []seccomp.Condition{argEquals(2, 0)}, Why: "the control socket and its lock file are removed when the VM ends (files only: no AT_REMOVEDIR)"},
+
+	// Memory: never executable.
+	{Syscall: "mmap", Args: []seccomp.Condition{argBitsClear(2, unix.PROT_EXEC)}, Why: "Go heap and stacks; PROT_EXEC refused"},
+	{Syscall: "munmap", Why: "Go heap returned"},
+	{Syscall: "madvise", Why: "Go heap scavenger (MADV_DONTNEED and friends)"},
+
+	// Threads and scheduling.
+	{Syscall: "clone", Args: []seccomp.Condition{argEquals(0, threadCloneFlags)}, Why: "new Go runtime threads, with exactly the runtime's flags (no fork, no namespaces)"},
+	{Syscall: "futex", Why: "Go runtime locks and thread parking"},
+	{Syscall: "sched_yield", Why: "Go runtime spinning"},
+	{Syscall: "sched_getaffinity", Why: "Go runtime re-reads the CPUs it may use (GOMAXPROCS updates)"},
+	{Syscall: "nanosleep", Why: "Go runtime usleep"},
+	{Syscall: "clock_gettime", Why: "time, when the vDSO is not used"},
+	{Syscall: "getpid", Why: "signals to the own threads (vCPU kicks, preemption)"},
+	{Syscall: "gettid", Why: "signals to the own threads"},
+	{Syscall: "tgkill", Why: "vCPU kicks (SIGURG) and Go preemption signals to the own threads"},
+	{Syscall: "exit", Why: "a Go runtime thread ends"},
+	{Syscall: "exit_group", Why: "glue exits"},
+	{Syscall: "restart_syscall", Why: "a sleep interrupted by a signal resumes"},
+	{Syscall: "getrandom", Why: "virtio-rng reads crypto/rand; the runtime's own randomness"},
+
+	// Signals.
+	{Syscall: "rt_sigaction", Why: "Go runtime signal handlers (os/signal)"},
+	{Syscall: "rt_sigprocmask", Why: "Go runtime signal masks on new threads"},
+	{Syscall: "rt_sigreturn", Why: "returning from any signal handler"},
+	{Syscall: "sigaltstack", Why: "Go runtime signal stacks on new threads"},
+}
+
+// Rules returns the whole allow-list for a process that still needs the
+// given ioctl request numbers (on any descriptor), base rules first.
+func Rules(ioctls []Ioctl) []Rule {
+	rules := append([]Rule(nil), baseRules...)
+	for _, io := range ioctls {
+		rules = append(rules, Rule{Syscall: "ioctl", Args: []seccomp.Condition{argEquals(1, io.Request)}, Why: io.Name + ": " + io.Why})
+	}
+	return rules
+}
+
+// Ioctl is one ioctl request number the caller still needs.
+type Ioctl struct {
+	Name    string // e.g. "KVM_RUN"
+	Request uint64
+	Why     string
+}
+
+// TerminalIoctls are the requests that restore a terminal's mode when the
+// process ends (golang.org/x/term's Restore).
+var TerminalIoctls = []Ioctl{
+	{Name: "TCGETS", Request: unix.TCGETS, Why: "the terminal's mode is read"},
+	{Name: "TCSETS", Request: unix.TCSETS, Why: "the terminal's mode is restored when glue ends"},
+}
