@@ -42,10 +42,12 @@ const (
 	// PCIMem32Base is the 32-bit window PCI BARs are placed in (and may be
 	// moved to by the guest); the ACPI _CRS of the host bridge lists it.
 	PCIMem32Base guestmem.Addr = 0xc000_0000
-	PCIMem32Size               = 0x1000_0000
+
+	PCIMem32Size = 0x1000_0000
 
 	VirtioMMIOBase guestmem.Addr = 0xd000_0000 // first virtio-mmio device window
-	VirtioMMIOSize               = 0x1000      // one window per device
+
+	VirtioMMIOSize = 0x1000 // one window per device
 
 	// ECAMBase is PCI bus 0's memory-mapped configuration space, the only
 	// bus (MCFG lists buses 0-0). It is reported reserved in e820: Linux
@@ -81,7 +83,8 @@ func PCIMem64Base(memBytes uint64) guestmem.Addr {
 // reports reserved, so they need no entry of their own.
 const (
 	ACPITablesAddr guestmem.Addr = 0xe0000
-	ACPITablesSize               = 0x20000 // to HighMemStart
+
+	ACPITablesSize = 0x20000 // to HighMemStart
 )
 
 // Legacy I/O ports.

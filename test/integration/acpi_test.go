@@ -69,8 +69,8 @@ func TestBasicLinuxACPIOff(t *testing.T) {
 			t.Parallel()
 			s := startGlue(t, "run", "-k", kernel, "-m", "256", "-c", "2", "--acpi", tc.acpi,
 				"--rng=transport=mmio", "-p", params)
-			out := s.waitFor(tc.wantSMPFrom, linuxMarkerTimeout)
-			out = s.waitFor("smpboot: Allowing 2 CPUs", linuxMarkerTimeout)
+			s.waitFor(tc.wantSMPFrom, linuxMarkerTimeout)
+			out := s.waitFor("smpboot: Allowing 2 CPUs", linuxMarkerTimeout)
 			cmdline := regexp.MustCompile(`Command line: (.*)`).FindStringSubmatch(out)
 			if cmdline == nil {
 				t.Fatal("no command line in Linux's output")

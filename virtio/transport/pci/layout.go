@@ -75,12 +75,6 @@ const (
 	regQueueDevice      = 0x30
 )
 
-// ISR status bits (section 4.1.4.5).
-const (
-	isrQueue  = uint8(virtio.InterruptUsedBuffer)
-	isrConfig = uint8(virtio.InterruptConfigChange)
-)
-
 // pciClass returns the PCI class code Linux and QEMU use for a device type.
 func pciClass(t virtio.DeviceType) uint32 {
 	switch t {
