@@ -146,3 +146,26 @@ func (d *EchoDevice) Counts() (activations, resets int) {
 	defer d.mu.Unlock()
 	return d.activations, d.resets
 }
+
+// BusyDevice always has more work, like a queue a guest keeps feeding; it
+// counts the notifications it got, for tests of bounded kicks.
+type BusyDevice struct {
+	EchoDevice
+	mu      sync.Mutex
+	notifys int
+}
+
+// Notify counts the kick and reports that work is left.
+func (d *BusyDevice) Notify(int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.notifys++
+	return true
+}
+
+// Count returns how many notifications the device got.
+func (d *BusyDevice) Count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.notifys
+}

@@ -369,33 +369,13 @@ func TestKernelParam(t *testing.T) {
 	}
 }
 
-// busyDevice always has more work, like a queue a guest keeps feeding.
-type busyDevice struct {
-	virtiotest.EchoDevice
-	mu      sync.Mutex
-	notifys int
-}
-
-func (d *busyDevice) Notify(int) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.notifys++
-	return true
-}
-
-func (d *busyDevice) count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.notifys
-}
-
 // A kick does bounded work on the vCPU and leaves the rest to the guest's
 // interrupt handler: an interrupt is forced, and the InterruptACK write
 // that follows runs the next bounded share.
 func TestKickIsBounded(t *testing.T) {
 	t.Parallel()
 	mem := virtiotest.NewMemory(t, guestmem.Span{Base: 0, Size: 1 << 20})
-	dev := &busyDevice{}
+	dev := &virtiotest.BusyDevice{}
 	irq := &line{}
 	tr, err := mmio.New(dev, mem, irq, nil)
 	if err != nil {
@@ -406,7 +386,7 @@ func TestKickIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	drv.Kick(0) // returns: that is the point
-	first := dev.count()
+	first := dev.Count()
 	if first == 0 || first > 64 {
 		t.Fatalf("one kick made %d calls", first)
 	}
@@ -414,7 +394,7 @@ func TestKickIsBounded(t *testing.T) {
 		t.Fatal("unfinished work did not interrupt the driver")
 	}
 	drv.Ack()
-	if n := dev.count(); n != 2*first {
+	if n := dev.Count(); n != 2*first {
 		t.Fatalf("after ACK %d calls, want %d", n, 2*first)
 	}
 	if high, _, _ := irq.state(); !high {
@@ -422,7 +402,7 @@ func TestKickIsBounded(t *testing.T) {
 	}
 	drv.Reset() // a reset ends it
 	drv.Ack()
-	if n := dev.count(); n != 2*first {
+	if n := dev.Count(); n != 2*first {
 		t.Fatalf("work continued after reset: %d calls", n)
 	}
 }

@@ -3,7 +3,6 @@ package virtiopci_test
 import (
 	"bytes"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gluevmm/glue/guestmem"
@@ -124,9 +123,9 @@ func TestNotifyAccessWidths(t *testing.T) {
 // and while the guest has bus mastering off.
 func TestNotifyQueueDrops(t *testing.T) {
 	t.Parallel()
-	dev := &busyDevice{}
+	dev := &virtiotest.BusyDevice{}
 	r := newRig(t, dev)
-	if r.tr.NotifyQueue(0) || dev.count() != 0 {
+	if r.tr.NotifyQueue(0) || dev.Count() != 0 {
 		t.Fatal("kick before DRIVER_OK reached the device")
 	}
 	if _, err := r.drv.Init(virtio.FeatureVersion1, virtiotest.NewQueue(r.mem, 0x1000, 16)); err != nil {
@@ -138,33 +137,13 @@ func TestNotifyQueueDrops(t *testing.T) {
 		}
 	}
 	r.drv.ConfigWrite(0x04, 2, 0x2) // memory on, bus master off
-	if r.tr.NotifyQueue(0) || dev.count() != 0 {
+	if r.tr.NotifyQueue(0) || dev.Count() != 0 {
 		t.Fatal("kick with bus mastering off reached the device")
 	}
 	r.drv.ConfigWrite(0x04, 2, 0x6)
-	if !r.tr.NotifyQueue(0) || dev.count() != 1 {
+	if !r.tr.NotifyQueue(0) || dev.Count() != 1 {
 		t.Fatal("kick of the active queue did not reach the device")
 	}
-}
-
-// busyDevice always has more work, like a queue a guest keeps feeding.
-type busyDevice struct {
-	virtiotest.EchoDevice
-	mu      sync.Mutex
-	notifys int
-}
-
-func (d *busyDevice) Notify(int) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.notifys++
-	return true
-}
-
-func (d *busyDevice) count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.notifys
 }
 
 // A notification written to the BAR does bounded work on the vCPU. The
@@ -174,13 +153,13 @@ func TestKickIsBounded(t *testing.T) {
 	t.Parallel()
 	t.Run("deferred to the ISR read", func(t *testing.T) {
 		t.Parallel()
-		dev := &busyDevice{}
+		dev := &virtiotest.BusyDevice{}
 		r := newRig(t, dev)
 		if _, err := r.drv.Init(virtio.FeatureVersion1, virtiotest.NewQueue(r.mem, 0x1000, 64)); err != nil {
 			t.Fatal(err)
 		}
 		r.drv.Kick(0) // returns: that is the point
-		first := dev.count()
+		first := dev.Count()
 		if first != virtio.KickRounds {
 			t.Fatalf("one kick made %d calls, want %d", first, virtio.KickRounds)
 		}
@@ -190,19 +169,19 @@ func TestKickIsBounded(t *testing.T) {
 		if isr := r.drv.ReadISR(); isr != 1 {
 			t.Fatalf("ISR %#x", isr)
 		}
-		if n := dev.count(); n != 2*first {
+		if n := dev.Count(); n != 2*first {
 			t.Fatalf("after the ISR read %d calls, want %d", n, 2*first)
 		}
 		r.drv.Reset() // a reset ends it
 		r.drv.ReadISR()
-		if n := dev.count(); n != 2*first {
+		if n := dev.Count(); n != 2*first {
 			t.Fatalf("work continued after reset: %d calls", n)
 		}
 	})
 	t.Run("resubmitted", func(t *testing.T) {
 		t.Parallel()
 		mem := virtiotest.NewMemory(t, guestmem.Span{Base: 0, Size: ramSize})
-		dev := &busyDevice{}
+		dev := &virtiotest.BusyDevice{}
 		var resubmitted []int
 		tr, err := virtiopci.New(dev, mem, virtiopci.Config{
 			BARAddr: barAddr, MSIX: &sink{},
@@ -217,7 +196,7 @@ func TestKickIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.drv.Kick(0)
-		if n := dev.count(); n != virtio.KickRounds || len(resubmitted) != 1 || resubmitted[0] != 0 {
+		if n := dev.Count(); n != virtio.KickRounds || len(resubmitted) != 1 || resubmitted[0] != 0 {
 			t.Fatalf("%d calls, resubmitted %v", n, resubmitted)
 		}
 		if high, _ := r.line.state(); high {
