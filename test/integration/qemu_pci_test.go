@@ -116,14 +116,7 @@ func TestPCIQEMUDevices(t *testing.T) {
 			for _, name := range []string{"blk", "rng", "console"} {
 				wantTransport(t, name, m[name], "pci", intr)
 			}
-			select {
-			case line := <-hvcOut:
-				if line != "GLUE-CONSOLE hello from hvc0\n" {
-					t.Errorf("hvc0 said %q", line)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("nothing came out of hvc0")
-			}
+			wantHVCGreeting(t, hvcOut)
 		})
 	}
 }

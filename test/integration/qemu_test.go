@@ -126,14 +126,7 @@ func TestDevicesQEMU(t *testing.T) {
 	if m["console"] != "transport=mmio intr=poll irqs=0 echo=typed on the host" {
 		t.Errorf("console: %q", m["console"])
 	}
-	select {
-	case line := <-hvcOut:
-		if line != "GLUE-CONSOLE hello from hvc0\n" {
-			t.Errorf("hvc0 said %q", line)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("nothing came out of hvc0")
-	}
+	wantHVCGreeting(t, hvcOut)
 }
 
 // The host pings the guest through a tap in a namespace the test makes,
@@ -206,5 +199,18 @@ func dialRetry(t *testing.T, path string, timeout time.Duration) net.Conn {
 			t.Fatalf("QEMU's console socket: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// wantHVCGreeting checks the line the guest's console test writes to hvc0.
+func wantHVCGreeting(t *testing.T, hvcOut <-chan string) {
+	t.Helper()
+	select {
+	case line := <-hvcOut:
+		if line != "GLUE-CONSOLE hello from hvc0\n" {
+			t.Errorf("hvc0 said %q", line)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("nothing came out of hvc0")
 	}
 }
