@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/test/initramfs"
+	"github.com/gluevmm/glue/test/scenario"
 )
 
 // Tier 4, the hardware-KVM tier: Debian's kernel boots all the way to a
@@ -143,60 +145,34 @@ func randomToken(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// Linux boots to init with two CPUs, loads the virtio modules from the
-// initramfs, reads its command line, memory and clock, and resets: glue
-// exits 0. Once through each way glue enters a bzImage: the extracted
-// vmlinux (default), the bzImage's own decompressor, and PVH.
+// The tier-4 scenarios of test/scenario, each a Linux boot to init: the
+// entry paths (extracted vmlinux, the bzImage's own decompressor, PVH),
+// 1-4 CPUs, the command line, memory, the clock, a large initramfs, reset
+// and power-off, and pause/resume/stop. test/nested runs the same table
+// inside an emulated SVM machine.
 func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	img, modules := buildInitramfs(t, kernel)
-	for _, entry := range []struct {
-		name string
-		args []string
-	}{
-		{"extracted vmlinux", nil},
-		{"bzImage 64-bit entry", []string{"--bzimage-entry"}},
-		{"PVH", []string{"--boot", "pvh"}},
-	} {
-		t.Run(entry.name, func(t *testing.T) {
+	for _, s := range scenario.All {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			bootToInit(t, kernel, img, modules, entry.args)
+			env := scenario.Env{Glue: glueBin, Kernel: kernel, Initrd: img, Modules: modules,
+				Token: randomToken(t), WorkDir: t.TempDir(), Deadline: linuxMarkerTimeout}
+			r := scenario.Run(context.Background(), env, s, io.Discard)
+			for _, e := range scenario.Verify(s, env, r) {
+				t.Error(e)
+			}
+			if t.Failed() {
+				t.Logf("glue's output:\n%s", r.Output)
+			}
+			if gap := scenario.PoweroffGap(s, r); gap != "" && !t.Failed() {
+				t.Skip("KNOWN GAP: " + gap)
+			}
 		})
 	}
-}
-
-func bootToInit(t *testing.T, kernel, img string, modules, extra []string) {
-	t.Helper()
-	const memMiB, cpus = 256, 2
-	token := randomToken(t)
-	args := append([]string{"run", "-k", kernel, "--initrd", img, "-m", strconv.Itoa(memMiB), "-c", strconv.Itoa(cpus),
-		"-p", hwParams + " glue.hw.token=" + token}, extra...)
-	s := startGlue(t, args...)
-	if code := s.wait(linuxMarkerTimeout); code != 0 {
-		t.Fatalf("exit %d, want 0 (init resets the VM)", code)
-	}
-	r := parseInitReport(t, s.output())
-	r.want(t, "pid1", "pid", "1")
-	if got := r.checks["mounts"]; got != "proc,sysfs,devtmpfs" {
-		t.Errorf("mounts: %q", got)
-	}
-	r.want(t, "cmdline", "token", token)
-	r.want(t, "cpus", "n", strconv.Itoa(cpus))
-	// The kernel keeps some memory for itself; MemTotal is the rest, and
-	// more than half of a small VM.
-	if kib := r.wantInt(t, "mem", "total-kib"); kib <= memMiB*1024/2 || kib > memMiB*1024 {
-		t.Errorf("MemTotal %d KiB for a %d MiB VM", kib, memMiB)
-	}
-	// The CMOS clock is the host's clock (UTC); minutes of slack, since
-	// this checks the RTC model, not timing.
-	if skew := time.Since(time.Unix(r.wantInt(t, "rtc", "since-epoch"), 0)); skew.Abs() > 10*time.Minute {
-		t.Errorf("guest RTC is %v off the host's clock", skew)
-	}
-	r.want(t, "modules", "loaded", strings.Join(modules, ","))
-	r.want(t, "virtio", "devices", "0")
 }
 
 // kernelLacksCmdlineDevices reports why the kernel cannot find glue's

@@ -1,0 +1,110 @@
+package scenario
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Scenario is one glue VM booting Linux to the test init.
+type Scenario struct {
+	Name   string
+	CPUs   int
+	MemMiB int
+	// Entry are the glue run flags that choose how glue enters the
+	// bzImage; none: extract its vmlinux ELF and enter that.
+	Entry []string
+	// End is how init ends after its checks (glue.hw.end): "reset",
+	// "poweroff", or "tick" for Control.
+	End string
+	// PayloadMiB > 0 appends an archive with a file of that size to the
+	// initramfs, which init hashes (the large --initrd check).
+	PayloadMiB int
+	// Control runs the VM with --detach and drives it with glue pause,
+	// resume and stop while init prints ticks.
+	Control bool
+}
+
+// All is the tier's scenarios. Each boot costs ~10-25 s inside the
+// emulated machine, so the checks are combined: every scenario checks the
+// command line, CPUs, memory and clock, and each adds one entry path, one
+// way of ending, or the large initramfs.
+var All = []Scenario{
+	{Name: "extracted-elf-1cpu-reset", CPUs: 1, MemMiB: 256, End: "reset"},
+	{Name: "bzimage-entry-2cpu-large-initrd", CPUs: 2, MemMiB: 384, Entry: []string{"--bzimage-entry"},
+		End: "reset", PayloadMiB: 32},
+	{Name: "pvh-4cpu-poweroff", CPUs: 4, MemMiB: 256, Entry: []string{"--boot", "pvh"}, End: "poweroff"},
+	{Name: "control-pause-resume-stop", CPUs: 1, MemMiB: 256, End: "tick", Control: true},
+}
+
+// Lookup returns the scenario called name.
+func Lookup(name string) (Scenario, bool) {
+	for _, s := range All {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// Env is what a scenario runs with, the same on both hosts.
+type Env struct {
+	Glue    string   // the glue binary
+	Kernel  string   // Debian's bzImage
+	Initrd  string   // the test initramfs (initramfs.Build)
+	Modules []string // the modules Initrd carries, in load order
+	Token   string   // echoed by init's cmdline check
+	WorkDir string   // for the large initramfs, runtime directories, consoles
+	// Deadline is how long one boot may take before it counts as stalled.
+	Deadline time.Duration
+}
+
+// BaseParams start every scenario's command line: panic=-1 resets at
+// once if init dies, reboot=k makes init's reset go through the i8042,
+// which ends glue with status 0, and quiet keeps the kernel's boot
+// messages off the serial port, which is slow under emulation (init
+// prints the kernel log when a check fails).
+const BaseParams = "console=ttyS0 panic=-1 reboot=k rdinit=/init quiet"
+
+// Params is the kernel command line for s.
+func (s Scenario) Params(env Env) string {
+	p := BaseParams + " glue.hw.token=" + env.Token + " glue.hw.end=" + s.End
+	if s.PayloadMiB > 0 {
+		p += " glue.hw=payload"
+	}
+	return p
+}
+
+// RunArgs are the glue run arguments for s with initrd as its initramfs.
+func (s Scenario) RunArgs(env Env, initrd string) []string {
+	args := []string{"run", "-k", env.Kernel, "--initrd", initrd, "-m", strconv.Itoa(s.MemMiB),
+		"-c", strconv.Itoa(s.CPUs), "-p", s.Params(env)}
+	return append(args, s.Entry...)
+}
+
+// Result is what running a scenario showed. It travels as JSON from the
+// emulated machine to the test, without Output, which travels line by
+// line.
+type Result struct {
+	Exit    int       `json:"exit"`    // glue's exit status; -1 when it did not exit by itself
+	Stalled bool      `json:"stalled"` // the deadline passed first
+	Halted  bool      `json:"halted"`  // Linux halted and glue ran on, until killed
+	Secs    float64   `json:"secs"`    // wall time, glue's start to its end
+	End     time.Time `json:"end"`     // the host's clock at the end, for the RTC check
+	// PayloadSHA256 is the hex SHA-256 of the payload packed, if any.
+	PayloadSHA256 string `json:"payload_sha256,omitempty"`
+	// Problems are failures seen while driving the VM (control steps).
+	Problems []string `json:"problems,omitempty"`
+	Output   string   `json:"-"` // glue's stdout and stderr, or the console file
+}
+
+func (r *Result) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// LastLines returns the last n lines of the output, for a stall report.
+func (r Result) LastLines(n int) []string {
+	lines := strings.Split(strings.TrimRight(r.Output, "\n"), "\n")
+	return lines[max(0, len(lines)-n):]
+}
