@@ -1,0 +1,151 @@
+package nested
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/nested/plan"
+	"github.com/gluevmm/glue/test/scenario"
+)
+
+// scenariosEnv names the scenarios to run, comma-separated (default: all
+// of scenario.All), to run one by hand.
+const scenariosEnv = "GLUE_NESTED_SCENARIOS"
+
+// scenarioDeadline is one inner boot's deadline. A quiet inner boot takes
+// ~10-25 s of the emulated machine's time on an idle host; the rest is
+// for a loaded one.
+const scenarioDeadline = 150 * time.Second
+
+// skipOrFail skips, or fails when KVM tests are required (CI), because
+// something the tier needs is missing.
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if kvmtest.Required() {
+		t.Fatalf("nested tier: "+format, args...)
+	}
+	t.Skipf("nested tier: "+format, args...)
+}
+
+func selected(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, s := range scenario.All {
+		names = append(names, s.Name)
+	}
+	if v := os.Getenv(scenariosEnv); v != "" {
+		names = strings.Split(v, ",")
+		for _, n := range names {
+			if _, ok := scenario.Lookup(n); !ok {
+				t.Fatalf("%s: no scenario %q (have %v)", scenariosEnv, n, scenario.All)
+			}
+		}
+	}
+	return names
+}
+
+// The tier-4 scenarios inside the emulated SVM machine: one outer boot,
+// then each scenario's glue VM in turn, each reported as a subtest.
+func TestNestedLinux(t *testing.T) {
+	kernel := os.Getenv("GLUE_TEST_KERNEL")
+	if kernel == "" {
+		skipOrFail(t, "GLUE_TEST_KERNEL is not set (Debian's vmlinuz, with its lib/modules next to boot/; .ci/run fetches it)")
+	}
+	qemu, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		skipOrFail(t, "%v (apt-get install qemu-system-x86)", err)
+	}
+	t.Parallel()
+	names := selected(t)
+	token := make([]byte, 8)
+	rand.Read(token)
+	env := scenario.Env{Glue: plan.Glue, Kernel: plan.Kernel, Initrd: plan.Initrd, WorkDir: plan.WorkDir,
+		Token: hex.EncodeToString(token), Deadline: scenarioDeadline}
+
+	dir := t.TempDir()
+	buildStart := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	outer, err := Build(ctx, dir, kernel, plan.Plan{Scenarios: names, Env: env})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("outer initramfs built in %v", time.Since(buildStart).Round(time.Millisecond))
+
+	m := Machine{QEMU: qemu, Kernel: kernel, Initrd: outer, CPUs: 2, MemMiB: 2048, Console: dir + "/console.log"}
+	// Every scenario may take its deadline twice; the outer boot takes
+	// seconds.
+	limit := 2*time.Minute + time.Duration(len(names)*plan.Attempts)*scenarioDeadline
+	ctx, cancel = context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	o, err := m.Boot(ctx, func(line string) { t.Log(line) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	console := ReadConsole(m.Console)
+	t.Logf("nested tier: wall %v (outer /dev/kvm after %v) for %d scenarios", o.Wall.Round(time.Second),
+		o.Ready.Round(time.Millisecond), len(names))
+	ended := func() {
+		t.Helper()
+		if o.QEMUErr != nil {
+			t.Errorf("QEMU: %v", o.QEMUErr)
+		}
+		if ctx.Err() != nil {
+			t.Errorf("the emulated machine was still running after %v", limit)
+		}
+		if o.Fatal != "" {
+			t.Errorf("outer init: %s", o.Fatal)
+		}
+		for _, l := range o.Unexpected {
+			t.Errorf("marker port: unexpected line %q", l)
+		}
+		if !o.Done {
+			t.Errorf("outer init did not finish (no NESTED-DONE)")
+		}
+	}
+	t.Run("machine", func(t *testing.T) {
+		ended()
+		for _, l := range unknownComplaints(console) {
+			t.Errorf("outer kernel: %s", l)
+		}
+		t.Logf("outer console (errors and worse):\n%s", strings.Join(console, "\n"))
+	})
+	for _, name := range names {
+		s, _ := scenario.Lookup(name)
+		t.Run(name, func(t *testing.T) {
+			attempts := o.Attempts[name]
+			if len(attempts) == 0 {
+				t.Fatal("never started: the outer init ended first (see the machine subtest)")
+			}
+			for _, a := range attempts[:len(attempts)-1] {
+				t.Logf("RETRY: attempt %d stalled after %.0f s; its last lines:\n%s", a.Number, a.Result.Secs,
+					strings.Join(a.Result.LastLines(15), "\n"))
+			}
+			a := attempts[len(attempts)-1]
+			if !a.Ended {
+				t.Fatalf("attempt %d has no result: the machine ended during it; glue's output:\n%s",
+					a.Number, strings.Join(a.Log, "\n"))
+			}
+			t.Logf("attempt %d: %.1f s, glue exit %d, halted %v", a.Number, a.Result.Secs, a.Result.Exit, a.Result.Halted)
+			for _, e := range scenario.Verify(s, env, a.Result) {
+				t.Error(e)
+			}
+			for _, l := range unknownComplaints(a.Log) {
+				t.Errorf("inner: %s", l)
+			}
+			if t.Failed() || testing.Verbose() {
+				t.Logf("glue's output:\n%s", a.Result.Output)
+			}
+			if gap := scenario.PoweroffGap(s, a.Result); gap != "" && !t.Failed() {
+				t.Skip("KNOWN GAP: " + gap)
+			}
+		})
+	}
+}

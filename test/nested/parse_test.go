@@ -1,0 +1,77 @@
+package nested
+
+import (
+	"strings"
+	"testing"
+)
+
+// The marker lines of one boot become attempts with their logs and
+// results; a line that is no marker is kept for the test to fail on.
+func TestOutcomeParse(t *testing.T) {
+	t.Parallel()
+	lines := []string{
+		"NESTED-READY kvm-api=12",
+		"NESTED-BEGIN a attempt=1",
+		"NESTED-LOG a| glue: VM name vm-1",
+		"NESTED-LOG a| GLUE-DONE init ok=8 failed=0",
+		"NESTED-STALL a attempt=1",
+		`NESTED-RESULT a attempt=1 {"exit":-1,"stalled":true,"secs":150}`,
+		"NESTED-BEGIN a attempt=2",
+		"NESTED-LOG a| line | with bars",
+		`NESTED-RESULT a attempt=2 {"exit":0,"stalled":false,"secs":12.5,"problems":["p"]}`,
+		"stray",
+		"NESTED-DONE",
+	}
+	o := &Outcome{Attempts: map[string][]*Attempt{}}
+	for _, l := range lines {
+		o.parse(l, 0)
+	}
+	if !o.Done || o.Fatal != "" || len(o.Unexpected) != 1 || o.Unexpected[0] != "stray" {
+		t.Fatalf("done %v, fatal %q, unexpected %q", o.Done, o.Fatal, o.Unexpected)
+	}
+	as := o.Attempts["a"]
+	if len(as) != 2 {
+		t.Fatalf("%d attempts, want 2", len(as))
+	}
+	first, second := as[0], as[1]
+	if first.Number != 1 || !first.Ended || !first.Result.Stalled || len(first.Log) != 2 {
+		t.Errorf("first attempt: %+v", first)
+	}
+	if second.Number != 2 || !second.Ended || second.Result.Stalled || second.Result.Exit != 0 ||
+		second.Result.Secs != 12.5 || len(second.Result.Problems) != 1 {
+		t.Errorf("second attempt: %+v", second)
+	}
+	if second.Result.Output != "line | with bars\n" {
+		t.Errorf("second attempt's output %q, want its one log line", second.Result.Output)
+	}
+}
+
+// Complaints are found, environment messages are recognised by their
+// exact text only: another MSR, another value or other words fail.
+func TestUnknownComplaints(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		line    string
+		unknown bool
+	}{
+		{"[   54.852911] kvm [91]: vcpu0, guest rIP: 0xffffffff8107e744 Unhandled WRMSR(0xc0010007) = 0xffff", false},
+		{"[   54.852911] kvm [91]: vcpu1, guest rIP: 0xffffffff8107e744 Unhandled WRMSR(0xc0010004) = 0xffff", true},
+		{"[   54.852911] kvm [91]: vcpu0, guest rIP: 0xffffffff8107e744 Unhandled WRMSR(0xc0010007) = 0x1", true},
+		{"[   54.852911] kvm [91]: vcpu0, guest rIP: 0xffffffff8107e744 Unhandled RDMSR(0xc0010007)", true},
+		{"[  112.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [glue:120]", true},
+		{"[    0.1] WARNING: CPU: 0 PID: 0 at arch/x86/kernel/fpu/xstate.c:1 x", true},
+		{"[  584.538869] reboot: Power down", false},
+		{"GLUE-OK init cpus online=0-3 n=4", false},
+	}
+	for _, tt := range tests {
+		got := unknownComplaints([]string{tt.line})
+		if (len(got) > 0) != tt.unknown {
+			t.Errorf("%q: unknown complaints %q, want unknown=%v", tt.line, got, tt.unknown)
+		}
+	}
+	for _, m := range environmentMessages {
+		if strings.TrimSpace(m.why) == "" {
+			t.Errorf("environment message %s has no reason", m.text)
+		}
+	}
+}
