@@ -146,7 +146,8 @@ func randomToken(t *testing.T) string {
 }
 
 // The tier-4 scenarios of test/scenario, each a Linux boot to init: the
-// entry paths (extracted vmlinux, the bzImage's own decompressor, PVH),
+// entry paths (extracted vmlinux, the bzImage's own decompressor, the
+// vmlinux ELF file, PVH),
 // 1-4 CPUs, the command line, memory, the clock, a large initramfs, reset
 // and power-off, and pause/resume/stop. test/nested runs the same table
 // inside an emulated SVM machine.
@@ -156,10 +157,14 @@ func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	img, modules := buildInitramfs(t, kernel)
+	vmlinux := filepath.Join(t.TempDir(), "vmlinux")
+	if err := scenario.WriteVmlinux(kernel, vmlinux); err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range scenario.All {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			env := scenario.Env{Glue: glueBin, Kernel: kernel, Initrd: img, Modules: modules,
+			env := scenario.Env{Glue: glueBin, Kernel: kernel, Vmlinux: vmlinux, Initrd: img, Modules: modules,
 				Token: randomToken(t), WorkDir: t.TempDir(), Deadline: linuxMarkerTimeout}
 			r := scenario.Run(context.Background(), env, s, io.Discard)
 			for _, e := range scenario.Verify(s, env, r) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gluevmm/glue/test/initramfs"
 	"github.com/gluevmm/glue/test/nested/plan"
+	"github.com/gluevmm/glue/test/scenario"
 )
 
 // Packages built into the outer initramfs.
@@ -47,10 +48,11 @@ func BuildStatic(ctx context.Context, pkg, out string) error {
 
 // Outer describes the outer initramfs.
 type Outer struct {
-	Init, Glue     []byte // static programs
-	Kernel, Initrd []byte // the inner kernel and initramfs
-	Modules        []initramfs.Module
-	Plan           plan.Plan
+	Init, Glue      []byte // static programs
+	Kernel, Vmlinux []byte // the inner kernel, and the ELF inside it
+	Initrd          []byte // the inner initramfs
+	Modules         []initramfs.Module
+	Plan            plan.Plan
 }
 
 // Write writes the outer initramfs, uncompressed: QEMU hands it to the
@@ -80,6 +82,7 @@ func (o Outer) Write(path string) error {
 	add(w.AddFile("init", 0o755, o.Init))
 	add(w.AddFile(strings.TrimPrefix(plan.Glue, "/"), 0o755, o.Glue))
 	add(w.AddFile(strings.TrimPrefix(plan.Kernel, "/"), 0o644, o.Kernel))
+	add(w.AddFile(strings.TrimPrefix(plan.Vmlinux, "/"), 0o644, o.Vmlinux))
 	add(w.AddFile(strings.TrimPrefix(plan.Initrd, "/"), 0o644, o.Initrd))
 	var order []string
 	for _, m := range o.Modules {
@@ -138,6 +141,13 @@ func Build(ctx context.Context, dir, kernel string, p plan.Plan) (string, error)
 		return "", fmt.Errorf("nested: %w", err)
 	}
 	if o.Kernel, err = os.ReadFile(kernel); err != nil {
+		return "", fmt.Errorf("nested: %w", err)
+	}
+	vmlinux := filepath.Join(dir, "vmlinux")
+	if err := scenario.WriteVmlinux(kernel, vmlinux); err != nil {
+		return "", err
+	}
+	if o.Vmlinux, err = os.ReadFile(vmlinux); err != nil {
 		return "", fmt.Errorf("nested: %w", err)
 	}
 	path := filepath.Join(dir, "outer.cpio")

@@ -66,7 +66,7 @@ func TestNestedLinux(t *testing.T) {
 	names := selected(t)
 	token := make([]byte, 8)
 	rand.Read(token)
-	env := scenario.Env{Glue: plan.Glue, Kernel: plan.Kernel, Initrd: plan.Initrd, WorkDir: plan.WorkDir,
+	env := scenario.Env{Glue: plan.Glue, Kernel: plan.Kernel, Vmlinux: plan.Vmlinux, Initrd: plan.Initrd, WorkDir: plan.WorkDir,
 		Token: hex.EncodeToString(token), Deadline: scenarioDeadline}
 
 	dir := t.TempDir()
@@ -79,7 +79,8 @@ func TestNestedLinux(t *testing.T) {
 	}
 	t.Logf("outer initramfs built in %v", time.Since(buildStart).Round(time.Millisecond))
 
-	m := Machine{QEMU: qemu, Kernel: kernel, Initrd: outer, CPUs: 2, MemMiB: 2048, Console: dir + "/console.log"}
+	m := Machine{QEMU: qemu, Kernel: kernel, Initrd: outer, CPUs: 2, MemMiB: 2048, Console: dir + "/console.log",
+		ResetLog: dir + "/resets.log"}
 	// Every scenario may take its deadline twice; the outer boot takes
 	// seconds.
 	limit := 2*time.Minute + time.Duration(len(names)*plan.Attempts)*scenarioDeadline
@@ -92,7 +93,7 @@ func TestNestedLinux(t *testing.T) {
 	console := ReadConsole(m.Console)
 	t.Logf("nested tier: wall %v (outer /dev/kvm after %v) for %d scenarios", o.Wall.Round(time.Second),
 		o.Ready.Round(time.Millisecond), len(names))
-	ended := func() {
+	ended := func(t *testing.T) {
 		t.Helper()
 		if o.QEMUErr != nil {
 			t.Errorf("QEMU: %v", o.QEMUErr)
@@ -107,11 +108,14 @@ func TestNestedLinux(t *testing.T) {
 			t.Errorf("marker port: unexpected line %q", l)
 		}
 		if !o.Done {
-			t.Errorf("outer init did not finish (no NESTED-DONE)")
+			resets := ReadConsole(m.ResetLog)
+			t.Errorf("outer init did not finish (no NESTED-DONE); QEMU's CPU resets (%d lines, a reset after boot "+
+				"means the outer machine was reset, e.g. by a triple fault), the last ones:\n%s",
+				len(resets), strings.Join(resets[max(0, len(resets)-40):], "\n"))
 		}
 	}
 	t.Run("machine", func(t *testing.T) {
-		ended()
+		ended(t)
 		for _, l := range unknownComplaints(console) {
 			t.Errorf("outer kernel: %s", l)
 		}

@@ -60,6 +60,9 @@ func TestUnknownComplaints(t *testing.T) {
 		{"[   54.852911] kvm [91]: vcpu0, guest rIP: 0xffffffff8107e744 Unhandled RDMSR(0xc0010007)", true},
 		{"[  112.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [glue:120]", true},
 		{"[    0.1] WARNING: CPU: 0 PID: 0 at arch/x86/kernel/fpu/xstate.c:1 x", true},
+		{"GLUE-KLOG <4>[    2.978753] WARNING: CPU: 0 PID: 0 at arch/x86/kernel/fpu/xstate.c:606 fpu__init_system_xstate+0x85a/0xb19", false},
+		{"GLUE-KLOG <4>[    2.978753] WARNING: CPU: 1 PID: 0 at arch/x86/kernel/fpu/xstate.c:606 fpu__init_system_xstate+0x85a/0xb19", true},
+		{"GLUE-KLOG <4>[    2.975327] Speculative Return Stack Overflow: WARNING: See https://kernel.org/doc/html/latest/admin-guide/hw-vuln/srso.html for mitigation options.", false},
 		{"[  584.538869] reboot: Power down", false},
 		{"GLUE-OK init cpus online=0-3 n=4", false},
 	}

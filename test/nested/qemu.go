@@ -26,6 +26,10 @@ type Machine struct {
 	// Console is the file that receives the outer kernel's console
 	// (ttyS0); the markers come on ttyS1, QEMU's stdout.
 	Console string
+	// ResetLog receives QEMU's record of CPU resets: a machine that ends
+	// without powering off was reset (a triple fault, say), which
+	// -no-reboot turns into QEMU's exit.
+	ResetLog string
 }
 
 // OuterParams is the outer kernel's command line: quiet leaves errors
@@ -36,7 +40,7 @@ const OuterParams = "console=ttyS0 quiet panic=-1 rdinit=/init"
 func (m Machine) args() []string {
 	return []string{"-accel", "tcg", "-cpu", "EPYC,+svm", "-smp", strconv.Itoa(m.CPUs), "-m", strconv.Itoa(m.MemMiB),
 		"-nodefaults", "-display", "none", "-no-reboot",
-		"-serial", "file:" + m.Console, "-serial", "stdio",
+		"-serial", "file:" + m.Console, "-serial", "stdio", "-d", "cpu_reset", "-D", m.ResetLog,
 		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", OuterParams}
 }
 

@@ -2,9 +2,12 @@ package scenario
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gluevmm/glue/loader"
 )
 
 // Scenario is one glue VM booting Linux to the test init.
@@ -12,8 +15,13 @@ type Scenario struct {
 	Name   string
 	CPUs   int
 	MemMiB int
+	// ELF boots the vmlinux ELF file (Env.Vmlinux) instead of the
+	// bzImage, which glue would otherwise extract itself: under emulation
+	// that decompression takes most of a minute.
+	ELF bool
 	// Entry are the glue run flags that choose how glue enters the
-	// bzImage; none: extract its vmlinux ELF and enter that.
+	// kernel; none: the 64-bit boot protocol, through the vmlinux that glue
+	// extracts from a bzImage.
 	Entry []string
 	// End is how init ends after its checks (glue.hw.end): "reset",
 	// "poweroff", or "tick" for Control.
@@ -34,8 +42,8 @@ var All = []Scenario{
 	{Name: "extracted-elf-1cpu-reset", CPUs: 1, MemMiB: 256, End: "reset"},
 	{Name: "bzimage-entry-2cpu-large-initrd", CPUs: 2, MemMiB: 384, Entry: []string{"--bzimage-entry"},
 		End: "reset", PayloadMiB: 32},
-	{Name: "pvh-4cpu-poweroff", CPUs: 4, MemMiB: 256, Entry: []string{"--boot", "pvh"}, End: "poweroff"},
-	{Name: "control-pause-resume-stop", CPUs: 1, MemMiB: 256, End: "tick", Control: true},
+	{Name: "vmlinux-pvh-4cpu-poweroff", CPUs: 4, MemMiB: 256, ELF: true, Entry: []string{"--boot", "pvh"}, End: "poweroff"},
+	{Name: "vmlinux-control-pause-resume-stop", CPUs: 1, MemMiB: 256, ELF: true, End: "tick", Control: true},
 }
 
 // Lookup returns the scenario called name.
@@ -52,6 +60,7 @@ func Lookup(name string) (Scenario, bool) {
 type Env struct {
 	Glue    string   // the glue binary
 	Kernel  string   // Debian's bzImage
+	Vmlinux string   // the vmlinux ELF inside it (WriteVmlinux)
 	Initrd  string   // the test initramfs (initramfs.Build)
 	Modules []string // the modules Initrd carries, in load order
 	Token   string   // echoed by init's cmdline check
@@ -76,10 +85,16 @@ func (s Scenario) Params(env Env) string {
 	return p
 }
 
-// RunArgs are the glue run arguments for s with initrd as its initramfs.
+// RunArgs are the glue run arguments for s with initrd as its initramfs;
+// --boot-timeline puts glue's boot phases in the log, which says where an
+// emulated machine's time went.
 func (s Scenario) RunArgs(env Env, initrd string) []string {
-	args := []string{"run", "-k", env.Kernel, "--initrd", initrd, "-m", strconv.Itoa(s.MemMiB),
-		"-c", strconv.Itoa(s.CPUs), "-p", s.Params(env)}
+	kernel := env.Kernel
+	if s.ELF {
+		kernel = env.Vmlinux
+	}
+	args := []string{"run", "-k", kernel, "--initrd", initrd, "-m", strconv.Itoa(s.MemMiB),
+		"-c", strconv.Itoa(s.CPUs), "--boot-timeline", "-p", s.Params(env)}
 	return append(args, s.Entry...)
 }
 
@@ -107,4 +122,21 @@ func (r *Result) problem(format string, args ...any) {
 func (r Result) LastLines(n int) []string {
 	lines := strings.Split(strings.TrimRight(r.Output, "\n"), "\n")
 	return lines[max(0, len(lines)-n):]
+}
+
+// WriteVmlinux writes the vmlinux ELF inside the bzImage kernel to out,
+// with glue's own extraction (loader.ExtractVmlinux).
+func WriteVmlinux(kernel, out string) error {
+	image, err := os.ReadFile(kernel)
+	if err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	vmlinux, _, err := loader.ExtractVmlinux(image)
+	if err != nil {
+		return fmt.Errorf("scenario: extract the vmlinux of %s: %w", kernel, err)
+	}
+	if err := os.WriteFile(out, vmlinux, 0o644); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	return nil
 }

@@ -41,7 +41,7 @@ func TestVerify(t *testing.T) {
 	end := time.Unix(1_796_286_184, 0)
 	sha := strings.Repeat("ab", 32)
 	large, _ := Lookup("bzimage-entry-2cpu-large-initrd")
-	poweroff, _ := Lookup("pvh-4cpu-poweroff")
+	poweroff, _ := Lookup("vmlinux-pvh-4cpu-poweroff")
 	good := func(s Scenario) Result {
 		return Result{Exit: 0, End: end, PayloadSHA256: sha, Output: initOutput(s, end, sha)}
 	}
@@ -93,7 +93,7 @@ func TestVerify(t *testing.T) {
 
 func TestPoweroffGap(t *testing.T) {
 	t.Parallel()
-	poweroff, _ := Lookup("pvh-4cpu-poweroff")
+	poweroff, _ := Lookup("vmlinux-pvh-4cpu-poweroff")
 	reset, _ := Lookup("extracted-elf-1cpu-reset")
 	if PoweroffGap(poweroff, Result{Halted: true}) == "" {
 		t.Error("a halted power-off is not reported as the gap")

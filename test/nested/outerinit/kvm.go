@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"syscall"
-	"unsafe"
 
 	"github.com/gluevmm/glue/test/nested/plan"
 )
@@ -30,16 +29,6 @@ func loadModules() error {
 	return nil
 }
 
-func initModule(image []byte) error {
-	params := []byte{0}
-	_, _, errno := syscall.Syscall(syscall.SYS_INIT_MODULE,
-		uintptr(unsafe.Pointer(&image[0])), uintptr(len(image)), uintptr(unsafe.Pointer(&params[0])))
-	if errno != 0 {
-		return errno
-	}
-	return nil
-}
-
 // kvmAPIVersion opens /dev/kvm and asks for KVM_GET_API_VERSION: the
 // modules loaded and the emulated CPU has SVM.
 func kvmAPIVersion() (int, error) {
@@ -54,12 +43,4 @@ func kvmAPIVersion() (int, error) {
 		return 0, fmt.Errorf("KVM_GET_API_VERSION: %w", errno)
 	}
 	return int(v), nil
-}
-
-func ioctl(fd uintptr, req uintptr, arg unsafe.Pointer) error {
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, req, uintptr(arg))
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }

@@ -28,7 +28,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/gluevmm/glue/test/nested/plan"
 	"github.com/gluevmm/glue/test/scenario"
@@ -114,10 +113,10 @@ func markerPort() *markers {
 		return &markers{w: os.Stdout}
 	}
 	var t syscall.Termios
-	if ioctl(f.Fd(), syscall.TCGETS, unsafe.Pointer(&t)) == nil {
+	if termios(f.Fd(), syscall.TCGETS, &t) == nil {
 		t.Oflag &^= syscall.OPOST
 		t.Lflag &^= syscall.ECHO | syscall.ICANON
-		ioctl(f.Fd(), syscall.TCSETS, unsafe.Pointer(&t))
+		termios(f.Fd(), syscall.TCSETS, &t)
 	}
 	return &markers{w: f}
 }

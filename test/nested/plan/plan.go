@@ -12,6 +12,7 @@ const (
 	LoadOrderFile = ModuleDir + "/load-order"
 	Glue          = "/bin/glue"
 	Kernel        = "/inner/vmlinuz"
+	Vmlinux       = "/inner/vmlinux"
 	Initrd        = "/inner/initramfs.cpio.gz"
 	WorkDir       = "/tmp"
 )
