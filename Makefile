@@ -14,13 +14,15 @@ guest:
 test:
 	$(GO) test -timeout 30m ./...
 
-# glue next to QEMU microvm on the same guest; see docs/performance.md.
+# glue next to QEMU microvm on the same guest, three rounds of each
+# benchmark; see docs/performance.md. -v shows every run's line.
+PERF = $(GO) test -v -count 1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./test/perf/
 perf:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./test/perf/
+	$(PERF)
 
-# The same, rewriting the results table in docs/performance.md.
+# The same, rewriting the results and verdicts in docs/performance.md.
 perf-doc:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./test/perf/ -args -update-doc
+	$(PERF) -args -update-doc
 
 clean:
 	rm -f glue

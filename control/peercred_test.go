@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 func TestPeerAllowed(t *testing.T) {
@@ -38,9 +40,7 @@ func TestPeerAllowed(t *testing.T) {
 // created by a thread running as nobody: SO_PEERCRED then reports uid 65534.
 func TestPeerFromAnotherUserRefused(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a socket as another user")
-	}
+	hosttest.Root(t, "creates a socket as another user")
 	s, _ := startServer(t, "guarded", newFake(), nil)
 
 	type pair struct {

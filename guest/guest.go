@@ -10,9 +10,10 @@
 // the other CPUs, drives the serial port, the RTC, the i8042 and virtio-mmio
 // block, network, entropy and console devices (found through
 // virtio_mmio.device= words on the command line, as Linux finds them) the
-// way a minimal driver would, and reports on COM1 with one machine-readable
-// line per test:
+// way a minimal driver would, and reports on COM1 in machine-readable
+// lines: the entry it came through, then one line per test,
 //
+//	GLUE-BOOT boot=linux64|pvh
 //	GLUE-OK <test> <details>
 //	GLUE-FAIL <test> <reason>
 //

@@ -94,10 +94,7 @@ type step struct {
 }
 
 // Real-mode code fragments.
-var (
-	lidtZero = []byte{0x0f, 0x01, 0x1e, 0x00, 0x02} // lidt [0x200]: limit 0, base 0 (RAM is zeroed)
-	hlt      = []byte{0xf4}
-)
+var hlt = []byte{0xf4}
 
 func code(parts ...[]byte) []byte { return slices.Concat(parts...) }
 

@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // realKernels returns the paths of real Linux bzImages: $GLUE_TEST_KERNEL,
-// or the Debian kernels unpacked under /tmp/debian-kernel (KVM-HOST.md).
+// or the Debian kernels unpacked under /tmp/debian-kernel.
 func realKernels(t *testing.T) []string {
 	t.Helper()
 	if p := os.Getenv("GLUE_TEST_KERNEL"); p != "" {
@@ -20,7 +21,7 @@ func realKernels(t *testing.T) []string {
 	}
 	matches, _ := filepath.Glob("/tmp/debian-kernel/boot/vmlinuz-*")
 	if len(matches) == 0 {
-		t.Skip("no real kernel: set GLUE_TEST_KERNEL or unpack linux-image-*-amd64 into /tmp/debian-kernel")
+		hosttest.Skip(t, hosttest.ReasonKernel, "no real kernel: set GLUE_TEST_KERNEL or unpack linux-image-*-amd64 into /tmp/debian-kernel")
 	}
 	return matches
 }

@@ -29,8 +29,8 @@
 // with the x86 BCJ filter, zstd, or lz4) and loads the ELF inside it, so the
 // guest never runs its decompressor. That is faster (no in-guest
 // decompression), and it is what works on hosts whose KVM emulates most
-// guest-kernel instructions, where the 6.1 decompressor hangs in its 32-bit
-// trampoline (see shared/KVM-HOST.md). BzImageEntry64 instead copies the
+// guest-kernel instructions (PVM), where the 6.1 decompressor hangs in its
+// 32-bit trampoline. BzImageEntry64 instead copies the
 // protected-mode kernel to pref_address (or, for a relocatable kernel, the
 // lowest address at or above Options.MinAddr aligned to kernel_alignment
 // where init_size bytes fit) and enters it at +0x200: use it for payloads

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/gluevmm/glue/guestmem"
 )
@@ -37,26 +36,14 @@ func LoadInitrdFile(mem *guestmem.Memory, path string, k *Kernel) (Initrd, error
 }
 
 // readFileLimited reads a regular file of at most limit bytes. The limit is
-// checked against the size before reading and enforced while reading, in
-// case the file grows.
+// checked against the size before reading (openImage) and enforced while
+// reading, in case the file grows.
 func readFileLimited(path string, limit uint64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, fi, err := openImage(path, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case fi.IsDir():
-		return nil, errorf(ErrNotRegularFile, "%s is a directory", path)
-	case !fi.Mode().IsRegular():
-		return nil, errorf(ErrNotRegularFile, "%s is not a regular file (%s)", path, fi.Mode().Type())
-	case uint64(fi.Size()) > limit:
-		return nil, errorf(ErrFileTooLarge, "%s is %d bytes; the limit is %d", path, fi.Size(), limit)
-	}
 	// Sized for the file as stated, plus room for ReadFrom to see EOF.
 	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
 	if _, err := buf.ReadFrom(io.LimitReader(f, int64(limit)+1)); err != nil {

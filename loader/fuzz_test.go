@@ -9,6 +9,7 @@ import (
 
 	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/loader/loadertest"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // The fuzz targets load into RAM with a hole, [0, 3 MiB) and [4 MiB, 6 MiB),
@@ -100,7 +101,7 @@ var writeFuzzCorpus = flag.Bool("write-fuzz-corpus", false, "regenerate the seed
 // go test ./loader -run TestWriteFuzzCorpus -args -write-fuzz-corpus
 func TestWriteFuzzCorpus(t *testing.T) {
 	if !*writeFuzzCorpus {
-		t.Skip("run with -args -write-fuzz-corpus to regenerate testdata/fuzz")
+		hosttest.Skip(t, hosttest.ReasonRegenerate, "run with -args -write-fuzz-corpus to regenerate testdata/fuzz")
 	}
 	small := testELF(true).Bytes()
 	inSection := testELF(true)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gluevmm/glue/loader/loadertest"
+	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/ulikunitz/xz"
 )
 
@@ -70,7 +71,7 @@ const xzTestdataSize = 16 << 10
 // go test ./loader -run TestWriteXZTestdata -args -write-xz-testdata
 func TestWriteXZTestdata(t *testing.T) {
 	if !*writeXZTestdata {
-		t.Skip("run with -args -write-xz-testdata to regenerate testdata/xz")
+		hosttest.Skip(t, hosttest.ReasonRegenerate, "run with -args -write-xz-testdata to regenerate testdata/xz")
 	}
 	data := x86LikeData(1, xzTestdataSize)
 	for _, f := range xzTestFiles {
@@ -133,9 +134,7 @@ func TestXZLibraryRejectsBCJ(t *testing.T) {
 // Round trips through the real xz tool, both ways, when it is installed.
 func TestXZAgainstXZUtils(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("xz"); err != nil {
-		t.Skip("xz (XZ Utils) not installed; the committed testdata covers its output")
-	}
+	hosttest.LookPath(t, "xz")
 	for _, size := range []int{0, 1, 5, 4095, 100000, 1 << 20} {
 		data := x86LikeData(uint64(size), size)
 		cmd := exec.Command("xz", "--format=xz", "--stdout", "--check=crc32", "--x86", "--lzma2=dict=2MiB")

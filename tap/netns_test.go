@@ -3,12 +3,15 @@ package tap_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // enterNetns moves the test's goroutine, locked to its OS thread, into a
@@ -20,16 +23,14 @@ import (
 // is never touched.
 func enterNetns(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace and a tap in it")
-	}
+	hosttest.Root(t, "creates a network namespace and a tap in it")
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skipf("no tun device: %v", err)
+		hosttest.Skip(t, hosttest.ReasonNetns, fmt.Sprintf("no tun device: %v", err))
 	}
 	runtime.LockOSThread()
 	before := netnsID(t)
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		t.Skipf("cannot create a network namespace: %v", err)
+		hosttest.Skip(t, hosttest.ReasonNetns, fmt.Sprintf("cannot create a network namespace: %v", err))
 	}
 	if netnsID(t) == before {
 		t.Fatal("unshare succeeded but the thread is still in its old network namespace")

@@ -1,17 +1,20 @@
 package vmm
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // A build of glue can leave optional devices out with Go build tags (see
-// docs/building.md): each optional device lives in a file of this package
-// guarded by its tag, which imports the device's package and provides the
-// function that adds the device to a VM. The core knows every optional
-// component by name, tag and Config field, so that it can refuse a config
-// asking for one the build lacks; it never imports a device package, so a
-// left-out device is not compiled into the binary at all.
+// docs/building.md). Each optional device has two files in this package,
+// and the build tags pick exactly one:
+//
+//	device_blk.go          !glue_no_blk && !glue_minimal   wires virtio/blk
+//	device_blk_missing.go   glue_no_blk ||  glue_minimal   says which tag left it out
+//
+// and likewise device_net, device_rng and device_vconsole. Both files
+// define the same functions (addDisks, checkDisk, ...) and a constant saying
+// whether the device is linked; only the first imports the device's
+// packages, so a left-out device is not compiled into the binary at all.
+// The core below knows every optional component by name, tag and Config
+// field, so that it can refuse a config asking for one the build lacks.
 
 // Component is a part of glue that a build may or may not contain.
 type Component struct {
@@ -20,8 +23,8 @@ type Component struct {
 	// Tag is the build tag that leaves it out ("glue_no_blk"); "" for the
 	// serial console, which every build has.
 	Tag string
-	// Field is the Config field that asks for it; "" for the serial console.
-	Field string
+	// Field is the Config field that asks for it; 0 for the serial console.
+	Field Field
 	// LeftOutBy is the build tag that left it out of this build (Tag, or
 	// glue_minimal), or "" when this build contains it.
 	LeftOutBy string
@@ -33,49 +36,29 @@ func (c Component) Included() bool { return c.LeftOutBy == "" }
 // MinimalTag leaves out every optional component: serial console only.
 const MinimalTag = "glue_minimal"
 
-// minimal is set by components_minimal.go in a glue_minimal build.
-var minimal bool
+// The optional components, as the device files name them.
+var (
+	blkComponent      = Component{Name: "virtio-blk", Tag: "glue_no_blk", Field: FieldDisks}
+	netComponent      = Component{Name: "virtio-net", Tag: "glue_no_net", Field: FieldNets}
+	rngComponent      = Component{Name: "virtio-rng", Tag: "glue_no_rng", Field: FieldRNG}
+	vconsoleComponent = Component{Name: "virtio-console", Tag: "glue_no_vconsole", Field: FieldConsoleDevice}
+)
 
-// optional is one optional component and its hook into Build.
+// optional is one optional component: whether this build links it (the
+// constant its device file defines) and whether a config asks for it.
 type optional struct {
 	Component
-	// wanted reports whether cfg asks for the component.
+	linked bool
 	wanted func(cfg *Config) bool
-	// add creates the component's devices for vm.cfg; nil when the build
-	// left the component out (its file provides it otherwise).
-	add func(vm *VM) error
 }
 
-// optionals lists the optional components in the order their devices are
-// created, which is the order the guest finds them in.
-var optionals = []*optional{
-	{
-		Component: Component{Name: "virtio-blk", Tag: "glue_no_blk", Field: "Disks"},
-		wanted:    func(c *Config) bool { return len(c.Disks) > 0 },
-	},
-	{
-		Component: Component{Name: "virtio-net", Tag: "glue_no_net", Field: "Nets"},
-		wanted:    func(c *Config) bool { return len(c.Nets) > 0 },
-	},
-	{
-		Component: Component{Name: "virtio-rng", Tag: "glue_no_rng", Field: "RNG"},
-		wanted:    func(c *Config) bool { return c.RNG },
-	},
-	{
-		Component: Component{Name: "virtio-console", Tag: "glue_no_vconsole", Field: "ConsoleDevice"},
-		wanted:    func(c *Config) bool { return c.ConsoleDevice == ConsoleVirtio },
-	},
-}
-
-// provide registers the function that adds the named component's devices.
-// The component files call it from init; a name the core does not know, or
-// one provided twice, is a programming error.
-func provide(name string, add func(vm *VM) error) {
-	i := slices.IndexFunc(optionals, func(o *optional) bool { return o.Name == name })
-	if i < 0 || optionals[i].add != nil {
-		panic("vmm: provide " + name + ": unknown or provided twice")
-	}
-	optionals[i].add = add
+// optionals lists the optional components in the order createDevices adds
+// their devices, which is the order the guest finds them in.
+var optionals = []optional{
+	{blkComponent, blkLinked, func(c *Config) bool { return len(c.Disks) > 0 }},
+	{netComponent, netLinked, func(c *Config) bool { return len(c.Nets) > 0 }},
+	{rngComponent, rngLinked, func(c *Config) bool { return c.RNG }},
+	{vconsoleComponent, vconsoleLinked, func(c *Config) bool { return c.ConsoleDevice == ConsoleVirtio }},
 }
 
 // serialComponent is the COM1 UART: always built in, as the console of last
@@ -88,21 +71,22 @@ var serialComponent = Component{Name: "serial"}
 func Components() []Component {
 	list := []Component{serialComponent}
 	for _, o := range optionals {
-		list = append(list, o.component())
+		c := o.Component
+		if !o.linked {
+			c.LeftOutBy = leftOutBy(c)
+		}
+		list = append(list, c)
 	}
 	return list
 }
 
-// component returns o's description with LeftOutBy filled in.
-func (o *optional) component() Component {
-	c := o.Component
-	if o.add == nil {
-		c.LeftOutBy = c.Tag
-		if minimal {
-			c.LeftOutBy = MinimalTag
-		}
+// leftOutBy is the tag that removed c from this build: glue_minimal if it
+// was given (it removes everything), else c's own.
+func leftOutBy(c Component) string {
+	if minimal {
+		return MinimalTag
 	}
-	return c
+	return c.Tag
 }
 
 // MissingComponentError is a Config that asks for a component this build
@@ -115,14 +99,22 @@ func (e *MissingComponentError) Error() string {
 	return fmt.Sprintf("this glue was built without %s (build tag %s)", e.Component.Name, e.Component.LeftOutBy)
 }
 
+// missingComponent is what the functions of a left-out device return: a
+// *ConfigError on the component's field wrapping a *MissingComponentError
+// that names the tag that left it out.
+func missingComponent(c Component) error {
+	c.LeftOutBy = leftOutBy(c)
+	return &ConfigError{Field: c.Field, Err: &MissingComponentError{Component: c}}
+}
+
 // CheckComponents refuses a config that asks for a component this build
 // does not contain, with a *ConfigError on the field that asks for it
 // wrapping a *MissingComponentError. Build calls it before creating any
 // device; a program can call it earlier to refuse its input sooner.
 func (c *Config) CheckComponents() error {
 	for _, o := range optionals {
-		if o.add == nil && o.wanted(c) {
-			return &ConfigError{Field: o.Field, Err: &MissingComponentError{Component: o.component()}}
+		if !o.linked && o.wanted(c) {
+			return missingComponent(o.Component)
 		}
 	}
 	return nil

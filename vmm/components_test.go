@@ -32,7 +32,7 @@ func TestComponents(t *testing.T) {
 		if !strings.HasPrefix(c.Tag, "glue_no_") {
 			t.Errorf("%s: tag %q, want glue_no_*", c.Name, c.Tag)
 		}
-		if _, ok := reflect.TypeFor[Config]().FieldByName(c.Field); !ok {
+		if _, ok := reflect.TypeFor[Config]().FieldByName(c.Field.String()); !ok {
 			t.Errorf("%s: Config has no field %q", c.Name, c.Field)
 		}
 		if !c.Included() && c.LeftOutBy != c.Tag && c.LeftOutBy != MinimalTag {

@@ -1,12 +1,10 @@
 package vmm
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
+	"github.com/gluevmm/glue/loader"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -44,8 +42,10 @@ type Config struct {
 	// (in-guest decompression) instead of extracting the vmlinux payload.
 	BzImageEntry bool
 
-	// Console receives the guest's serial output. It should not block;
-	// Build wraps it so that a slow consumer never stalls a vCPU.
+	// Console receives the guest's console output (serial and virtio
+	// console). It may be slow or block: Build puts a bounded buffer in
+	// front of it (see GuestOutputBuffer), so a slow consumer never stalls
+	// a vCPU; output that does not fit is dropped and counted.
 	Console io.Writer
 	// Logger receives glue's own messages; nil discards them.
 	Logger *slog.Logger
@@ -95,46 +95,32 @@ const (
 // structures in the first MiB and a small kernel above them.
 const MinMemMiB = 4
 
-// ConfigError is a Config value that cannot work. Field is the Config field
-// (the CLI maps it to its flag); Build returns it before touching KVM where it
-// can, and when the kernel turns out not to fit in memory.
-type ConfigError struct {
-	Field string
-	Err   error
-}
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-func configErr(field, format string, args ...any) error {
-	return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
-}
-
-// Validate checks what can be checked without KVM. maxCPUs is KVM's limit;
-// hostMemMiB the host's RAM (0 skips that check).
+// Validate checks what can be checked without KVM, asking each backend
+// whether its path or name is usable (images, taps, kernel files). maxCPUs is
+// KVM's limit; hostMemMiB the host's RAM (0 skips that check).
 func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 	if c.CPUs < 1 {
-		return configErr("CPUs", "%d vCPUs: need at least 1", c.CPUs)
+		return configErr(FieldCPUs, "%d vCPUs: need at least 1", c.CPUs)
 	}
 	if c.CPUs > maxCPUs {
-		return configErr("CPUs", "%d vCPUs: KVM on this host allows at most %d", c.CPUs, maxCPUs)
+		return configErr(FieldCPUs, "%d vCPUs: KVM on this host allows at most %d", c.CPUs, maxCPUs)
 	}
 	if c.CPUs > x86.MaxCPUs {
-		return configErr("CPUs", "%d vCPUs: the MP table holds at most %d", c.CPUs, x86.MaxCPUs)
+		return configErr(FieldCPUs, "%d vCPUs: the MP table holds at most %d", c.CPUs, x86.MaxCPUs)
 	}
 	if c.MemMiB < MinMemMiB {
-		return configErr("MemMiB", "%d MiB of memory: need at least %d MiB", c.MemMiB, MinMemMiB)
+		return configErr(FieldMemMiB, "%d MiB of memory: need at least %d MiB", c.MemMiB, MinMemMiB)
 	}
 	if c.MemMiB > x86.MaxRAM>>20 {
-		return configErr("MemMiB", "%d MiB of memory: glue supports at most %d MiB", c.MemMiB, uint64(x86.MaxRAM>>20))
+		return configErr(FieldMemMiB, "%d MiB of memory: glue supports at most %d MiB", c.MemMiB, uint64(x86.MaxRAM>>20))
 	}
 	if hostMemMiB != 0 && c.MemMiB > hostMemMiB {
-		return configErr("MemMiB", "%d MiB of memory: the host has only %d MiB", c.MemMiB, hostMemMiB)
+		return configErr(FieldMemMiB, "%d MiB of memory: the host has only %d MiB", c.MemMiB, hostMemMiB)
 	}
 	switch c.Boot {
 	case BootAuto, BootLinux64, BootPVH:
 	default:
-		return configErr("Boot", "unknown boot protocol %q (want %q or %q)", c.Boot, BootLinux64, BootPVH)
+		return configErr(FieldBoot, "unknown boot protocol %q (want %q or %q)", c.Boot, BootLinux64, BootPVH)
 	}
 	if err := c.CheckComponents(); err != nil {
 		return err
@@ -142,29 +128,35 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 	switch c.ConsoleDevice {
 	case ConsoleSerial, ConsoleVirtio:
 	default:
-		return configErr("ConsoleDevice", "unknown console device %q", c.ConsoleDevice)
+		return configErr(FieldConsoleDevice, "unknown console device %q", c.ConsoleDevice)
 	}
 	for i, d := range c.Disks {
 		if d.Path == "" {
-			return configErr("Disks", "disk %d: no path", i)
+			return configErr(FieldDisks, "disk %d: no path", i)
 		}
-		if err := checkReadableFile(d.Path); err != nil {
-			return &ConfigError{Field: "Disks", Err: err}
+		if err := checkDisk(d); err != nil {
+			return fieldError(FieldDisks, err)
 		}
 	}
 	for i, n := range c.Nets {
-		if n.Tap == "" || len(n.Tap) > 15 {
-			return configErr("Nets", "net %d: tap name %q: want 1-15 characters", i, n.Tap)
+		if n.Tap == "" {
+			return configErr(FieldNets, "net %d: no tap name", i)
+		}
+		if err := checkNet(n); err != nil {
+			return fieldError(FieldNets, err)
 		}
 	}
 	if devices := len(c.Disks) + len(c.Nets) + btoi(c.RNG) + btoi(c.ConsoleDevice == ConsoleVirtio); devices > x86.MaxVirtioDevices {
-		return configErr("Disks", "%d virtio devices: at most %d", devices, x86.MaxVirtioDevices)
+		return configErr(FieldDisks, "%d virtio devices: at most %d", devices, x86.MaxVirtioDevices)
 	}
-	for _, f := range []struct{ field, path string }{{"Kernel", c.Kernel}, {"Initrd", c.Initrd}} {
+	for _, f := range []struct {
+		field Field
+		path  string
+	}{{FieldKernel, c.Kernel}, {FieldInitrd, c.Initrd}} {
 		if f.path == "" {
 			continue
 		}
-		if err := checkReadableFile(f.path); err != nil {
+		if err := loader.CheckFile(f.path); err != nil {
 			return &ConfigError{Field: f.field, Err: err}
 		}
 	}
@@ -177,25 +169,3 @@ func btoi(b bool) int {
 	}
 	return 0
 }
-
-func checkReadableFile(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("%s: is a directory", path)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return nil
-}
-
-// errNoKernelFit marks loader failures caused by too little guest memory.
-var errNoKernelFit = errors.New("does not fit in guest memory")

@@ -2,22 +2,35 @@
 
 package vmm
 
-import "github.com/gluevmm/glue/virtio/blk"
+import (
+	"log/slog"
+
+	"github.com/gluevmm/glue/virtio/blk"
+)
 
 // virtio-blk: Config.Disks, one device per image, in order (vda, vdb, ...).
-// Build tag glue_no_blk leaves this file, and virtio/blk, out of glue.
-func init() { provide("virtio-blk", (*VM).addDisks) }
+// Build tag glue_no_blk leaves this file, and virtio/blk, out of glue;
+// device_blk_missing.go takes its place.
 
-func (vm *VM) addDisks() error {
-	for _, d := range vm.cfg.Disks {
+const blkLinked = true
+
+// checkDisk asks the block backend whether it could open d.
+func checkDisk(d Disk) error {
+	return blk.CheckImage(d.Path, blk.Options{ReadOnly: d.ReadOnly})
+}
+
+// newDisks opens each image and makes a virtio-blk device on it.
+func newDisks(disks []Disk, log *slog.Logger) ([]virtioDevice, error) {
+	var devs []virtioDevice
+	for _, d := range disks {
 		disk, err := blk.Open(d.Path, blk.Options{ReadOnly: d.ReadOnly})
 		if err != nil {
-			return &ConfigError{Field: "Disks", Err: err}
+			for _, d := range devs {
+				d.backend.Close()
+			}
+			return nil, &ConfigError{Field: FieldDisks, Err: err}
 		}
-		vm.closers = append(vm.closers, disk)
-		if err := vm.addVirtio(blk.New(disk, vm.log.With("disk", d.Path))); err != nil {
-			return err
-		}
+		devs = append(devs, virtioDevice{blk.New(disk, log.With("disk", d.Path)), disk})
 	}
-	return nil
+	return devs, nil
 }

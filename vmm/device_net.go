@@ -3,42 +3,70 @@
 package vmm
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gluevmm/glue/eventloop"
 	"github.com/gluevmm/glue/tap"
 	"github.com/gluevmm/glue/virtio/vnet"
 )
 
 // virtio-net: Config.Nets, one device per host tap, in order.
-// Build tag glue_no_net leaves this file, virtio/vnet and tap out of glue.
-func init() { provide("virtio-net", (*VM).addNets) }
+// Build tag glue_no_net leaves this file, virtio/vnet and tap out of glue;
+// device_net_missing.go takes its place.
 
-func (vm *VM) addNets() error {
-	for i, n := range vm.cfg.Nets {
-		if err := vm.addNet(i, n); err != nil {
-			return err
+const netLinked = true
+
+// checkNet asks the tap backend whether it would accept n's interface
+// name, and the device whether it would accept n's MAC.
+func checkNet(n Net) error {
+	if err := tap.CheckName(n.Tap); err != nil {
+		return err
+	}
+	if n.MAC != "" {
+		if _, err := vnet.ParseMAC(n.MAC); err != nil {
+			return fmt.Errorf("net %s: %w", n.Tap, err)
 		}
 	}
 	return nil
 }
 
-// addNet opens the tap and adds a virtio-net device on it. The event loop
-// reads the tap while the guest has receive buffers; the device turns that
-// interest off when it has none (so a busy tap cannot spin the loop) and on
-// again when the guest posts more.
-func (vm *VM) addNet(i int, n Net) error {
+// newNets makes a virtio-net device on each tap, its receive side driven
+// by loop. Without a MAC in the config, a device's MAC is derived from the
+// VM's name and its index, so it is the same every time the VM runs.
+func newNets(loop *eventloop.Loop, vmName string, nets []Net, log *slog.Logger) ([]virtioDevice, error) {
+	var devs []virtioDevice
+	for i, n := range nets {
+		d, err := newNet(loop, vmName, i, n, log)
+		if err != nil {
+			for _, d := range devs {
+				d.backend.Close()
+			}
+			return nil, err
+		}
+		devs = append(devs, d)
+	}
+	return devs, nil
+}
+
+// newNet opens the tap of n, the VM's i-th net, and makes a virtio-net
+// device on it. The event loop reads the tap while the guest has receive
+// buffers; the device turns that interest off when it has none (so a busy
+// tap cannot spin the loop) and on again when the guest posts more.
+func newNet(loop *eventloop.Loop, vmName string, i int, n Net, log *slog.Logger) (virtioDevice, error) {
+	mac := vnet.MACFromName(fmt.Sprintf("%s/%d", vmName, i))
+	if n.MAC != "" {
+		var err error
+		if mac, err = vnet.ParseMAC(n.MAC); err != nil {
+			return virtioDevice{}, &ConfigError{Field: FieldNets, Err: fmt.Errorf("net %s: %w", n.Tap, err)}
+		}
+	}
 	t, err := tap.Open(n.Tap, tap.Options{})
 	if err != nil {
-		return &ConfigError{Field: "Nets", Err: err}
-	}
-	vm.closers = append(vm.closers, t)
-	mac := vnet.MACFromName(fmt.Sprintf("%s/%d", vm.cfg.Name, i))
-	if n.MAC != "" {
-		if mac, err = vnet.ParseMAC(n.MAC); err != nil {
-			return &ConfigError{Field: "Nets", Err: fmt.Errorf("net %s: %w", n.Tap, err)}
-		}
+		return virtioDevice{}, &ConfigError{Field: FieldNets, Err: err}
 	}
 	fd := t.Fd()
 	dev, err := vnet.New(vnet.Config{
@@ -49,21 +77,34 @@ func (vm *VM) addNet(i int, n Net) error {
 			if on {
 				events = unix.EPOLLIN
 			}
-			vm.loop.Modify(fd, events)
+			loop.Modify(fd, events)
 		},
-		Log: vm.log.With("net", n.Tap),
+		Log: log.With("net", n.Tap),
 	})
 	if err != nil {
-		return err
+		t.Close()
+		return virtioDevice{}, err
 	}
 	var receive func()
 	receive = func() {
 		if dev.HandleRx() {
-			vm.loop.Submit(receive) // bounded work per call; the rest after other fds
+			loop.Submit(receive) // bounded work per call; the rest after other fds
 		}
 	}
-	if err := vm.loop.Add(fd, unix.EPOLLIN, func(uint32) { receive() }); err != nil {
-		return err
+	if err := loop.Add(fd, unix.EPOLLIN, func(uint32) { receive() }); err != nil {
+		t.Close()
+		return virtioDevice{}, err
 	}
-	return vm.addVirtio(dev)
+	return virtioDevice{dev, loopedTap{loop, t}}, nil
+}
+
+// loopedTap is a tap the event loop reads; closing it takes it out of the
+// loop first (which does nothing once the loop is closed).
+type loopedTap struct {
+	loop *eventloop.Loop
+	tap  *tap.Tap
+}
+
+func (b loopedTap) Close() error {
+	return errors.Join(b.loop.Remove(b.tap.Fd()), b.tap.Close())
 }

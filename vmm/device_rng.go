@@ -9,9 +9,11 @@ import (
 )
 
 // virtio-rng: Config.RNG, fed from the host's crypto/rand.
-// Build tag glue_no_rng leaves this file, and virtio/rng, out of glue.
-func init() { provide("virtio-rng", (*VM).addRNG) }
+// Build tag glue_no_rng leaves this file, and virtio/rng, out of glue;
+// device_rng_missing.go takes its place.
 
-func (vm *VM) addRNG() error {
-	return vm.addVirtio(rng.New(rand.Reader))
+const rngLinked = true
+
+func newRNG() (virtioDevice, error) {
+	return virtioDevice{dev: rng.New(rand.Reader)}, nil
 }

@@ -2,16 +2,22 @@
 
 package vmm
 
-import "github.com/gluevmm/glue/virtio/vconsole"
+import (
+	"io"
+
+	"github.com/gluevmm/glue/virtio/vconsole"
+)
 
 // virtio-console: Config.ConsoleDevice == ConsoleVirtio. Its output goes to
-// Config.Console like the UART's, and it takes the host's console input
+// the guest output like the UART's, and it takes the host's console input
 // instead of the UART. Build tag glue_no_vconsole leaves this file, and
-// virtio/vconsole, out of glue.
-func init() { provide("virtio-console", (*VM).addVirtioConsole) }
+// virtio/vconsole, out of glue; device_vconsole_missing.go takes its place.
 
-func (vm *VM) addVirtioConsole() error {
-	hvc := vconsole.New(vm.cfg.Console)
-	vm.consoleIn = hvc
-	return vm.addVirtio(hvc)
+const vconsoleLinked = true
+
+// newVirtioConsole makes the device writing to out, and returns it as a
+// virtio device and as the console input.
+func newVirtioConsole(out io.Writer) (virtioDevice, consoleDevice, error) {
+	hvc := vconsole.New(out)
+	return virtioDevice{dev: hvc}, hvc, nil
 }

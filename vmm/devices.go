@@ -1,96 +1,148 @@
 package vmm
 
 import (
-	"time"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
 
 	"github.com/gluevmm/glue/bus"
 	"github.com/gluevmm/glue/eventloop"
-	"github.com/gluevmm/glue/i8042"
-	"github.com/gluevmm/glue/rtc"
-	"github.com/gluevmm/glue/serial"
-	"github.com/gluevmm/glue/x86"
+	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/kvm"
 )
 
-// irqLine adapts a device's interrupt output to KVM_IRQ_LINE. The in-kernel
-// PIC and IOAPIC see the level changes and detect edges themselves.
-type irqLine struct {
-	vm  *VM
-	irq uint32
+// deviceManager is the one owner of everything between the guest and the
+// device models (Firecracker's device manager): the port and MMIO buses;
+// the legacy PC devices at their x86/layout.go ports and IRQs; the virtio
+// slots, each an MMIO window and IOAPIC pin from x86/layout.go with its
+// irqfd and ioeventfds (virtio.go); the event loop that runs device work;
+// the backends the devices use (disk images, taps); the guest's console
+// output and input; and the kernel command-line entries that describe the
+// devices to the guest. Slots, addresses and interrupt lines are handed out
+// here and nowhere else, so that is where PCI slots, GSIs and ACPI table
+// entries go too.
+//
+// The machine's VM and memory are borrowed: the device manager binds
+// interrupts and queue notifications on the VM and gives the devices guest
+// memory, but the machine owns and closes both.
+type deviceManager struct {
+	vm  *kvm.VM
+	mem *guestmem.Memory
+	log *slog.Logger
+
+	pio, mmio *bus.Bus
+	loop      *eventloop.Loop
+	output    *guestOutput  // what every console device writes to
+	consoleIn consoleDevice // the device host console input goes to
+	virtio    []*virtioSlot // in slot order
+	params    []string      // kernel command-line entries, one per device that needs one
+	backends  []io.Closer   // disk images, taps: closed after the devices
+
+	// reset is closed (once) when the guest pulses the i8042 reset line.
+	reset     chan struct{}
+	resetOnce sync.Once
 }
 
-func (l irqLine) SetLevel(high bool) {
-	if err := l.vm.kvm.IRQLine(l.irq, high); err != nil {
-		l.vm.log.Warn("set interrupt line", "irq", l.irq, "err", err)
-	}
-}
+// buses are the address spaces vCPU exits are dispatched on.
+type buses struct{ pio, mmio *bus.Bus }
 
-// sink is a port that accepts writes and reads as zero: the POST-code port
-// Linux writes for I/O delays, kept off the "unhandled" debug log.
-type sink struct{}
-
-func (sink) Read(_ uint64, data []byte) { clear(data) }
-func (sink) Write(uint64, []byte)       {}
-
-// createDevices puts the legacy PC devices on the port bus and the virtio
-// devices on the MMIO bus.
-func (vm *VM) createDevices() error {
-	vm.pio, vm.mmio = &bus.Bus{}, &bus.Bus{}
-	loop, err := eventloop.New(vm.log)
+// createDevices is the "create devices" step: the device manager with the
+// legacy devices, then the virtio devices cfg asks for, each kind made by
+// its device file and put in the next slots, in the order the guest finds
+// them (that of optionals). A kind this build left out comes from its
+// device_*_missing.go file, which refuses (Config.Validate has refused
+// such a config already).
+func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logger) (_ *deviceManager, err error) {
+	dm, err := newDeviceManager(v, mem, cfg.Console, cfg.Timeline, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	vm.loop = loop
-	vm.uart = serial.New(vm.cfg.Console, irqLine{vm, x86.IRQCOM1})
-	vm.consoleIn = vm.uart
-	kbd := i8042.New(i8042.Config{
-		Reset:       vm.requestReset,
-		KeyboardIRQ: irqLine{vm, x86.IRQKeyboard},
-		AuxIRQ:      irqLine{vm, x86.IRQMouse},
-	})
-	var low, high uint64
-	for _, r := range vm.mem.Regions() {
-		if r.Base < x86.MMIOGapEnd {
-			low += r.Size
-		} else {
-			high += r.Size
+	defer func() {
+		if err != nil {
+			dm.close()
+		}
+	}()
+	uart, err := dm.addLegacyDevices()
+	if err != nil {
+		return nil, err
+	}
+	dm.consoleIn = uart
+	if len(cfg.Disks) > 0 {
+		disks, err := newDisks(cfg.Disks, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := dm.addVirtio(disks...); err != nil {
+			return nil, err
 		}
 	}
-	cmos := rtc.New(time.Now, low, high)
-	for _, d := range []struct {
-		port, size uint64
-		dev        bus.Device
-	}{
-		{x86.COM1Port, x86.UARTPorts, vm.uart},
-		{x86.I8042Data, 1, kbd.DataPort()},
-		{x86.I8042Cmd, 1, kbd.CommandPort()},
-		{x86.RTCIndex, 2, cmos},
-		{x86.DebugPort, 1, sink{}},
-	} {
-		if err := vm.pio.Insert(d.port, d.size, d.dev); err != nil {
-			return err
+	if len(cfg.Nets) > 0 {
+		nets, err := newNets(dm.loop, cfg.Name, cfg.Nets, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := dm.addVirtio(nets...); err != nil {
+			return nil, err
 		}
 	}
-	return vm.createVirtioDevices()
+	if cfg.RNG {
+		rng, err := newRNG()
+		if err != nil {
+			return nil, err
+		}
+		if err := dm.addVirtio(rng); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.ConsoleDevice == ConsoleVirtio {
+		hvc, in, err := newVirtioConsole(dm.output)
+		if err != nil {
+			return nil, err
+		}
+		if err := dm.addVirtio(hvc); err != nil {
+			return nil, err
+		}
+		dm.consoleIn = in
+	}
+	return dm, nil
 }
 
-// createVirtioDevices adds the virtio devices the config asks for, in a
-// fixed order (disks, networks, entropy, console: the order of optionals),
-// through the functions the components this build contains provided.
-// Config.Validate has already refused devices this build lacks.
-func (vm *VM) createVirtioDevices() error {
-	for _, o := range optionals {
-		if o.add == nil || !o.wanted(&vm.cfg) {
-			continue
-		}
-		if err := o.add(vm); err != nil {
-			return err
-		}
+// newDeviceManager creates empty buses, the event loop and the guest
+// output in front of console.
+func newDeviceManager(v *kvm.VM, mem *guestmem.Memory, console io.Writer, tl *Timeline, log *slog.Logger) (*deviceManager, error) {
+	loop, err := eventloop.New(log)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if console == nil {
+		console = io.Discard
+	}
+	return &deviceManager{
+		vm: v, mem: mem, log: log,
+		pio: &bus.Bus{}, mmio: &bus.Bus{},
+		loop:   loop,
+		output: newGuestOutput(console, tl),
+		reset:  make(chan struct{}),
+	}, nil
 }
 
-// requestReset is the i8042's reset line. Linux pulses it up to ten times,
-// so it must be idempotent.
-func (vm *VM) requestReset() {
-	vm.resetOnce.Do(func() { close(vm.reset) })
+// buses returns the address spaces for the vCPUs' exits.
+func (dm *deviceManager) buses() buses { return buses{dm.pio, dm.mmio} }
+
+// kernelParams returns the command-line entries that describe the devices.
+func (dm *deviceManager) kernelParams() []string { return dm.params }
+
+// close releases what the device manager owns, once no vCPU runs: the
+// event loop (so no device work runs any more), the virtio eventfds, the
+// backends, and last the guest output, flushed within
+// GuestOutputFlushTimeout.
+func (dm *deviceManager) close() error {
+	errs := []error{dm.loop.Close()}
+	dm.closeVirtio()
+	for _, c := range dm.backends {
+		errs = append(errs, c.Close())
+	}
+	dm.output.close(dm.log)
+	return errors.Join(errs...)
 }

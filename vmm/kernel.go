@@ -3,17 +3,21 @@ package vmm
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/gluevmm/glue/guest"
+	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/loader"
 	"github.com/gluevmm/glue/x86"
 )
 
-// loadKernel loads the kernel (and initrd), then writes the boot structures
-// that point at them.
-func (vm *VM) loadKernel() error {
-	cfg := vm.cfg
+// loadKernel is the "load kernel" step: it loads the kernel (cfg.Kernel, or
+// the built-in guest) and the initrd into mem, builds the command line from
+// cfg.Cmdline and the device manager's deviceParams, and writes the boot
+// structures that point at them. It returns the entry the boot processor
+// starts at.
+func loadKernel(mem *guestmem.Memory, cfg *Config, deviceParams []string, log *slog.Logger) (loader.EntryPoint, error) {
 	opts := loader.Options{MinAddr: x86.HighMemStart}
 	switch cfg.Boot {
 	case BootPVH:
@@ -29,27 +33,26 @@ func (vm *VM) loadKernel() error {
 		err error
 	)
 	if cfg.Kernel == "" {
-		k, err = loader.Load(vm.mem, guest.ELF, opts)
+		k, err = loader.Load(mem, guest.ELF, opts)
 	} else {
-		k, err = loader.LoadFile(vm.mem, cfg.Kernel, opts)
+		k, err = loader.LoadFile(mem, cfg.Kernel, opts)
 	}
 	if err != nil {
-		return kernelError("Kernel", err)
+		return loader.EntryPoint{}, kernelError(FieldKernel, err)
 	}
-	vm.kernel = k
-	vm.log.Info("kernel loaded", "path", k.Path, "protocol", k.Protocol, "entry", fmt.Sprintf("%#x", k.Entry),
+	log.Info("kernel loaded", "path", k.Path, "protocol", k.Protocol, "entry", fmt.Sprintf("%#x", k.Entry),
 		"end", fmt.Sprintf("%#x", k.End), "version", k.Version)
 
 	var initrd loader.Initrd
 	if cfg.Initrd != "" {
-		if initrd, err = loader.LoadInitrdFile(vm.mem, cfg.Initrd, k); err != nil {
-			return kernelError("Initrd", err)
+		if initrd, err = loader.LoadInitrdFile(mem, cfg.Initrd, k); err != nil {
+			return loader.EntryPoint{}, kernelError(FieldInitrd, err)
 		}
 	}
 
-	cmdline, err := vm.cmdline(k)
+	cmdline, err := kernelCmdline(cfg, deviceParams, k.CmdlineMax)
 	if err != nil {
-		return err
+		return loader.EntryPoint{}, err
 	}
 	boot := x86.BootConfig{Cmdline: cmdline, NumCPUs: cfg.CPUs}
 	boot.Initrd.Base, boot.Initrd.Size = initrd.Addr, initrd.Size
@@ -57,36 +60,37 @@ func (vm *VM) loadKernel() error {
 	if k.Protocol == loader.Linux64 {
 		boot.SetupHeader = k.SetupHeader // PVH has hvm_start_info instead
 	}
-	if err := x86.WriteBootMemory(vm.mem, boot); err != nil {
-		return fmt.Errorf("vmm: write boot structures: %w", err)
+	if err := x86.WriteBootMemory(mem, boot); err != nil {
+		return loader.EntryPoint{}, fmt.Errorf("vmm: write boot structures: %w", err)
 	}
-	return nil
+	return loader.EntryPoint{Protocol: k.Protocol, Addr: k.Entry}, nil
 }
 
-// cmdline builds the kernel command line and checks it against the limit
-// the kernel states.
-func (vm *VM) cmdline(k *loader.Kernel) (string, error) {
-	params := vm.cfg.Cmdline
-	if params == "" && vm.cfg.Kernel != "" {
+// kernelCmdline is cfg's command line (or the default for a Linux kernel)
+// followed by the devices' parameters, checked against the kernel's limit
+// (kernelMax bytes) and the space glue reserves.
+func kernelCmdline(cfg *Config, deviceParams []string, kernelMax int) (string, error) {
+	params := cfg.Cmdline
+	if params == "" && cfg.Kernel != "" {
 		params = DefaultCmdline
-		if vm.cfg.ConsoleDevice == ConsoleVirtio {
+		if cfg.ConsoleDevice == ConsoleVirtio {
 			params = DefaultVirtioCmdline
 		}
 	}
 	var c loader.Cmdline
 	if params != "" {
 		if err := c.Add(params); err != nil {
-			return "", &ConfigError{Field: "Cmdline", Err: err}
+			return "", &ConfigError{Field: FieldCmdline, Err: err}
 		}
 	}
-	if err := c.Add(vm.kernelParams...); err != nil {
+	if err := c.Add(deviceParams...); err != nil {
 		return "", err
 	}
-	if err := c.CheckLength(k.CmdlineMax); err != nil {
-		return "", &ConfigError{Field: "Cmdline", Err: err}
+	if err := c.CheckLength(kernelMax); err != nil {
+		return "", &ConfigError{Field: FieldCmdline, Err: err}
 	}
 	if c.Len() > x86.CmdlineRegionSize-1 {
-		return "", configErr("Cmdline", "command line is %d bytes; glue reserves %d", c.Len(), x86.CmdlineRegionSize-1)
+		return "", configErr(FieldCmdline, "command line is %d bytes; glue reserves %d", c.Len(), x86.CmdlineRegionSize-1)
 	}
 	return c.String(), nil
 }
@@ -94,9 +98,9 @@ func (vm *VM) cmdline(k *loader.Kernel) (string, error) {
 // kernelError attributes a loader error to the config field the user can
 // change: a kernel or initrd that does not fit is a memory-size problem,
 // anything else is the file's.
-func kernelError(field string, err error) error {
+func kernelError(field Field, err error) error {
 	if errors.Is(err, loader.ErrOutsideRAM) || errors.Is(err, loader.ErrInitrdDoesNotFit) {
-		return &ConfigError{Field: "MemMiB", Err: fmt.Errorf("too little memory for the %s: %w", strings.ToLower(field), err)}
+		return &ConfigError{Field: FieldMemMiB, Err: fmt.Errorf("too little memory for the %s: %w", strings.ToLower(field.String()), err)}
 	}
 	return &ConfigError{Field: field, Err: err}
 }

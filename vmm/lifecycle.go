@@ -9,8 +9,11 @@ import (
 	"github.com/gluevmm/glue/control"
 )
 
-// lifecycle serialises Pause, Resume and Stop: each is idempotent, and
-// concurrent callers see one consistent state.
+// lifecycle is the VM's state and the requests that change it. It
+// serialises Pause, Resume and Stop: each is idempotent, and concurrent
+// callers see one consistent state. It owns no resource: Pause and Resume
+// act on the machine's vCPUs and the device manager's event loop, Stop
+// asks Run to end the VM.
 type lifecycle struct {
 	mu            sync.Mutex    // held across a whole Pause/Resume
 	state         control.State // guarded by mu
@@ -52,7 +55,7 @@ func (vm *VM) Pause(ctx context.Context) error {
 	if vm.state != control.StateRunning {
 		return nil
 	}
-	for _, r := range vm.runners {
+	for _, r := range vm.machine.runners {
 		if err := r.Pause(ctx); err != nil {
 			vm.resumeAll() // leave nothing parked behind a failed pause
 			return err
@@ -60,7 +63,7 @@ func (vm *VM) Pause(ctx context.Context) error {
 	}
 	// Then the device work the event loop does (queue notifications, tap
 	// input): with both stopped, nothing touches guest memory.
-	if err := vm.loop.Pause(ctx); err != nil {
+	if err := vm.devices.loop.Pause(ctx); err != nil {
 		vm.resumeAll()
 		return err
 	}
@@ -84,8 +87,8 @@ func (vm *VM) Resume(context.Context) error {
 }
 
 func (vm *VM) resumeAll() {
-	vm.loop.Resume()
-	for _, r := range vm.runners {
+	vm.devices.loop.Resume()
+	for _, r := range vm.machine.runners {
 		r.Resume()
 	}
 }

@@ -13,22 +13,25 @@ import (
 )
 
 // Run starts the vCPUs and blocks until the VM ends: the guest resets or
-// powers off, a vCPU faults, or ctx is cancelled (an orderly stop). It
-// returns the clean outcome, or the error that ended the VM. Run may be
-// called once.
+// powers off, a vCPU faults, or ctx is cancelled (an orderly stop). Once
+// the vCPUs and the event loop have stopped, it delivers the guest's last
+// console output to Config.Console (waiting at most
+// GuestOutputFlushTimeout for a slow one). It returns the clean outcome, or
+// the error that ended the VM. Run may be called once.
 func (vm *VM) Run(ctx context.Context) (Outcome, error) {
-	ends := make(chan error, len(vm.runners))
+	runners, loop := vm.machine.runners, vm.devices.loop
+	ends := make(chan error, len(runners))
 	var wg sync.WaitGroup
 	vm.setStarted(time.Now())
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	defer stopLoop()
 	loopDone := make(chan error, 1)
-	go func() { loopDone <- vm.loop.Run(loopCtx) }()
+	go func() { loopDone <- loop.Run(loopCtx) }()
 	vm.cfg.Timeline.Mark("start vCPUs")
-	for _, r := range vm.runners {
+	for _, r := range runners {
 		wg.Go(func() { ends <- r.Run() })
 	}
-	vm.log.Info("vm running", "name", vm.cfg.Name, "cpus", len(vm.runners), "mem_mib", vm.cfg.MemMiB)
+	vm.log.Info("vm running", "name", vm.cfg.Name, "cpus", len(runners), "mem_mib", vm.cfg.MemMiB)
 
 	var outcome Outcome
 	var err error
@@ -37,13 +40,13 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 		outcome = OutcomeStopped
 	case <-vm.stopRequested:
 		outcome = OutcomeStopped
-	case <-vm.reset:
+	case <-vm.devices.reset:
 		outcome = OutcomeReset
 	case end := <-ends:
 		outcome, err = classify(end)
 	}
 	vm.setState(control.StateStopping)
-	for _, r := range vm.runners {
+	for _, r := range runners {
 		r.Stop()
 	}
 	if !waitTimeout(&wg, StopTimeout) {
@@ -54,6 +57,7 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 	close(ends)
 	stopLoop()
 	<-loopDone
+	vm.devices.output.close(vm.log) // nothing writes guest output any more
 	// A fault on another vCPU while stopping is still worth reporting.
 	for end := range ends {
 		if _, e := classify(end); e != nil && err == nil && outcome != OutcomeStopped {

@@ -3,6 +3,7 @@ package vmm
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"golang.org/x/sys/unix"
 
@@ -13,9 +14,9 @@ import (
 	"github.com/gluevmm/glue/x86"
 )
 
-// Virtio devices sit on the MMIO bus, one 4 KiB window each
-// (x86.VirtioMMIOAddr), and are described to the guest on its command line
-// as Linux expects (virtio_mmio.device=4K@0xd0000000:5).
+// The device manager's virtio slots. Virtio devices sit on the MMIO bus, one
+// 4 KiB window each (x86.VirtioMMIOAddr), and are described to the guest on
+// its command line as Linux expects (virtio_mmio.device=4K@0xd0000000:5).
 //
 // Neither direction goes through a vCPU exit on the fast path:
 //   - a queue notification (the guest writing the queue index to
@@ -33,77 +34,99 @@ type virtioSlot struct {
 	notifyFDs []int
 }
 
-// addVirtio puts dev in the next MMIO window and wires its interrupt and
-// queue notifications.
-func (vm *VM) addVirtio(dev virtio.Device) error {
-	n := len(vm.virtio)
+// virtioDevice is a device made by a device file, for a virtio slot, with
+// the backend it uses (nil if none). A device file that fails half-way
+// closes the backends it opened; once handed to addVirtio, they are the
+// device manager's.
+type virtioDevice struct {
+	dev     virtio.Device
+	backend io.Closer
+}
+
+// addVirtio takes ownership of the devices' backends, then puts each device
+// in the next slot.
+func (dm *deviceManager) addVirtio(devs ...virtioDevice) error {
+	for _, d := range devs {
+		if d.backend != nil {
+			dm.backends = append(dm.backends, d.backend)
+		}
+	}
+	for _, d := range devs {
+		if err := dm.addVirtioSlot(d.dev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addVirtioSlot puts dev in the next slot: its MMIO window, its interrupt,
+// its queue notifications and its command-line entry.
+func (dm *deviceManager) addVirtioSlot(dev virtio.Device) error {
+	n := len(dm.virtio)
 	irq, ok := x86.VirtioIRQ(n)
 	if !ok {
 		return fmt.Errorf("vmm: more than %d virtio devices", n)
 	}
 	base := x86.VirtioMMIOAddr(n)
 	slot := &virtioSlot{irqFD: -1}
-	vm.virtio = append(vm.virtio, slot)
+	dm.virtio = append(dm.virtio, slot)
 
 	fd, err := newEventFD()
 	if err != nil {
 		return err
 	}
 	slot.irqFD = fd
-	if err := vm.kvm.IRQFD(fd, irq); err != nil {
+	if err := dm.vm.IRQFD(fd, irq); err != nil {
 		return err
 	}
-	log := vm.log.With("virtio", n, "type", dev.Type())
-	t, err := mmio.New(dev, vm.mem, irqfdTrigger(fd), log)
+	log := dm.log.With("virtio", n, "type", dev.Type())
+	t, err := mmio.New(dev, dm.mem, irqfdTrigger(fd), log)
 	if err != nil {
 		return err
 	}
 	slot.transport = t
-	if err := vm.mmio.Insert(uint64(base), mmio.WindowSize, t); err != nil {
+	if err := dm.mmio.Insert(uint64(base), mmio.WindowSize, t); err != nil {
 		return err
 	}
 	for q := range dev.QueueMaxSizes() {
-		if err := vm.bindNotify(slot, base, q); err != nil {
+		if err := dm.bindNotify(slot, base, q); err != nil {
 			return err
 		}
 	}
-	vm.kernelParams = append(vm.kernelParams, mmio.KernelParam(base, mmio.WindowSize, irq))
+	dm.params = append(dm.params, mmio.KernelParam(base, mmio.WindowSize, irq))
 	return nil
 }
 
 // bindNotify routes the guest's "queue q has work" write through an
 // ioeventfd to the event loop.
-func (vm *VM) bindNotify(slot *virtioSlot, base guestmem.Addr, q int) error {
+func (dm *deviceManager) bindNotify(slot *virtioSlot, base guestmem.Addr, q int) error {
 	fd, err := newEventFD()
 	if err != nil {
 		return err
 	}
 	slot.notifyFDs = append(slot.notifyFDs, fd)
 	ev := kvm.IOEvent{FD: fd, Addr: uint64(base) + mmio.NotifyOffset, Len: 4, DataMatch: true, Data: uint64(q)}
-	if err := vm.kvm.IOEventFD(ev); err != nil {
+	if err := dm.vm.IOEventFD(ev); err != nil {
 		return err
 	}
 	var notify func()
 	notify = func() {
 		// Bounded work per call; the rest is queued behind other fds.
 		if slot.transport.NotifyQueue(q) {
-			vm.loop.Submit(notify)
+			dm.loop.Submit(notify)
 		}
 	}
-	return vm.loop.Add(fd, unix.EPOLLIN, func(uint32) {
+	return dm.loop.Add(fd, unix.EPOLLIN, func(uint32) {
 		drainEventFD(fd)
 		notify()
 	})
 }
 
-// closeVirtio releases the devices' file descriptors (KVM drops its irqfd
-// and ioeventfd bindings with the VM).
-func (vm *VM) closeVirtio() {
-	for _, s := range vm.virtio {
+// closeVirtio releases the slots' file descriptors, after the event loop
+// is closed (KVM drops its irqfd and ioeventfd bindings with the VM).
+func (dm *deviceManager) closeVirtio() {
+	for _, s := range dm.virtio {
 		for _, fd := range s.notifyFDs {
-			if vm.loop != nil {
-				vm.loop.Remove(fd)
-			}
 			unix.Close(fd)
 		}
 		if s.irqFD >= 0 {

@@ -3,48 +3,26 @@ package vmm
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"os"
-	"sync"
 
-	"github.com/gluevmm/glue/bus"
-	"github.com/gluevmm/glue/eventloop"
-	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/kvm"
-	"github.com/gluevmm/glue/loader"
-	"github.com/gluevmm/glue/serial"
-	"github.com/gluevmm/glue/vcpu"
 )
 
 // VM is a built virtual machine. Run it once; Close it when done.
+//
+// It is three parts, each the one owner of what it holds: the machine (KVM,
+// guest memory, vCPUs), the device manager (buses, devices, virtio slots,
+// interrupts, the event loop, backends, guest console output) and the
+// lifecycle (pause, resume and stop requests and the VM's state).
 type VM struct {
-	cfg Config
+	cfg Config // as given to Build; read-only after it
 	log *slog.Logger
 
-	sys  *kvm.System
-	kvm  *kvm.VM
-	mem  *guestmem.Memory
-	pio  *bus.Bus
-	mmio *bus.Bus
-	uart *serial.UART
-	// consoleIn takes host console input: the UART, or the virtio console.
-	consoleIn consoleDevice
-	kernel    *loader.Kernel
-	cpus      []*kvm.VCPU
-	runners   []*vcpu.VCPU // one per cpus[i]
-	loop      *eventloop.Loop
-	virtio    []*virtioSlot
-	// kernelParams are added to the command line for the devices.
-	kernelParams []string
-	// closers are device backends (disk images, taps) to close last.
-	closers []io.Closer
+	machine machine
+	devices *deviceManager // nil until the "create devices" step
 
-	// reset is closed (once) when the guest pulses the i8042 reset line.
-	reset     chan struct{}
-	resetOnce sync.Once
-
-	lifecycle // pause/resume/stop requests and the VM's state
+	lifecycle
 }
 
 // Outcome says how a VM that ended cleanly ended.
@@ -57,82 +35,80 @@ const (
 	OutcomeStopped  Outcome = "stopped"
 )
 
-// Build creates the VM described by cfg: it validates cfg, opens KVM, maps
-// guest memory, loads the kernel and writes the boot structures, creates the
-// devices and the vCPUs. Nothing runs until Run.
+// Build creates the VM described by cfg. It is the boot recipe, in order:
+// each step takes what it needs as arguments and returns what it made, and
+// the timeline (Config.Timeline) marks each step's end under its name.
+// Nothing runs until Run. On error everything made so far is released.
 func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Timeline.Mark("vmm.Build")
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Console == nil {
-		cfg.Console = io.Discard
-	}
-	if cfg.Timeline != nil {
-		cfg.Timeline.Mark("vmm.Build")
-		cfg.Console = &timelineWriter{w: cfg.Console, t: cfg.Timeline}
-	}
-	sys, err := kvm.Open("")
-	if err != nil {
-		return nil, err
-	}
-	cfg.Timeline.Mark("open /dev/kvm")
-	vm := &VM{cfg: cfg, log: cfg.Logger, sys: sys, reset: make(chan struct{})}
+	vm := &VM{cfg: cfg, log: log}
 	vm.lifecycle.init()
 	defer func() {
 		if err != nil {
 			vm.Close()
 		}
 	}()
-	if err := cfg.Validate(sys.MaxVCPUs(), hostMemMiB()); err != nil {
+	done := func(step string) error {
+		log.Debug("build step done", "step", step)
+		cfg.Timeline.Mark(step)
+		return ctx.Err()
+	}
+	m := &vm.machine
+
+	if m.sys, err = kvm.Open(""); err != nil {
 		return nil, err
 	}
-	steps := []struct {
-		name string
-		fn   func() error
-	}{
-		{"create VM", vm.createVM},
-		{"map guest memory", vm.mapMemory},
-		{"create devices", vm.createDevices},
-		{"load kernel", vm.loadKernel},
-		{"create vCPUs", vm.createVCPUs},
+	if err := done("open /dev/kvm"); err != nil {
+		return nil, err
 	}
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := s.fn(); err != nil {
-			return nil, err
-		}
-		vm.log.Debug("build step done", "step", s.name)
-		cfg.Timeline.Mark(s.name)
+	if err := cfg.Validate(m.sys.MaxVCPUs(), hostMemMiB()); err != nil {
+		return nil, err
 	}
+
+	if m.vm, err = createVM(m.sys); err != nil {
+		return nil, err
+	}
+	if err := done("create VM"); err != nil {
+		return nil, err
+	}
+
+	if m.mem, err = mapMemory(m.vm, cfg.MemMiB); err != nil {
+		return nil, err
+	}
+	if err := done("map guest memory"); err != nil {
+		return nil, err
+	}
+
+	if vm.devices, err = createDevices(m.vm, m.mem, &cfg, log); err != nil {
+		return nil, err
+	}
+	if err := done("create devices"); err != nil {
+		return nil, err
+	}
+
+	entry, err := loadKernel(m.mem, &cfg, vm.devices.kernelParams(), log)
+	if err != nil {
+		return nil, err
+	}
+	if err := done("load kernel"); err != nil {
+		return nil, err
+	}
+
+	if m.vcpus, m.runners, err = createVCPUs(m.sys, m.vm, m.mem, vm.devices.buses(), cfg.CPUs, entry, log); err != nil {
+		return nil, err
+	}
+	if err := done("create vCPUs"); err != nil {
+		return nil, err
+	}
+
 	if isPVMHost() && cfg.Kernel != "" {
-		vm.log.Warn("this host's KVM is PVM (nested, no VMX/SVM): a stock kernel runs under KVM's instruction emulator, boots slowly and stops at the first instruction the emulator lacks; see docs/testing.md")
+		log.Warn("this host's KVM is PVM (nested, no VMX/SVM): a stock kernel runs under KVM's instruction emulator, boots slowly and stops at the first instruction the emulator lacks; see docs/testing.md")
 	}
 	return vm, nil
-}
-
-func (vm *VM) createVM() error {
-	v, err := vm.sys.CreateVM()
-	if err != nil {
-		return err
-	}
-	vm.kvm = v
-	return configureVM(v)
-}
-
-func (vm *VM) mapMemory() error {
-	mem, err := newGuestMemory(vm.cfg.MemMiB)
-	if err != nil {
-		return &ConfigError{Field: "MemMiB", Err: err}
-	}
-	vm.mem = mem
-	for i, r := range mem.Regions() {
-		if err := vm.kvm.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host(), 0); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // consoleDevice is a device that takes host console input without ever
@@ -145,14 +121,15 @@ type consoleDevice interface {
 // ConsoleInput queues host input for the guest's console, blocking until the
 // guest has taken it all or ctx ends.
 func (vm *VM) ConsoleInput(ctx context.Context, p []byte) error {
+	in := vm.devices.consoleIn
 	for len(p) > 0 {
-		n := vm.consoleIn.Enqueue(p)
+		n := in.Enqueue(p)
 		p = p[n:]
 		if len(p) == 0 {
 			return nil
 		}
 		select {
-		case <-vm.consoleIn.Drained():
+		case <-in.Drained():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -160,28 +137,22 @@ func (vm *VM) ConsoleInput(ctx context.Context, p []byte) error {
 	return nil
 }
 
-// Close releases everything Build acquired. It is safe on a partly built VM.
+// ConsoleOutputDropped returns how many bytes of guest console output were
+// dropped because Config.Console could not keep up (see GuestOutputBuffer).
+func (vm *VM) ConsoleOutputDropped() uint64 {
+	return vm.devices.output.dropped()
+}
+
+// Close releases everything Build acquired, each part closing what it owns.
+// The machine goes first: once its vCPUs and VM are closed, nothing can exit
+// into a device or raise an interrupt. Then the device manager: the event
+// loop and virtio eventfds, the backends (disk images are synced), and last
+// the guest's console output, delivered within GuestOutputFlushTimeout.
+// It is safe on a partly built VM.
 func (vm *VM) Close() error {
-	var errs []error
-	vm.closeVirtio()
-	if vm.loop != nil {
-		errs = append(errs, vm.loop.Close())
-	}
-	for _, c := range vm.cpus {
-		errs = append(errs, c.Close())
-	}
-	if vm.kvm != nil {
-		errs = append(errs, vm.kvm.Close())
-	}
-	if vm.mem != nil {
-		errs = append(errs, vm.mem.Close())
-	}
-	if vm.sys != nil {
-		errs = append(errs, vm.sys.Close())
-	}
-	// After the VM: no vCPU or device can touch a backend any more.
-	for _, c := range vm.closers {
-		errs = append(errs, c.Close())
+	errs := []error{vm.machine.close()}
+	if vm.devices != nil {
+		errs = append(errs, vm.devices.close())
 	}
 	return errors.Join(errs...)
 }

@@ -2,11 +2,13 @@ package x86_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/kvm"
 	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -259,7 +261,7 @@ func TestAPsWaitForSIPI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := kvmtest.Open(t)
 			if len(tt.want) > sys.MaxVCPUs() {
-				t.Skipf("host allows %d vCPUs", sys.MaxVCPUs())
+				hosttest.Skip(t, hosttest.ReasonKVM, fmt.Sprintf("the test needs %d vCPUs, this host's KVM allows %d", len(tt.want), sys.MaxVCPUs()))
 			}
 			vm, _ := kvmtest.NewVM(t, sys, 1<<20)
 			if tt.irqchip {

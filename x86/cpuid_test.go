@@ -127,7 +127,7 @@ func TestFilterCPUID(t *testing.T) {
 				{0x4, 2, "eax", all, 0},                   // null subleaf untouched
 				{0xb, 0, "eax", all, 0},                   // SMT: shift 0
 				{0xb, 0, "ebx", all, 1},                   // one thread
-				{0xb, 0, "ecx", all, 1<<8 | 0},            // SMT level, subleaf 0
+				{0xb, 0, "ecx", all, 1 << 8},              // SMT level, subleaf 0
 				{0xb, 1, "eax", all, 3},                   // 6 cores need 3 ID bits
 				{0xb, 1, "ebx", all, 6},                   // six cores
 				{0xb, 1, "ecx", all, 2<<8 | 1},            // core level, subleaf 1

@@ -28,7 +28,7 @@ const (
 
 // IdentityMapGiB is how much of the guest-physical space the boot page tables
 // identity-map, with 2 MiB pages (1 GiB pages triple-fault on some KVM hosts,
-// see KVM-HOST.md). 4 GiB covers RAM below the MMIO gap and the LAPIC/IOAPIC.
+// PVM among them). 4 GiB covers RAM below the MMIO gap and the LAPIC/IOAPIC.
 const IdentityMapGiB = 4
 
 // The 32-bit MMIO gap: guest RAM above MMIOGapStart is placed at 4 GiB

@@ -32,7 +32,7 @@ const BootIDTSize = 16
 // WritePageTables writes page tables that identity-map the first
 // IdentityMapGiB GiB with 2 MiB pages: one PML4 at PML4Addr, one PDPT at
 // PDPTAddr and IdentityMapGiB page directories from PDAddr. 1 GiB pages are
-// deliberately not used: some KVM hosts triple-fault on them (KVM-HOST.md).
+// deliberately not used: some KVM hosts (PVM) triple-fault on them.
 // CR3 is PML4Addr.
 func WritePageTables(mem *guestmem.Memory) error {
 	return writeBlobs(mem, pageTableBlobs()...)

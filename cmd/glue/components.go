@@ -17,16 +17,16 @@ import (
 // "unknown flag", which would send the user looking for a typo. --help marks
 // such flags.
 
-// configFlagError turns a *vmm.ConfigError into a usage error that names
-// the flag setting the field; other errors pass through.
+// configFlagError turns a *vmm.ConfigError into a usage error (exit status
+// 2) that names the flag setting the field; other errors pass through.
 func configFlagError(err error) error {
 	var ce *vmm.ConfigError
 	if !errors.As(err, &ce) {
 		return err
 	}
-	flag, ok := flagOfField[ce.Field]
+	flag, ok := flagOf(ce.Field)
 	if !ok {
-		return err
+		return usageError{err} // no flag to name: TestFlagOfEveryField prevents it
 	}
 	var missing *vmm.MissingComponentError
 	if errors.As(ce.Err, &missing) {
@@ -42,7 +42,8 @@ func markLeftOutFlags(cmd *cobra.Command) {
 		if c.Included() {
 			continue
 		}
-		if f := cmd.Flags().Lookup(strings.TrimPrefix(flagOfField[c.Field], "--")); f != nil {
+		flag, _ := flagOf(c.Field)
+		if f := cmd.Flags().Lookup(strings.TrimPrefix(flag, "--")); f != nil {
 			f.Usage += fmt.Sprintf(" [%s is not in this build: %s]", c.Name, c.LeftOutBy)
 		}
 	}

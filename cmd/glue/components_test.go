@@ -43,8 +43,8 @@ func TestVersionVerbose(t *testing.T) {
 
 func TestConfigFlagError(t *testing.T) {
 	t.Parallel()
-	missing := &vmm.ConfigError{Field: "Disks", Err: &vmm.MissingComponentError{
-		Component: vmm.Component{Name: "virtio-blk", Tag: "glue_no_blk", Field: "Disks", LeftOutBy: "glue_no_blk"},
+	missing := &vmm.ConfigError{Field: vmm.FieldDisks, Err: &vmm.MissingComponentError{
+		Component: vmm.Component{Name: "virtio-blk", Tag: "glue_no_blk", Field: vmm.FieldDisks, LeftOutBy: "glue_no_blk"},
 	}}
 	tests := []struct {
 		name string
@@ -53,8 +53,8 @@ func TestConfigFlagError(t *testing.T) {
 		ue   bool
 	}{
 		{"missing component", missing, "--disk: this glue was built without virtio-blk (build tag glue_no_blk); see docs/building.md", true},
-		{"other config error", &vmm.ConfigError{Field: "RNG", Err: errors.New("nope")}, "--rng: nope", true},
-		{"field without a flag", &vmm.ConfigError{Field: "Console", Err: errors.New("nope")}, "nope", false},
+		{"other config error", &vmm.ConfigError{Field: vmm.FieldRNG, Err: errors.New("nope")}, "--rng: nope", true},
+		{"field without a flag", &vmm.ConfigError{Field: 0, Err: errors.New("nope")}, "nope", true},
 		{"not a config error", errors.New("kvm: boom"), "kvm: boom", false},
 	}
 	for _, tc := range tests {
@@ -66,5 +66,33 @@ func TestConfigFlagError(t *testing.T) {
 				t.Fatalf("got %q (usage error: %v), want %q (%v)", err, errors.As(err, &ue), tc.want, tc.ue)
 			}
 		})
+	}
+}
+
+// Every field a vmm.ConfigError can name maps to a flag of `glue run`, so
+// every config error is reported on its flag with exit status 2. A field
+// added to vmm without a flag here fails.
+func TestFlagOfEveryField(t *testing.T) {
+	t.Parallel()
+	flags := newRunCommand(&globals{}).Flags()
+	seen := map[string]vmm.Field{}
+	for _, f := range vmm.Fields() {
+		flag, ok := flagOf(f)
+		if !ok {
+			t.Errorf("vmm.%s has no flag", f)
+			continue
+		}
+		if flags.Lookup(strings.TrimPrefix(flag, "--")) == nil {
+			t.Errorf("vmm.%s maps to %s, which glue run does not have", f, flag)
+		}
+		if other, dup := seen[flag]; dup {
+			t.Errorf("vmm.%s and vmm.%s both map to %s", other, f, flag)
+		}
+		seen[flag] = f
+		err := configFlagError(&vmm.ConfigError{Field: f, Err: errors.New("bad")})
+		var ue usageError
+		if !errors.As(err, &ue) || err.Error() != flag+": bad" {
+			t.Errorf("vmm.%s: configFlagError = %q, want a usage error %q", f, err, flag+": bad")
+		}
 	}
 }

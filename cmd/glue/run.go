@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -36,20 +35,32 @@ type runFlags struct {
 	nets         []string
 }
 
-// flagOfField maps vmm.ConfigError fields to the flag that sets them.
-var flagOfField = map[string]string{
-	"CPUs":    "--cpus",
-	"MemMiB":  "--mem",
-	"Kernel":  "--kernel",
-	"Initrd":  "--initrd",
-	"Cmdline": "--params",
-	"Boot":    "--boot",
-	"Name":    "--name",
-	"Disks":   "--disk",
-	"Nets":    "--net",
-	"RNG":     "--rng",
-
-	"ConsoleDevice": "--console",
+// flagOf returns the `glue run` flag that sets a vmm.Config field, for
+// errors that name the flag. Every vmm.Field has one (a test checks).
+func flagOf(f vmm.Field) (string, bool) {
+	switch f {
+	case vmm.FieldCPUs:
+		return "--cpus", true
+	case vmm.FieldMemMiB:
+		return "--mem", true
+	case vmm.FieldKernel:
+		return "--kernel", true
+	case vmm.FieldInitrd:
+		return "--initrd", true
+	case vmm.FieldCmdline:
+		return "--params", true
+	case vmm.FieldBoot:
+		return "--boot", true
+	case vmm.FieldDisks:
+		return "--disk", true
+	case vmm.FieldNets:
+		return "--net", true
+	case vmm.FieldRNG:
+		return "--rng", true
+	case vmm.FieldConsoleDevice:
+		return "--console", true
+	}
+	return "", false
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -203,8 +214,8 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	cfg.Name = srv.Name()
 
 	if f.timeline {
-		// Deferred before the console writers, so it prints after their
-		// last output is flushed.
+		// Deferred before vm.Close, so it prints after the VM's last
+		// console output is flushed.
 		cfg.Timeline = vmm.NewTimeline(processStart)
 		cfg.Timeline.Mark("flags parsed")
 		defer cfg.Timeline.WriteTo(os.Stderr)
@@ -228,10 +239,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		out = file
 	}
 	if out != nil {
-		guestOut := console.NewAsyncWriter(out, 1<<20)
-		defer guestOut.Close(2 * time.Second)
-		outputs = append(outputs, guestOut)
+		outputs = append(outputs, out)
 	}
+	// vmm buffers it, so a stalled terminal or file never stalls a vCPU.
 	cfg.Console = io.MultiWriter(outputs...)
 
 	vm, err := vmm.Build(ctx, cfg)

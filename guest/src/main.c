@@ -105,6 +105,8 @@ void start64(int protocol, uint64_t info)
 	serial_init();
 	desc_init();
 	bootinfo_read(protocol, info);
+	/* Which entry ran: the VMM's choice of protocol, seen from inside. */
+	print("GLUE-BOOT boot=%s\n", protocol == BOOT_PVH ? "pvh" : "linux64");
 	paging_init(memmap_top());
 	parse_end_mode();
 	if (boot.problem)

@@ -2,36 +2,27 @@
 //
 // Such tests skip, saying why, on hosts without usable KVM, and fail instead
 // when the environment sets GLUE_REQUIRE_KVM=1 (as CI does), so a broken
-// host cannot pass for a green run.
+// host cannot pass for a green run (see package hosttest).
 package kvmtest
 
 import (
-	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gluevmm/glue/guestmem"
 	"github.com/gluevmm/glue/kvm"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
-// RequireEnv is the environment variable that turns skips into failures.
-const RequireEnv = "GLUE_REQUIRE_KVM"
-
-// Required reports whether KVM tests must run (GLUE_REQUIRE_KVM=1).
-func Required() bool { return os.Getenv(RequireEnv) == "1" }
-
 // Open opens /dev/kvm for the test and closes it when the test ends. If KVM
-// cannot be opened it skips the test with the reason, or fails it when
-// Required.
+// cannot be opened it skips the test with the reason hosttest.ReasonKVM
+// (a failure under GLUE_REQUIRE_KVM=1).
 func Open(t testing.TB) *kvm.System {
 	t.Helper()
 	sys, err := kvm.Open("")
 	if err != nil {
-		if Required() {
-			t.Fatalf("%v (%s=1, so KVM is required)", err, RequireEnv)
-		}
-		t.Skipf("skipping: %v (set %s=1 to fail instead)", err, RequireEnv)
+		hosttest.Skip(t, hosttest.ReasonKVM, err.Error())
 	}
 	t.Cleanup(func() { sys.Close() })
 	return sys

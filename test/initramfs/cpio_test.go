@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // The smallest archive, spelled out field by field: one file and the
@@ -248,9 +250,7 @@ func TestWriterStickyError(t *testing.T) {
 // The archive as GNU cpio reads it, where cpio is installed.
 func TestWriterGNUCpio(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("cpio is not installed (apt-get install cpio)")
-	}
+	cpio := hosttest.LookPath(t, "cpio")
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
 	w.AddFile("init", 0o755, []byte("#!/bin/sh\n"))
@@ -261,7 +261,7 @@ func TestWriterGNUCpio(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	list := exec.Command("cpio", "-it", "--quiet")
+	list := exec.Command(cpio, "-it", "--quiet")
 	list.Stdin = bytes.NewReader(buf.Bytes())
 	out, err := list.CombinedOutput()
 	if err != nil {
@@ -273,7 +273,7 @@ func TestWriterGNUCpio(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	extract := exec.Command("cpio", "-id", "--quiet")
+	extract := exec.Command(cpio, "-id", "--quiet")
 	extract.Dir, extract.Stdin = dir, bytes.NewReader(buf.Bytes())
 	if out, err := extract.CombinedOutput(); err != nil {
 		t.Fatalf("cpio -id: %v\n%s", err, out)

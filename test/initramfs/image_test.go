@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 func TestWriteSpec(t *testing.T) {
@@ -176,11 +178,13 @@ func TestKernelRelease(t *testing.T) {
 			t.Errorf("%s: %q, %v; want %q", tt.name, got, err, tt.want)
 		}
 	}
+}
 
-	kernel := os.Getenv("GLUE_TEST_KERNEL")
-	if kernel == "" {
-		return
-	}
+// The release of a real kernel matches the version in its file name, as in
+// Debian's packages.
+func TestKernelReleaseDebian(t *testing.T) {
+	t.Parallel()
+	kernel := hosttest.Kernel(t)
 	release, err := KernelRelease(kernel)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 const testRelease = "6.1.0-test-amd64"
@@ -205,13 +207,9 @@ func TestResolveCompressed(t *testing.T) {
 // GLUE_TEST_KERNEL points into.
 func TestResolveDebian(t *testing.T) {
 	t.Parallel()
-	kernel := os.Getenv("GLUE_TEST_KERNEL")
-	if kernel == "" {
-		t.Skip("GLUE_TEST_KERNEL is not set")
-	}
-	dir, err := ModulesDir(kernel)
+	dir, err := ModulesDir(hosttest.Kernel(t))
 	if err != nil {
-		t.Skip(err)
+		hosttest.Skip(t, hosttest.ReasonKernel, err.Error())
 	}
 	mods, err := Resolve(dir, "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console")
 	if err != nil {

@@ -14,35 +14,27 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // The init program and the initramfs on a real kernel, without KVM: QEMU's
 // TCG boots Debian's kernel (GLUE_TEST_KERNEL) into the archive, with
 // QEMU's own virtio devices (on PCI: QEMU's pc machine has no virtio-mmio).
 // The hardware-KVM tests run the same init under glue; where they fail and
-// this passes, the fault is glue's. Skips without QEMU or the kernel
-// package; about 10 s.
+// this passes, the fault is glue's. Skips (see package hosttest) without
+// QEMU, mkfs.ext4 or the kernel package; about 10 s.
 func TestInitUnderQEMU(t *testing.T) {
 	t.Parallel()
-	kernel := os.Getenv("GLUE_TEST_KERNEL")
-	if kernel == "" {
-		t.Skip("GLUE_TEST_KERNEL is not set (the path of Debian's vmlinuz in an unpacked linux-image package)")
-	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Skip("qemu-system-x86_64 is not installed")
-	}
+	kernel := hosttest.Kernel(t)
+	qemu := hosttest.LookPath(t, "qemu-system-x86_64")
+	hosttest.LookPath(t, "mkfs.ext4")
 	dir, err := ModulesDir(kernel)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip(err)
+		hosttest.Skip(t, hosttest.ReasonKernel, err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)
-	}
-	mkfs := true
-	if _, err := MkfsExt4(); err != nil {
-		mkfs = false
-		t.Logf("%v: no rootfs check", err)
 	}
 	mods, err := Resolve(dir, append([]string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console"},
 		RootfsModules...)...)
@@ -63,17 +55,13 @@ func TestInitUnderQEMU(t *testing.T) {
 	os.Truncate(disk, 16<<20)
 	// The second disk, vdb, is an ext4 image that init's rootfs check
 	// mounts read-only (virtio-blk-pci devices probe in command-line order).
-	checks, virtio := "blk,rng,net,hvc0", 4
-	var rootfsArgs []string
-	if mkfs {
-		rootfs := filepath.Join(tmp, "rootfs.ext4")
-		if err := RootfsImage(ctx, rootfs, 16, "q3mu"); err != nil {
-			t.Fatal(err)
-		}
-		checks, virtio = "blk,rootfs,rng,net,hvc0", 5
-		rootfsArgs = []string{"-drive", "file=" + rootfs + ",format=raw,if=none,id=d1,readonly=on",
-			"-device", "virtio-blk-pci,drive=d1"}
+	rootfs := filepath.Join(tmp, "rootfs.ext4")
+	if err := RootfsImage(ctx, rootfs, 16, "q3mu"); err != nil {
+		t.Fatal(err)
 	}
+	checks, virtio := "blk,rootfs,rng,net,hvc0", 5
+	rootfsArgs := []string{"-drive", "file=" + rootfs + ",format=raw,if=none,id=d1,readonly=on",
+		"-device", "virtio-blk-pci,drive=d1"}
 	sock := filepath.Join(tmp, "hvc.sock")
 
 	// User networking: QEMU's built-in gateway 10.0.2.2 answers pings.
@@ -139,18 +127,15 @@ func TestInitUnderQEMU(t *testing.T) {
 	if strings.Contains(out, "GLUE-FAIL") || !strings.Contains(out, "GLUE-DONE init") {
 		t.Error("init reported a failure or did not finish")
 	}
+	// QEMU's Linux loader writes its loader ID, 0xb, into type_of_loader.
 	wants := []string{
-		"GLUE-OK init mounts proc,sysfs,devtmpfs", "GLUE-OK init cmdline token=q3mu", "GLUE-OK init cpus online=0 n=1", "GLUE-OK init blk dev=vda sectors=32768 read=q3mu wrote=4096 verified=1",
+		"GLUE-OK init mounts proc,sysfs,devtmpfs", "GLUE-OK init cmdline token=q3mu", "GLUE-OK init boot loader=0xb0 ", "GLUE-OK init cpus online=0 n=1", "GLUE-OK init blk dev=vda sectors=32768 read=q3mu wrote=4096 verified=1",
 		"GLUE-OK init rng current=virtio_rng.0 bytes=32", "GLUE-OK init net if=eth0 mac=02:00:00:00:00:2b addr=10.0.2.15/24 replies=3",
 		"GLUE-OK init hvc0 echo=typed on the host", "GLUE-OK init net-in ", "GLUE-OK init modules loaded=",
 		"GLUE-OK init mem ", "GLUE-OK init rtc ", "GLUE-OK init pid1 pid=1",
 	}
-	if mkfs {
-		wants = append(wants, "GLUE-OK init virtio devices=5 ids=1,2,2,3,4",
-			"GLUE-OK init rootfs token=q3mu dev=vdb fs=ext4 ro=1")
-	} else {
-		wants = append(wants, "GLUE-OK init virtio devices=4 ids=1,2,3,4")
-	}
+	wants = append(wants, "GLUE-OK init virtio devices=5 ids=1,2,2,3,4",
+		"GLUE-OK init rootfs token=q3mu dev=vdb fs=ext4 ro=1")
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "GLUE-OK init rootfs ") || strings.HasPrefix(line, "GLUE-OK init modules ") {
 			t.Log(strings.TrimSpace(line))

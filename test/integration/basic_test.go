@@ -190,8 +190,8 @@ func TestFeaturesBootTimeline(t *testing.T) {
 	}
 }
 
-// The built-in guest's ELF, loaded from a file with -k, through each entry
-// protocol it offers.
+// The built-in guest's ELF, loaded from a file with -k (and embedded),
+// through each entry protocol it offers; the guest says which entry ran.
 func TestBasicKernelEntries(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
@@ -199,15 +199,28 @@ func TestBasicKernelEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, boot := range []string{"linux", "pvh"} {
-		t.Run(boot, func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"default", []string{"-k", elf}, "linux64"},
+		{"linux", []string{"-k", elf, "--boot", "linux"}, "linux64"},
+		{"pvh", []string{"-k", elf, "--boot", "pvh"}, "pvh"},
+		{"built-in pvh", []string{"--boot", "pvh"}, "pvh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res := runGlue(t, nil, "run", "-k", elf, "--boot", boot, "-m", "64", "-p", "glue.test=cmdline,mem entry="+boot)
+			params := "glue.test=cmdline,mem entry=" + tc.want
+			res := runGlue(t, nil, append(append([]string{"run"}, tc.args...), "-m", "64", "-p", params)...)
 			if res.code != 0 {
 				t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
 			}
+			if got := bootEntry(res.stdout); got != tc.want {
+				t.Errorf("the guest came in through %q, want %q", got, tc.want)
+			}
 			m := markers(t, res.stdout)
-			if m["cmdline"] != "glue.test=cmdline,mem entry="+boot || field(m["mem"], "usable") != fmt.Sprint(64<<20-legacyHole) {
+			if m["cmdline"] != params || field(m["mem"], "usable") != fmt.Sprint(64<<20-legacyHole) {
 				t.Fatalf("cmdline=%q mem=%q", m["cmdline"], m["mem"])
 			}
 		})

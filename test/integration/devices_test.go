@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // diskImage makes a sparse raw image of mib MiB.
@@ -80,9 +82,11 @@ func TestDevicesBlock(t *testing.T) {
 	}
 }
 
-// Data the guest flushed is in the file while the VM still runs, after a
-// kill -9, and after an orderly stop.
-func TestDevicesBlockDurability(t *testing.T) {
+// What the guest wrote is in the host file while the VM still runs, after
+// a kill -9 and after an orderly stop. This is visibility through the
+// page cache, not durability: a killed process loses no page cache.
+// Durability is TestDevicesBlockFlushSyncs' (and blk's unit tests').
+func TestDevicesBlockWritesReachImage(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	for _, end := range []string{"kill -9", "stop"} {
@@ -94,7 +98,7 @@ func TestDevicesBlockDurability(t *testing.T) {
 				"-p", "glue.test=blk,counter glue.blk.marker=beef")
 			s.waitFor("GLUE-OK blk ", time.Minute)
 			if !bytes.HasPrefix(sectorZero(t, img), []byte("beef\n")) {
-				t.Fatal("flushed marker not in the image while the VM runs")
+				t.Fatal("written marker not in the image while the VM runs")
 			}
 			if end == "stop" {
 				glueIn(t, dir, "stop", "-n", "disk")
@@ -112,6 +116,89 @@ func TestDevicesBlockDurability(t *testing.T) {
 	}
 }
 
+// The guest's FLUSH reaches fdatasync on the image's descriptor, and its
+// status carries the sync's result: traced with strace, once as it is and
+// once with strace making the first fdatasync fail with EIO, which the
+// guest must then see as the FLUSH's IOERR (so the sync happened before
+// the status was written, and was the guest's FLUSH's). A disk that
+// skipped the sync would pass the guest's check with the error injected.
+func TestDevicesBlockFlushSyncs(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Fatalf("strace not installed (.ci/run installs it): %v", err)
+	}
+	for _, tc := range []struct {
+		name, inject string
+		wantFail     bool
+	}{
+		{"sync succeeds", "", false},
+		{"sync fails", "fdatasync:error=EIO:when=1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			img := diskImage(t, 16)
+			trace := filepath.Join(t.TempDir(), "strace.log")
+			args := []string{"-f", "--seccomp-bpf", "-qq", "-y", "-e", "signal=none", "-e", "trace=fdatasync,fsync", "-o", trace}
+			if tc.inject != "" {
+				args = append(args, "-e", "inject="+tc.inject)
+			}
+			args = append(args, glueBin, "run", "-d", img, "-m", "64", "-p", "glue.test=blk glue.blk.marker=beef")
+			res := runBinary(t, strace, nil, args...)
+			if res.code != 0 {
+				t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
+			}
+			syncs := imageSyncs(t, readFile(t, trace), img)
+			if len(syncs) == 0 {
+				t.Fatalf("no fdatasync on %s:\n%s", img, readFile(t, trace))
+			}
+			guest := blkLine(res.stdout)
+			if !tc.wantFail {
+				if !strings.HasPrefix(guest, "GLUE-OK blk ") || field(guest, "flushed") != "1" {
+					t.Fatalf("guest: %q", guest)
+				}
+				return
+			}
+			if !strings.Contains(syncs[0], "(INJECTED)") {
+				t.Fatalf("the first fdatasync on the image was not the injected failure: %s", syncs[0])
+			}
+			// The writes passed (wrote=10), the FLUSH failed, so nothing
+			// was read back.
+			if want := "GLUE-FAIL blk wrote=10 verified=0: request failed (status 1)"; guest != want {
+				t.Fatalf("guest: %q, want %q: the injected sync failure did not reach the FLUSH's status", guest, want)
+			}
+		})
+	}
+}
+
+// imageSyncs returns the lines of an strace -y log that fsync or fdatasync
+// the image at path.
+func imageSyncs(t *testing.T, log, path string) []string {
+	t.Helper()
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var syncs []string
+	for _, line := range strings.Split(log, "\n") {
+		if (strings.Contains(line, "fdatasync(") || strings.Contains(line, "fsync(")) && strings.Contains(line, "<"+real+">") {
+			syncs = append(syncs, line)
+		}
+	}
+	return syncs
+}
+
+// blkLine is the guest's GLUE-OK or GLUE-FAIL line of its blk test.
+func blkLine(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "GLUE-OK blk ") || strings.HasPrefix(line, "GLUE-FAIL blk ") {
+			return strings.TrimRight(line, "\r")
+		}
+	}
+	return ""
+}
+
 func TestDevicesBlockReadOnly(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
@@ -122,7 +209,8 @@ func TestDevicesBlockReadOnly(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	blk := markers(t, res.stdout)["blk"]
-	if field(blk, "ro") != "1" || field(blk, "write-rejected") != "1" || field(blk, "feature-ro") != "1" {
+	// status 1 (IOERR), as the virtio spec asks and QEMU answers.
+	if field(blk, "ro") != "1" || field(blk, "write-rejected") != "1" || field(blk, "status") != "1" || field(blk, "feature-ro") != "1" {
 		t.Fatalf("blk: %q", blk)
 	}
 	if fileSHA256(t, img) != before {
@@ -152,14 +240,9 @@ type netns string
 
 func newNetns(t *testing.T) netns {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("network tests need root to create a network namespace")
-	}
-	for _, tool := range []string{"ip", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed (.ci/run installs iproute2 and iputils-ping): %v", tool, err)
-		}
-	}
+	hosttest.Root(t, "network tests create a network namespace")
+	hosttest.LookPath(t, "ip")
+	hosttest.LookPath(t, "ping")
 	ns := netns(fmt.Sprintf("glue-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6))
 	if out, err := exec.Command("ip", "netns", "add", string(ns)).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)

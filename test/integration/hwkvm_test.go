@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/test/initramfs"
 	"github.com/gluevmm/glue/test/scenario"
 )
@@ -42,13 +43,14 @@ var hwModules = append([]string{"virtio_mmio", "virtio_blk", "virtio_net", "virt
 // that stops early still says where.
 const hwParams = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=k rdinit=/init"
 
-// requireHardwareKVM skips a tier-4 test on a PVM host. It never lets the
-// test pass: it skips, or the test runs.
+// requireHardwareKVM skips a tier-4 test on a PVM host, with the reason
+// hosttest.ReasonHardwareKVM. It never lets the test pass: it skips, or
+// the test runs.
 func requireHardwareKVM(t *testing.T) {
 	t.Helper()
 	if isPVMHost() {
-		t.Skip("hardware-KVM tier: this host's /dev/kvm is PVM (kvm_pvm, no VMX/SVM); " +
-			"a stock kernel only gets through early boot here, see KVM-HOST.md")
+		hosttest.Skip(t, hosttest.ReasonHardwareKVM, "hardware-KVM tier: this host's /dev/kvm is PVM (kvm_pvm, no VMX/SVM); "+
+			"a stock kernel only gets through early boot here, see docs/testing.md#pvm-hosts")
 	}
 }
 
@@ -157,6 +159,10 @@ func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	img, modules := buildInitramfs(t, kernel)
+	setupVersion, err := scenario.SetupVersion(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
 	vmlinux := filepath.Join(t.TempDir(), "vmlinux")
 	if err := scenario.WriteVmlinux(kernel, vmlinux); err != nil {
 		t.Fatal(err)
@@ -165,7 +171,7 @@ func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
 			env := scenario.Env{Glue: glueBin, Kernel: kernel, Vmlinux: vmlinux, Initrd: img, Modules: modules,
-				Token: randomToken(t), WorkDir: t.TempDir(), Deadline: linuxMarkerTimeout}
+				Token: randomToken(t), SetupVersion: setupVersion, WorkDir: t.TempDir(), Deadline: linuxMarkerTimeout}
 			r := scenario.Run(context.Background(), env, s, io.Discard)
 			for _, e := range scenario.Verify(s, env, r) {
 				t.Error(e)
@@ -174,7 +180,7 @@ func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 				t.Logf("glue's output:\n%s", r.Output)
 			}
 			if gap := scenario.PoweroffGap(s, r); gap != "" && !t.Failed() {
-				t.Skip("KNOWN GAP: " + gap)
+				hosttest.Skip(t, hosttest.ReasonKnownGap, "KNOWN GAP: "+gap)
 			}
 		})
 	}
@@ -211,7 +217,7 @@ func TestDevicesLinuxHardwareKVM(t *testing.T) {
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
-		t.Skip("hardware-KVM tier: " + why)
+		hosttest.Skip(t, hosttest.ReasonKernelConfig, "hardware-KVM tier: "+why)
 	}
 	img, _ := buildInitramfs(t, kernel)
 	ns := newNetns(t)
@@ -281,11 +287,9 @@ func TestDevicesLinuxHardwareKVMRootfs(t *testing.T) {
 	kernel := testKernel(t)
 	requireHardwareKVM(t)
 	if why := kernelLacksCmdlineDevices(t, kernel); why != "" {
-		t.Skip("hardware-KVM tier: " + why)
+		hosttest.Skip(t, hosttest.ReasonKernelConfig, "hardware-KVM tier: "+why)
 	}
-	if _, err := initramfs.MkfsExt4(); err != nil {
-		t.Skip(err)
-	}
+	hosttest.LookPath(t, "mkfs.ext4")
 	img, _ := buildInitramfs(t, kernel)
 	token := randomToken(t)
 	disk := filepath.Join(t.TempDir(), "rootfs.ext4")
@@ -369,7 +373,7 @@ func TestBasicLinuxHardwareKVMModules(t *testing.T) {
 	kernel := testKernel(t)
 	dir, err := initramfs.ModulesDir(kernel)
 	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip(err)
+		hosttest.Skip(t, hosttest.ReasonKernel, err.Error())
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -116,6 +116,17 @@ func markers(t *testing.T, out string) map[string]string {
 	return found
 }
 
+// bootEntry returns the entry the built-in guest reports it came through
+// (its GLUE-BOOT line: linux64 or pvh), "" if it printed none.
+func bootEntry(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "GLUE-BOOT "); ok {
+			return field(rest, "boot")
+		}
+	}
+	return ""
+}
+
 // field returns the value of key=value in a marker's details.
 func field(details, key string) string {
 	for _, f := range strings.Fields(details) {

@@ -5,12 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/test/nested/plan"
 	"github.com/gluevmm/glue/test/scenario"
 )
@@ -23,16 +22,6 @@ const scenariosEnv = "GLUE_NESTED_SCENARIOS"
 // ~10-25 s of the emulated machine's time on an idle host; the rest is
 // for a loaded one.
 const scenarioDeadline = 150 * time.Second
-
-// skipOrFail skips, or fails when KVM tests are required (CI), because
-// something the tier needs is missing.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if kvmtest.Required() {
-		t.Fatalf("nested tier: "+format, args...)
-	}
-	t.Skipf("nested tier: "+format, args...)
-}
 
 func selected(t *testing.T) []string {
 	t.Helper()
@@ -54,20 +43,18 @@ func selected(t *testing.T) []string {
 // The tier-4 scenarios inside the emulated SVM machine: one outer boot,
 // then each scenario's glue VM in turn, each reported as a subtest.
 func TestNestedLinux(t *testing.T) {
-	kernel := os.Getenv("GLUE_TEST_KERNEL")
-	if kernel == "" {
-		skipOrFail(t, "GLUE_TEST_KERNEL is not set (Debian's vmlinuz, with its lib/modules next to boot/; .ci/run fetches it)")
-	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		skipOrFail(t, "%v (apt-get install qemu-system-x86)", err)
-	}
 	t.Parallel()
+	kernel := hosttest.Kernel(t)
+	qemu := hosttest.LookPath(t, "qemu-system-x86_64")
+	setupVersion, err := scenario.SetupVersion(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
 	names := selected(t)
 	token := make([]byte, 8)
 	rand.Read(token)
 	env := scenario.Env{Glue: plan.Glue, Kernel: plan.Kernel, Vmlinux: plan.Vmlinux, Initrd: plan.Initrd, WorkDir: plan.WorkDir,
-		Token: hex.EncodeToString(token), Deadline: scenarioDeadline}
+		Token: hex.EncodeToString(token), SetupVersion: setupVersion, Deadline: scenarioDeadline}
 
 	dir := t.TempDir()
 	buildStart := time.Now()
@@ -148,7 +135,7 @@ func TestNestedLinux(t *testing.T) {
 				t.Logf("glue's output:\n%s", a.Result.Output)
 			}
 			if gap := scenario.PoweroffGap(s, a.Result); gap != "" && !t.Failed() {
-				t.Skip("KNOWN GAP: " + gap)
+				hosttest.Skip(t, hosttest.ReasonKnownGap, "KNOWN GAP: "+gap)
 			}
 		})
 	}

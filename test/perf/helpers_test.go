@@ -3,6 +3,7 @@ package perf
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -140,41 +141,11 @@ func TestBlkPhase(t *testing.T) {
 	}
 }
 
-func TestJudge(t *testing.T) {
-	t.Parallel()
-	atLeast := func(g, q, h float64) bool { return g >= 0.8*h && g >= q }
-	for _, tc := range []struct {
-		values samples
-		target string
-		want   string
-	}{
-		{samples{"glue": {9}, "qemu": {8}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "yes"},
-		{samples{"glue": {7}, "qemu": {6}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "**no**"},
-		{samples{"glue": {9}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "–"},
-		{samples{"glue": {9}, "qemu": {8}}, "≥ 0.8× host, ≥ QEMU", "–"},
-		{samples{"qemu": {8}, hostName: {10}}, "≥ 0.8× host, ≥ QEMU", "–"},
-	} {
-		r := row{values: tc.values, target: tc.target, met: atLeast}
-		if got := r.judge(); got != tc.want {
-			t.Errorf("%v: judge = %q, want %q", tc.values, got, tc.want)
-		}
-	}
-	if got := (row{values: samples{"glue": {1}}}).judge(); got != "–" {
-		t.Errorf("no target: judge = %q", got)
-	}
-	if got, want := ratio(sample{3}, sample{2}), "1.500"; got != want {
-		t.Errorf("ratio = %q, want %q", got, want)
-	}
-	if got := ratio(sample{3}, nil); got != "–" {
-		t.Errorf("ratio without a value = %q", got)
-	}
-}
-
 // Without devices the command lines are those of the start-up and exits
 // benchmarks; QEMU's microvm needs acpi=off to list virtio devices.
 func TestVMMArgs(t *testing.T) {
 	t.Parallel()
-	q, g := qemuVMM("qemu", "g.elf"), glueVMM("glue", "g.elf")
+	q, g := qemuVMM("qemu", "g.elf"), glueVMM("glue", "g.elf", "/r")
 	if got := strings.Join(q.args("x", devices{}), " "); strings.Contains(got, "acpi") || strings.Contains(got, "virtio") {
 		t.Errorf("QEMU without devices: %s", got)
 	}
@@ -188,6 +159,9 @@ func TestVMMArgs(t *testing.T) {
 	if got := strings.Join(g.args("x", dev), " "); !strings.Contains(got, "-d d.img --net tap=tap0 ") {
 		t.Errorf("glue with devices: %s", got)
 	}
+	if got := strings.Join(g.args("x", devices{}), " "); !strings.HasPrefix(got, "run --runtime-dir /r ") {
+		t.Errorf("glue's sockets are not in the benchmark's runtime directory: %s", got)
+	}
 }
 
 func TestParseTimeline(t *testing.T) {
@@ -195,5 +169,24 @@ func TestParseTimeline(t *testing.T) {
 	got := parseTimeline(out)
 	if len(got) != 3 || got["map guest memory"] != 10.66 || got["guest marker GLUE-DONE"] != 25.53 {
 		t.Fatalf("parseTimeline = %v", got)
+	}
+}
+
+func TestBenchmarkCount(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(regexp.MustCompile(`(?m)^func Benchmark\w+\(b \*testing\.B\)`).FindAll(src, -1))
+	}
+	if n != benchmarks {
+		t.Errorf("%d Benchmark functions, but benchmarks = %d", n, benchmarks)
 	}
 }

@@ -15,13 +15,15 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gluevmm/glue/kvm/kvmtest"
 )
 
 var (
-	boots     = flag.Int("boots", 20, "start-up runs per VMM")
-	exitRuns  = flag.Int("exit-runs", 5, "port-I/O exit runs per VMM")
+	nRounds   = flag.Int("rounds", minRounds, "independent rounds of every benchmark; a verdict needs "+fmt.Sprint(minRounds))
+	boots     = flag.Int("boots", 10, "start-up runs per VMM and round")
+	exitRuns  = flag.Int("exit-runs", 3, "port-I/O exit runs per VMM and round")
 	exitCount = flag.Int("exits", 200000, "port-I/O exits per run (glue.exits=N)")
 	qemuFlag  = flag.String("qemu", "qemu-system-x86_64", "QEMU binary to compare against")
 	updateDoc = flag.Bool("update-doc", false, "rewrite the results in "+docPath+" after a full run")
@@ -30,8 +32,14 @@ var (
 const (
 	guestELF = "../../guest/glue-guest.elf"
 	docPath  = "../../docs/performance.md"
+	// benchmarks is how many Benchmark functions this package has; each
+	// adds one setup line, and -update-doc rewrites the results only when
+	// all of them ran (TestBenchmarkCount keeps the number right).
+	benchmarks = 7
 )
 
+// buildDir holds, for one package run, the glue binary, the disk image and
+// runtimeDir; TestMain removes it at the end.
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -39,19 +47,31 @@ var (
 	buildErr  error
 )
 
+// runtimeDir is the control-socket directory of every glue the benchmarks
+// start (--runtime-dir): the VMs killed after a boot leave their socket and
+// lock there, not in the user's runtime directory.
+func runtimeDir() string { return filepath.Join(buildDir, "run") }
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	start, loadBefore := time.Now(), loadAverage()
 	code := m.Run()
+	took := time.Since(start)
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
 	if code == 0 && len(rows) > 0 {
-		block := report()
+		load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadBefore, loadAverage())
+		block := report(machine()+"; "+load, time.Now(), took, *nRounds)
 		fmt.Print("\n", block)
-		if *updateDoc && len(setups) < 2 {
+		switch {
+		case *updateDoc && len(setups) < benchmarks:
 			fmt.Fprintln(os.Stderr, "update-doc: run every benchmark (-bench .) to rewrite the results")
 			code = 1
-		} else if *updateDoc {
+		case *updateDoc && *nRounds < minRounds:
+			fmt.Fprintf(os.Stderr, "update-doc: a verdict needs -rounds %d or more\n", minRounds)
+			code = 1
+		case *updateDoc:
 			if err := rewriteDoc(docPath, block); err != nil {
 				fmt.Fprintln(os.Stderr, "update-doc:", err)
 				code = 1
@@ -87,7 +107,7 @@ func vmms(b *testing.B) (glue vmm, qemu *vmm) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	glue = glueVMM(glueBin, elf)
+	glue = glueVMM(glueBin, elf, runtimeDir())
 	if path, err := exec.LookPath(*qemuFlag); err != nil {
 		b.Logf("QEMU parts skipped: %v", err)
 	} else {

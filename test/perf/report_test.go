@@ -15,9 +15,8 @@ import (
 type row struct {
 	metric string
 	verb   string // how to print one value, e.g. "%.1f"
-	values samples
-	target string                              // the target; "" for none
-	met    func(glue, qemu, host float64) bool // on medians; nil without a target
+	values rounds
+	target target // the goal; nil for none
 }
 
 // hostName is the key of samples measured by the benchmark process itself,
@@ -35,42 +34,42 @@ func record(r row)   { rows = append(rows, r) }
 func setup(s string) { setups = append(setups, s) }
 
 // report renders the Markdown block that goes between the markers of
-// docs/performance.md: the machine, the runs, the table.
-func report() string {
+// docs/performance.md: the machine, the runs, the table and the verdict on
+// each target, all from this run. took is how long the benchmarks ran.
+func report(machine string, at time.Time, took time.Duration, nRounds int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on: %s.\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), machine())
-	fmt.Fprintf(&b, "Runs: %s; interleaved glue/QEMU. Each cell: median (min–max); the ratios are those of the medians.\n\n", strings.Join(setups, "; "))
-	b.WriteString("| metric | glue | QEMU microvm | host | glue/QEMU | glue/host | target | met |\n")
+	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
+	fmt.Fprintf(&b, "Runs, in each of %d rounds: %s; interleaved glue/QEMU. The benchmarks took %.1f minutes. "+
+		"Each cell: median (min–max) over the runs of all rounds; the ratios are those of these medians. "+
+		"A target is judged on each round's medians and called met or not met only when %d or more rounds all agree; "+
+		"otherwise it is not reproducible, and its range over the rounds is given.\n\n",
+		nRounds, strings.Join(setups, "; "), took.Minutes(), minRounds)
+	b.WriteString("| metric | glue | QEMU microvm | host | glue/QEMU | glue/host | target | verdict over the rounds |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		g, q, h := r.values["glue"], r.values["qemu"], r.values[hostName]
-		target := r.target
-		if target == "" {
-			target = "–"
-		}
+		all := r.values.pooled()
+		g, q, h := all["glue"], all["qemu"], all[hostName]
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.metric, g.summary(r.verb), q.summary(r.verb),
-			h.summary(r.verb), ratio(g, q), ratio(g, h), target, r.judge())
+			h.summary(r.verb), ratio(g, q), ratio(g, h), r.target, judge(r.target, r.values).cell())
+	}
+	b.WriteString("\nThe targets, round by round:\n\n")
+	for _, r := range rows {
+		if len(r.target) == 0 {
+			continue
+		}
+		v := judge(r.target, r.values)
+		fmt.Fprintf(&b, "- %s, target %s: **%s**", r.metric, r.target, strings.Trim(v.outcome.String(), "*"))
+		if pr := v.perRound(); pr != "" {
+			fmt.Fprintf(&b, "; %s", pr)
+		}
+		b.WriteString(".\n")
 	}
 	return b.String()
 }
 
-// judge says whether the row's target is met: "yes", "**no**", or "–"
-// without a target or without the values it is relative to.
-func (r row) judge() string {
-	g, q, h := r.values["glue"], r.values["qemu"], r.values[hostName]
-	if r.met == nil || len(g) == 0 || (len(q) == 0 && strings.Contains(r.target, "QEMU")) ||
-		(len(h) == 0 && strings.Contains(r.target, "host")) {
-		return "–"
-	}
-	if r.met(g.median(), q.median(), h.median()) {
-		return "yes"
-	}
-	return "**no**"
-}
-
-// ratio renders a/b of the medians, or "–" without both.
+// ratio renders a/b of the medians, or "–" without both or when b's is 0.
 func ratio(a, b sample) string {
-	if len(a) == 0 || len(b) == 0 {
+	if len(a) == 0 || len(b) == 0 || b.median() == 0 {
 		return "–"
 	}
 	return fmt.Sprintf("%.3f", a.median()/b.median())
@@ -105,6 +104,16 @@ func machine() string {
 		"glue " + firstLine("git", "describe", "--always", "--dirty") + " built with " + runtime.Version(),
 	}
 	return strings.Join(parts, "; ")
+}
+
+// loadAverage is the host's 1-minute load average, from /proc/loadavg:
+// how busy the other users of this host kept it.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // firstLine is the first line a command prints, or "?" if it fails.

@@ -17,9 +17,9 @@ import (
 // load, vCPU start, first guest output, the guest's end marker.
 func BenchmarkBootTimeline(b *testing.B) {
 	glue, _ := vmms(b)
-	byPhase := map[string]samples{}
+	byPhase := map[string]rounds{}
 	var order []string
-	for range b.N {
+	for r := range *nRounds {
 		for range *boots {
 			// The guest resets at its end (not glue.end=halt as elsewhere):
 			// glue prints the timeline when the VM ends.
@@ -30,17 +30,17 @@ func BenchmarkBootTimeline(b *testing.B) {
 			}
 			for phase, at := range parseTimeline(string(out)) {
 				if byPhase[phase] == nil {
-					byPhase[phase] = samples{}
+					byPhase[phase] = newRounds(*nRounds)
 					order = append(order, phase)
 				}
-				byPhase[phase].add(glue, at)
+				byPhase[phase].add(r, glue.name, at)
 			}
 		}
 	}
 	for _, phase := range timelineOrder(order, byPhase) {
-		record(row{"glue boot phase: " + phase + " (ms since main)", "%.2f", byPhase[phase], "", nil})
+		record(row{"glue boot phase: " + phase + " (ms since main)", "%.2f", byPhase[phase], nil})
 	}
-	setup(fmt.Sprintf("boot timeline: %d runs of `glue run --boot-timeline`", *boots*b.N))
+	setup(fmt.Sprintf("boot timeline: %d runs of `glue run --boot-timeline`", *boots))
 }
 
 // parseTimeline reads the lines `glue run --boot-timeline` prints:
@@ -69,10 +69,10 @@ func parseTimeline(out string) map[string]float64 {
 }
 
 // timelineOrder sorts phases by their median time.
-func timelineOrder(phases []string, byPhase map[string]samples) []string {
+func timelineOrder(phases []string, byPhase map[string]rounds) []string {
 	sorted := slices.Clone(phases)
 	slices.SortStableFunc(sorted, func(a, b string) int {
-		return cmp.Compare(byPhase[a]["glue"].median(), byPhase[b]["glue"].median())
+		return cmp.Compare(byPhase[a].pooled()["glue"].median(), byPhase[b].pooled()["glue"].median())
 	})
 	return sorted
 }

@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	blkRuns = flag.Int("blk-runs", 5, "block runs per VMM, and of the host limit")
+	blkRuns = flag.Int("blk-runs", 3, "block runs per VMM and round, and of the host limit")
 	blkMiB  = flag.Int("blk-mib", 64, "MiB written, then read, sequentially per run (glue.blk.mib)")
 	blkOps  = flag.Int("blk-iops", 2000, "random 4 KiB reads per run (glue.blk.iops)")
 )
@@ -33,63 +33,64 @@ func BenchmarkBlock(b *testing.B) {
 	glue, qemu := vmms(b)
 	img := blockImage(b)
 	cmdline := guestCmdline(fmt.Sprintf("blk-bench glue.blk.mib=%d glue.blk.iops=%d", *blkMiB, *blkOps))
-	write, read, random, cpu := samples{}, samples{}, samples{}, samples{}
+	n := *nRounds
+	write, read, random, cpu := newRounds(n), newRounds(n), newRounds(n), newRounds(n)
 	// rates adds one run's three phases, timed in seconds, to the samples.
-	rates := func(name string, secs [3]float64) string {
-		write[name] = append(write[name], float64(*blkMiB)/secs[0])
-		read[name] = append(read[name], float64(*blkMiB)/secs[1])
-		random[name] = append(random[name], float64(*blkOps)/secs[2])
+	rates := func(r int, name string, secs [3]float64) string {
+		write.add(r, name, float64(*blkMiB)/secs[0])
+		read.add(r, name, float64(*blkMiB)/secs[1])
+		random.add(r, name, float64(*blkOps)/secs[2])
 		return fmt.Sprintf("write %.1f MiB/s, read %.1f MiB/s, %.0f IOPS", float64(*blkMiB)/secs[0],
 			float64(*blkMiB)/secs[1], float64(*blkOps)/secs[2])
 	}
 	var tscHz []tscRun
 	req := 0
-	for range b.N {
-		interleave(b, *blkRuns, glue, qemu, func(v vmm) {
-			tr, err := bootWith(v, cmdline, bootOpts{dev: devices{disk: img}}, 2*time.Minute)
+	runs := map[string]int{}
+	interleave(b, *blkRuns, glue, qemu, func(r int, v vmm) {
+		tr, err := bootWith(v, cmdline, bootOpts{dev: devices{disk: img}}, 2*time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runs[v.name]++
+		run := runs[v.name]
+		var secs [3]float64
+		var cpuSum time.Duration
+		reqs := 0
+		for i, name := range blkPhases {
+			p, err := blkPhase(tr, name)
+			if err != nil {
+				b.Fatalf("%s: %v\n%s", v.name, err, tr.output())
+			}
+			secs[i], cpuSum, reqs = p.secs, cpuSum+p.cpu, reqs+p.reqs
+			tscHz = append(tscHz, tscRun{v.name + " " + name, run, p.tsc / p.secs})
+			if i == 0 {
+				req = p.req
+			}
+		}
+		perReq := float64(cpuSum.Microseconds()) / float64(reqs)
+		cpu.add(r, v.name, perReq)
+		msg := fmt.Sprintf("%s round %d run %d: %s, %d-byte requests, %.0f µs CPU/request", v.name, r+1, run, rates(r, v.name, secs), req, perReq)
+		if v.name == "glue" {
+			// The host limit after each glue run, so that it is
+			// interleaved with the VMMs too, with glue's request size.
+			hostSecs, err := hostIO(img, *blkMiB, req, *blkOps)
 			if err != nil {
 				b.Fatal(err)
 			}
-			run := len(write[v.name]) + 1
-			var secs [3]float64
-			var cpuSum time.Duration
-			reqs := 0
-			for i, name := range blkPhases {
-				p, err := blkPhase(tr, name)
-				if err != nil {
-					b.Fatalf("%s: %v\n%s", v.name, err, tr.output())
-				}
-				secs[i], cpuSum, reqs = p.secs, cpuSum+p.cpu, reqs+p.reqs
-				tscHz = append(tscHz, tscRun{v.name + " " + name, run, p.tsc / p.secs})
-				if i == 0 {
-					req = p.req
-				}
-			}
-			cpu.add(v, float64(cpuSum.Microseconds())/float64(reqs))
-			msg := fmt.Sprintf("%s run %d: %s, %d-byte requests, %.0f µs CPU/request", v.name, run, rates(v.name, secs), req, cpu[v.name][run-1])
-			if v.name == "glue" {
-				// The host limit after each glue run, so that it is
-				// interleaved with the VMMs too, with glue's request size.
-				hostSecs, err := hostIO(img, *blkMiB, req, *blkOps)
-				if err != nil {
-					b.Fatal(err)
-				}
-				msg += "; host: " + rates(hostName, hostSecs)
-			}
-			b.Log(msg)
-		})
-	}
-	checkClocks(b, tscHz)
-	write.report(b, "write-MiB/s", "write-ratio")
-	read.report(b, "read-MiB/s", "read-ratio")
-	random.report(b, "IOPS", "iops-ratio")
-	seqTarget := func(g, q, h float64) bool { return g >= 0.8*h && g >= q }
-	record(row{fmt.Sprintf("block sequential write, %d KiB requests (MiB/s)", req>>10), "%.0f", write, "≥ 0.8× host, ≥ QEMU", seqTarget})
-	record(row{fmt.Sprintf("block sequential read, %d KiB requests (MiB/s)", req>>10), "%.0f", read, "≥ 0.8× host, ≥ QEMU", seqTarget})
-	record(row{"block random 4 KiB reads (IOPS)", "%.0f", random, "", nil})
-	record(row{"VMM CPU time per block request, user+sys (µs)", "%.0f", cpu, "", nil})
-	setup(fmt.Sprintf("block: %d runs per VMM and of the host limit, guest `%s`, %d MiB image in the page cache",
-		*blkRuns*b.N, cmdline, imageMiB))
+			msg += "; host: " + rates(r, hostName, hostSecs)
+		}
+		b.Log(msg)
+	})
+	clocks := checkClocks(b, tscHz)
+	write.pooled().report(b, "write-MiB/s", "write-ratio")
+	read.pooled().report(b, "read-MiB/s", "read-ratio")
+	random.pooled().report(b, "IOPS", "iops-ratio")
+	record(row{fmt.Sprintf("block sequential write, %d KiB requests (MiB/s)", req>>10), "%.0f", write, blockSeq})
+	record(row{fmt.Sprintf("block sequential read, %d KiB requests (MiB/s)", req>>10), "%.0f", read, blockSeq})
+	record(row{"block random 4 KiB reads (IOPS)", "%.0f", random, nil})
+	record(row{"VMM CPU time per block request, user+sys (µs)", "%.0f", cpu, nil})
+	setup(fmt.Sprintf("block: %d runs per VMM and of the host limit, guest `%s`, %d MiB image in the page cache, %s",
+		*blkRuns, cmdline, imageMiB, clocks))
 }
 
 // phase is one timed stretch of a blk-bench run.

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 var (
-	netRuns = flag.Int("net-runs", 3, "network runs per VMM, and of the host's own-address ping")
+	netRuns = flag.Int("net-runs", 2, "network runs per VMM and round, and of the host's own-address ping")
 	pings   = flag.Int("pings", 20, "timed pings per network run")
 )
 
@@ -31,17 +33,19 @@ const (
 // benchmark. For scale, the host also pings its own address there.
 func BenchmarkNetwork(b *testing.B) {
 	glue, qemu := vmms(b)
-	if why := netMissing(); why != "" {
-		b.Skip(why)
-	}
+	hosttest.Root(b, "the network benchmark creates a network namespace and a tap")
+	hosttest.LookPath(b, "ip")
+	hosttest.LookPath(b, "ping")
 	ns := newNetns(b)
 	k := *pings
 	// The guest answers one ping more than are timed: the first, untimed,
 	// also has the host resolve the guest's MAC address (ARP).
 	cmdline := guestCmdline(fmt.Sprintf("net glue.ip=%s glue.net.pings=%d glue.net.timeout=60", guestIP, k+1))
-	rtt := samples{}
-	for range b.N {
-		interleave(b, *netRuns, glue, qemu, func(v vmm) {
+	rtt := newRounds(*nRounds)
+	order := warmUp(b, glue, qemu)
+	for r := range *nRounds {
+		runs := map[string]int{}
+		interleaveRound(r, *netRuns, order, func(r int, v vmm) {
 			// The other VMM's guest had another MAC address.
 			ns.run(b, "ip", "neigh", "flush", "dev", tapName)
 			var ms sample
@@ -59,35 +63,23 @@ func BenchmarkNetwork(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rtt[v.name] = append(rtt[v.name], ms...)
-			b.Logf("%s run %d: median %.3f ms (%.3f–%.3f) over %d pings", v.name, len(rtt[v.name])/k, ms.median(), ms.min(), ms.max(), k)
+			rtt[r][v.name] = append(rtt[r][v.name], ms...)
+			runs[v.name]++
+			b.Logf("%s round %d run %d: median %.3f ms (%.3f–%.3f) over %d pings", v.name, r+1, runs[v.name], ms.median(), ms.min(), ms.max(), k)
 		})
 		for run := range *netRuns {
 			ms, err := ns.ping(hostIP, k)
 			if err != nil {
 				b.Fatal(err)
 			}
-			rtt[hostName] = append(rtt[hostName], ms...)
-			b.Logf("host (own address) run %d: median %.3f ms (%.3f–%.3f)", run+1, ms.median(), ms.min(), ms.max())
+			rtt[r][hostName] = append(rtt[r][hostName], ms...)
+			b.Logf("host (own address) round %d run %d: median %.3f ms (%.3f–%.3f)", r+1, run+1, ms.median(), ms.min(), ms.max())
 		}
 	}
-	rtt.report(b, "rtt-ms", "rtt-ratio")
-	record(row{"ping round trip host → guest, each reply (ms)", "%.3f", rtt, "≤ QEMU", func(g, q, _ float64) bool { return g <= q }})
-	setup(fmt.Sprintf("network: %d runs per VMM of %d pings 0.2 s apart (after one untimed), guest `%s`; host: ping of its own address",
-		*netRuns*b.N, k, cmdline))
-}
-
-// netMissing says why the network benchmark cannot run here, or "".
-func netMissing() string {
-	if os.Getuid() != 0 {
-		return "network benchmark skipped: it needs root for a network namespace and a tap"
-	}
-	for _, tool := range []string{"ip", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Sprintf("network benchmark skipped: %v", err)
-		}
-	}
-	return ""
+	rtt.pooled().report(b, "rtt-ms", "rtt-ratio")
+	record(row{"ping round trip host → guest, each reply (ms)", "%.3f", rtt, atMostQEMU})
+	setup(fmt.Sprintf("network: %d runs per VMM of %d pings 0.2 s apart (after one untimed), guest `%s`; host: ping of its own address, as often",
+		*netRuns, k, cmdline))
 }
 
 // netns is a network namespace holding one tap, tapName, whose host side

@@ -30,12 +30,14 @@ type devices struct {
 // for a 512 MiB guest.
 const guestMiB = 512
 
-func glueVMM(bin, elf string) vmm {
+// glueVMM runs glue with its control sockets in runDir, so that a VM the
+// benchmark kills leaves its socket and lock file there.
+func glueVMM(bin, elf, runDir string) vmm {
 	return vmm{
 		name: "glue",
 		path: bin,
 		args: func(cmdline string, dev devices) []string {
-			args := []string{"run", "-c", "1", "-m", fmt.Sprint(guestMiB)}
+			args := []string{"run", "--runtime-dir", runDir, "-c", "1", "-m", fmt.Sprint(guestMiB)}
 			if dev.disk != "" {
 				args = append(args, "-d", dev.disk)
 			}

@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +48,38 @@ var All = []Scenario{
 	{Name: "vmlinux-control-pause-resume-stop", CPUs: 1, MemMiB: 256, ELF: true, End: "tick", Control: true},
 }
 
+// PVH reports whether s enters the kernel through PVH.
+func (s Scenario) PVH() bool { return slices.Contains(s.Entry, "pvh") }
+
+// WantBoot is what init's boot check must print for s: the
+// type_of_loader and boot protocol version of the boot_params Linux kept.
+// Through the 64-bit boot protocol they are glue's zero page: glue's
+// loader ID 0xff, and the bzImage's setup header, or none for the ELF
+// file. Through PVH Linux builds its own from hvm_start_info: loader
+// 0xb0 (PVH, not Xen) and version 2.12.
+func (s Scenario) WantBoot(env Env) string {
+	switch {
+	case s.PVH():
+		return "loader=0xb0 version=0x020c"
+	case s.ELF:
+		return "loader=0xff version=0x0000"
+	}
+	return "loader=0xff version=" + env.SetupVersion
+}
+
+// SetupVersion returns a bzImage's boot protocol version (setup header
+// offset 0x206) as init's boot check prints it.
+func SetupVersion(bzImage string) (string, error) {
+	b, err := os.ReadFile(bzImage)
+	if err != nil {
+		return "", fmt.Errorf("scenario: %w", err)
+	}
+	if len(b) < 0x208 || string(b[0x202:0x206]) != "HdrS" {
+		return "", fmt.Errorf("scenario: %s is not a bzImage", bzImage)
+	}
+	return fmt.Sprintf("%#04x", binary.LittleEndian.Uint16(b[0x206:])), nil
+}
+
 // Lookup returns the scenario called name.
 func Lookup(name string) (Scenario, bool) {
 	for _, s := range All {
@@ -64,7 +98,10 @@ type Env struct {
 	Initrd  string   // the test initramfs (initramfs.Build)
 	Modules []string // the modules Initrd carries, in load order
 	Token   string   // echoed by init's cmdline check
-	WorkDir string   // for the large initramfs, runtime directories, consoles
+	// SetupVersion is Kernel's boot protocol version as init's boot
+	// check prints it (SetupVersion), which glue's zero page carries.
+	SetupVersion string
+	WorkDir      string // for the large initramfs, runtime directories, consoles
 	// Deadline is how long one boot may take before it counts as stalled.
 	Deadline time.Duration
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-var testEnv = Env{Token: "c0ffee", Modules: []string{"virtio_mmio"}, Deadline: time.Minute}
+var testEnv = Env{Token: "c0ffee", Modules: []string{"virtio_mmio"}, SetupVersion: "0x020f", Deadline: time.Minute}
 
 // initOutput is what init prints for s when everything is right.
 func initOutput(s Scenario, end time.Time, payloadSHA string) string {
@@ -22,6 +22,7 @@ func initOutput(s Scenario, end time.Time, payloadSHA string) string {
 		"GLUE-OK init mounts proc,sysfs,devtmpfs",
 		"GLUE-OK init pid1 pid=1",
 		"GLUE-OK init cmdline token=" + testEnv.Token,
+		"GLUE-OK init boot " + s.WantBoot(testEnv),
 		fmt.Sprintf("GLUE-OK init cpus online=0-%d n=%d", s.CPUs-1, s.CPUs),
 		fmt.Sprintf("GLUE-OK init mem total-kib=%d", s.MemMiB*1024*8/10),
 		fmt.Sprintf("GLUE-OK init rtc since-epoch=%d driver=rtc_cmos", end.Unix()-20),
@@ -64,6 +65,8 @@ func TestVerify(t *testing.T) {
 		{"init did not finish", large, replace(large, "GLUE-DONE", "GLUE-NOT-DONE"), "no GLUE-DONE"},
 		{"panic", large, replace(large, "GLUE-DONE", "Kernel panic - not syncing: VFS\r\nGLUE-DONE"), "the kernel panicked"},
 		{"wrong token", large, replace(large, "token="+testEnv.Token, "token=other"), `cmdline: token="other"`},
+		{"zero page without the bzImage's header", large, replace(large, "version=0x020f", "version=0x0000"), "boot_params"},
+		{"PVH entered through the zero page", poweroff, replace(poweroff, "loader=0xb0", "loader=0xff"), "boot_params"},
 		{"wrong CPU count", large, replace(large, "n=2", "n=1"), `cpus: n="1", want "2"`},
 		{"too little memory", large, replace(large, "total-kib=", "total-kib=1"), "MemTotal"},
 		{"clock off", large, replace(large, "since-epoch=", "since-epoch=1"), "RTC"},
@@ -163,6 +166,28 @@ func TestTable(t *testing.T) {
 		}
 		if ends := map[string]bool{"reset": !s.Control, "poweroff": !s.Control, "tick": s.Control}; !ends[s.End] {
 			t.Errorf("%s: End %q with Control %v", s.Name, s.End, s.Control)
+		}
+	}
+}
+
+// Each entry path leaves its own boot_params: glue's zero page with the
+// bzImage's header, glue's zero page of an ELF file (no header), or the
+// ones Linux's PVH code builds.
+func TestWantBoot(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		s    Scenario
+		want string
+	}{
+		{Scenario{Name: "extracted"}, "loader=0xff version=0x020f"},
+		{Scenario{Name: "bzimage-entry", Entry: []string{"--bzimage-entry"}}, "loader=0xff version=0x020f"},
+		{Scenario{Name: "elf", ELF: true}, "loader=0xff version=0x0000"},
+		{Scenario{Name: "elf-pvh", ELF: true, Entry: []string{"--boot", "pvh"}}, "loader=0xb0 version=0x020c"},
+		{Scenario{Name: "bzimage-pvh", Entry: []string{"--boot", "pvh"}}, "loader=0xb0 version=0x020c"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.WantBoot(testEnv); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.s.Name, got, tt.want)
 		}
 	}
 }

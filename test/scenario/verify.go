@@ -109,6 +109,9 @@ func Verify(s Scenario, env Env, r Result) []string {
 		fail("mounts: %q, want proc,sysfs,devtmpfs", got)
 	}
 	want("cmdline", "token", env.Token)
+	if got, wantBoot := rep.Checks["boot"], s.WantBoot(env); got != wantBoot {
+		fail("boot_params: %q, want %q", got, wantBoot)
+	}
 	want("cpus", "n", strconv.Itoa(s.CPUs))
 	// The kernel keeps some memory for itself; MemTotal is the rest, and
 	// more than half of a small VM.

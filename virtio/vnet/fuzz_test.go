@@ -184,7 +184,7 @@ func FuzzRx(f *testing.F) {
 				a := binary.LittleEndian.Uint64(b[:])
 				end := a + uint64(binary.LittleEndian.Uint32(b[8:]))
 				if a < fzData && end > 0 {
-					t.Skip("writable buffer over the rings")
+					return // a writable buffer over the rings: the device may rewrite them; not an input this target checks
 				}
 				allowed = append(allowed, [2]uint64{a, end})
 			}

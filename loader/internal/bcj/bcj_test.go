@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 func TestX86(t *testing.T) {
@@ -86,7 +88,7 @@ var writeFuzzCorpus = flag.Bool("write-fuzz-corpus", false, "regenerate testdata
 // go test ./loader/internal/bcj -run TestWriteFuzzCorpus -args -write-fuzz-corpus
 func TestWriteFuzzCorpus(t *testing.T) {
 	if !*writeFuzzCorpus {
-		t.Skip("run with -args -write-fuzz-corpus to regenerate the seed corpus")
+		hosttest.Skip(t, hosttest.ReasonRegenerate, "run with -args -write-fuzz-corpus to regenerate the seed corpus")
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzBCJ")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -88,3 +88,33 @@ func TestEchoRequestsReceived(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBootParamsDetails(t *testing.T) {
+	t.Parallel()
+	page := func(loader byte, version uint16) []byte {
+		b := make([]byte, 4096)
+		b[0x210] = loader
+		binary.LittleEndian.PutUint16(b[0x206:], version)
+		return b
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want string
+		ok   bool
+	}{
+		{"glue's zero page", page(0xff, 0x020f), "loader=0xff version=0x020f", true},
+		{"Linux's PVH code, not on Xen", page(0xb0, 0x020c), "loader=0xb0 version=0x020c", true},
+		{"loader 0", page(0, 0x0200), "loader=0x00 version=0x0200", true},
+		{"too short", make([]byte, 0x210), "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := bootParamsDetails(tc.data)
+			if got != tc.want || (err == nil) != tc.ok {
+				t.Errorf("got %q, %v; want %q (ok %v)", got, err, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -1,8 +1,9 @@
 // Command init is PID 1 of the initramfs that the hardware-KVM tests in
 // test/integration boot Debian's kernel into. It checks what a full boot
-// gives userspace — the mounts, the command line, CPUs, memory, the RTC,
-// the kernel modules it carries, and then glue's virtio devices through
-// Linux's own drivers — and reports each check on the console as
+// gives userspace — the mounts, the command line, the boot parameters
+// (which entry path ran), CPUs, memory, the RTC, the kernel modules it
+// carries, and then glue's virtio devices through Linux's own drivers —
+// and reports each check on the console as
 //
 //	GLUE-OK init <check> <details>
 //	GLUE-FAIL init <check> <reason>
@@ -48,6 +49,7 @@ func main() {
 		return "pid=1", nil
 	})
 	r.check("cmdline", func() (string, error) { return cmdlineCheck(params) })
+	r.check("boot", bootCheck)
 	r.check("cpus", cpusCheck)
 	r.check("mem", memCheck)
 	r.check("rtc", rtcCheck)

@@ -1,0 +1,82 @@
+// Package archtest enforces the module's import graph. It parses every Go
+// file of the module (all build variants at once, since it ignores build
+// tags), needs no build and runs in milliseconds.
+//
+// The graph is an allow-list, as in the Go standard library's
+// go/build/deps_test.go: every package of the module has one line in
+// allowList naming exactly the module and third-party packages it imports,
+// so a new edge is added to the table on purpose, in review, or the test
+// fails. The design rules (design_test.go) then check the table itself, so
+// an edge they forbid cannot be allowed by adding it.
+package archtest
+
+// rule is one package's line in the allow-list. Module packages are written
+// as their directory ("virtio/blk"), other packages by import path
+// ("golang.org/x/sys/unix"). The standard library needs no entry: every
+// package may use it, except "unsafe" outside *_unsafe.go files, "C"
+// (glue is built with CGO_ENABLED=0) and "testing" outside test helpers.
+type rule struct {
+	pkg string // directory relative to the module root
+	// helper marks a test helper: a package whose non-test files import
+	// "testing", so that only tests and other helpers may import it.
+	helper  bool
+	imports string // what its non-test files may import, space-separated
+	tests   string // what its _test.go files may import on top of imports and pkg itself
+}
+
+// allowList is the import graph, bottom up. A new package is one new line;
+// the test's message for a package without one prints the line to add.
+var allowList = []rule{
+	// Leaves: the standard library and golang.org/x/sys only.
+	{pkg: "bus"},
+	{pkg: "guestmem", imports: "golang.org/x/sys/unix"},
+	{pkg: "kvm", imports: "golang.org/x/sys/unix", tests: "kvm/kvmtest"},
+	{pkg: "serial"},
+	{pkg: "pci", tests: "test/hosttest"},
+	{pkg: "acpi/aml", tests: "acpi/internal/iasltest"},
+	{pkg: "acpi", imports: "acpi/aml", tests: "acpi/internal/iasltest"},
+	{pkg: "i8042"},
+	{pkg: "tap", imports: "golang.org/x/sys/unix", tests: "eventloop test/hosttest"},
+
+	// Device models, host plumbing, boot.
+	{pkg: "rtc"},
+	{pkg: "console", imports: "golang.org/x/sys/unix golang.org/x/term"},
+	{pkg: "eventloop", imports: "golang.org/x/sys/unix"},
+	{pkg: "control", imports: "golang.org/x/sys/unix", tests: "test/hosttest"},
+	{pkg: "guest"},
+	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
+	{pkg: "loader", imports: "guestmem loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz golang.org/x/sys/unix"},
+	{pkg: "x86", imports: "guestmem kvm loader", tests: "kvm/kvmtest test/hosttest"},
+	{pkg: "vcpu", imports: "bus guestmem kvm golang.org/x/arch/x86/x86asm golang.org/x/sys/unix", tests: "kvm/kvmtest"},
+
+	// Virtio: the core, its transports, one package per device.
+	{pkg: "virtio", imports: "guestmem", tests: "virtio/virtiotest"},
+	{pkg: "virtio/transport/mmio", imports: "guestmem virtio", tests: "bus virtio/rng virtio/virtiotest"},
+	{pkg: "virtio/blk", imports: "guestmem virtio golang.org/x/sys/unix", tests: "virtio/transport/mmio virtio/virtiotest"},
+	{pkg: "virtio/rng", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
+	{pkg: "virtio/vconsole", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
+	{pkg: "virtio/vnet", imports: "guestmem virtio", tests: "tap virtio/transport/mmio virtio/virtiotest"},
+
+	// Test helpers.
+	{pkg: "test/hosttest", helper: true},
+	{pkg: "acpi/internal/iasltest", helper: true, imports: "test/hosttest"},
+	{pkg: "kvm/kvmtest", helper: true, imports: "guestmem kvm test/hosttest golang.org/x/sys/unix"},
+	{pkg: "loader/loadertest", helper: true, imports: "loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma"},
+	{pkg: "virtio/virtiotest", helper: true, imports: "bus guestmem virtio"},
+
+	// The one place that wires everything, and the binary.
+	{pkg: "vmm", imports: "bus console control eventloop guest guestmem i8042 kvm loader rtc serial tap vcpu virtio virtio/blk virtio/rng virtio/transport/mmio virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest test/hosttest"},
+	{pkg: "cmd/glue", imports: "console control vmm github.com/spf13/cobra"},
+
+	// Whole-program tests and what they build.
+	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
+	{pkg: "test/initramfs/init"},
+	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs test/scenario x86"},
+	{pkg: "test/scenario", imports: "loader test/initramfs"},
+	{pkg: "test/nested", imports: "test/initramfs test/nested/plan test/scenario", tests: "test/hosttest"},
+	{pkg: "test/nested/plan", imports: "test/scenario"},
+	{pkg: "test/nested/outerinit", imports: "test/nested/plan test/scenario"},
+	{pkg: "test/perf", tests: "control kvm/kvmtest test/hosttest"},
+	{pkg: "test/archtest"},
+	{pkg: "test/testreport"},
+}

@@ -1,0 +1,4 @@
+// Skipped: the go command ignores names starting with a dot.
+package hidden
+
+import _ "example.com/fixture/kvm"

@@ -1,0 +1,3 @@
+module example.com/fixture/tools
+
+go 1.26

@@ -1,0 +1,5 @@
+package blk
+
+import "example.com/fixture/virtio"
+
+var _ = virtio.Device

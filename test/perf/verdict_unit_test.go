@@ -1,0 +1,190 @@
+package perf
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// threeRounds builds rounds from per-round glue, QEMU and host values (one
+// run each); a negative value leaves that VMM out of the round.
+func threeRounds(vals ...[3]float64) rounds {
+	r := newRounds(len(vals))
+	for i, v := range vals {
+		for j, name := range []string{"glue", "qemu", hostName} {
+			if v[j] >= 0 {
+				r.add(i, name, v[j])
+			}
+		}
+	}
+	return r
+}
+
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		target target
+		rounds rounds
+		want   outcome
+		cell   string
+	}{
+		{"no target", nil, threeRounds([3]float64{1, 2, -1}), noTarget, "–"},
+		{"met in every round", quarterOfQEMU,
+			threeRounds([3]float64{20, 100, -1}, [3]float64{24, 100, -1}, [3]float64{21, 100, -1}),
+			met, "met (glue/QEMU 0.200–0.240)"},
+		{"equal to the bound is met", quarterOfQEMU,
+			threeRounds([3]float64{25, 100, -1}, [3]float64{25, 100, -1}, [3]float64{25, 100, -1}),
+			met, "met (glue/QEMU 0.250–0.250)"},
+		{"met in no round", quarterOfQEMU,
+			threeRounds([3]float64{30, 100, -1}, [3]float64{26, 100, -1}, [3]float64{40, 100, -1}),
+			notMet, "**not met** (glue/QEMU 0.260–0.400)"},
+		{"met in some rounds", quarterOfQEMU,
+			threeRounds([3]float64{20, 100, -1}, [3]float64{30, 100, -1}, [3]float64{24, 100, -1}),
+			notReproducible, "not reproducible (glue/QEMU 0.200–0.300)"},
+		{"met in one round of three", quarterOfQEMU,
+			threeRounds([3]float64{30, 100, -1}, [3]float64{20, 100, -1}, [3]float64{26, 100, -1}),
+			notReproducible, "not reproducible (glue/QEMU 0.200–0.300)"},
+		{"at least: below in one round", atLeastQEMU,
+			threeRounds([3]float64{110, 100, -1}, [3]float64{95, 100, -1}, [3]float64{100, 100, -1}),
+			notReproducible, "not reproducible (glue/QEMU 0.950–1.10)"},
+		{"at least: above in all", atLeastQEMU,
+			threeRounds([3]float64{110, 100, -1}, [3]float64{101, 100, -1}, [3]float64{100, 100, -1}),
+			met, "met (glue/QEMU 1.00–1.10)"},
+		{"absolute bound", fiveMiB,
+			threeRounds([3]float64{8.9, 40, -1}, [3]float64{8.8, 41, -1}, [3]float64{9, 40, -1}),
+			notMet, "**not met** (glue (MiB) 8.80–9.00)"},
+		{"absolute bound needs no QEMU", fiveMiB,
+			threeRounds([3]float64{4, -1, -1}, [3]float64{5, -1, -1}, [3]float64{4.5, -1, -1}),
+			met, "met (glue (MiB) 4.00–5.00)"},
+		{"two bounds: one fails everywhere", blockSeq,
+			threeRounds([3]float64{150, 140, 5000}, [3]float64{160, 150, 5000}, [3]float64{170, 160, 5000}),
+			notMet, "**not met** (glue/host 0.030–0.034, glue/QEMU 1.06–1.07)"},
+		{"two bounds: both hold in two rounds of three", blockSeq,
+			threeRounds([3]float64{90, 80, 100}, [3]float64{85, 90, 100}, [3]float64{95, 90, 100}),
+			notReproducible, "not reproducible (glue/host 0.850–0.950, glue/QEMU 0.944–1.12)"},
+		{"too few rounds", quarterOfQEMU,
+			threeRounds([3]float64{20, 100, -1}, [3]float64{20, 100, -1}),
+			unjudged, "no verdict (glue/QEMU 0.200–0.200)"},
+		{"QEMU missing in a round", quarterOfQEMU,
+			threeRounds([3]float64{20, 100, -1}, [3]float64{20, -1, -1}, [3]float64{20, 100, -1}),
+			unjudged, "no verdict"},
+		{"QEMU's median is zero", atMostQEMU,
+			threeRounds([3]float64{0, 0, -1}, [3]float64{0, 0, -1}, [3]float64{0, 0, -1}),
+			unjudged, "no verdict"},
+		{"glue missing", quarterOfQEMU,
+			threeRounds([3]float64{-1, 100, -1}, [3]float64{-1, 100, -1}, [3]float64{-1, 100, -1}),
+			unjudged, "no verdict"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := judge(tc.target, tc.rounds)
+			if v.outcome != tc.want {
+				t.Errorf("outcome = %v, want %v", v.outcome, tc.want)
+			}
+			if got := v.cell(); got != tc.cell {
+				t.Errorf("cell = %q, want %q", got, tc.cell)
+			}
+		})
+	}
+}
+
+// Each round is judged on its own medians, not on the pooled runs.
+func TestJudgeUsesEachRoundsMedian(t *testing.T) {
+	t.Parallel()
+	r := newRounds(3)
+	for i := range 3 {
+		for _, g := range []float64{10, 20, 90} { // median 20: ≤ ¼ of 100
+			r.add(i, "glue", g)
+		}
+		r.add(i, "qemu", 100)
+	}
+	v := judge(quarterOfQEMU, r)
+	if v.outcome != met || v.perRound() != "glue/QEMU 0.200, 0.200, 0.200" {
+		t.Errorf("judge = %v, %q; want met on medians 0.2", v.outcome, v.perRound())
+	}
+}
+
+func TestTargetString(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		target target
+		want   string
+	}{
+		{nil, "–"},
+		{quarterOfQEMU, "≤ 0.25× QEMU"},
+		{atLeastQEMU, "≥ QEMU"},
+		{atMostQEMU, "≤ QEMU"},
+		{fiveMiB, "≤ 5 MiB"},
+		{blockSeq, "≥ 0.8× host, ≥ QEMU"},
+	} {
+		if got := tc.target.String(); got != tc.want {
+			t.Errorf("%#v: %q, want %q", tc.target, got, tc.want)
+		}
+	}
+}
+
+func TestPooled(t *testing.T) {
+	t.Parallel()
+	r := threeRounds([3]float64{1, 4, -1}, [3]float64{2, 5, -1}, [3]float64{3, 6, 7})
+	p := r.pooled()
+	if !slices.Equal(p["glue"], sample{1, 2, 3}) || !slices.Equal(p["qemu"], sample{4, 5, 6}) || !slices.Equal(p[hostName], sample{7}) {
+		t.Errorf("pooled = %v", p)
+	}
+}
+
+func TestRatio(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		a, b sample
+		want string
+	}{
+		{"medians", sample{3, 1, 5}, sample{2}, "1.500"},
+		{"missing", sample{3}, nil, "–"},
+		{"zero denominator", sample{3}, sample{0}, "–"},
+	} {
+		if got := ratio(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: ratio = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The table's verdict column and the list of targets below it come from
+// the same judgement, with the per-round figures it rests on.
+func TestReportVerdicts(t *testing.T) {
+	rows, setups = []row{
+		{"start (ms)", "%.1f", threeRounds([3]float64{20, 100, -1}, [3]float64{30, 100, -1}, [3]float64{24, 100, -1}), quarterOfQEMU},
+		{"rss (MiB)", "%.1f", threeRounds([3]float64{9, 40, -1}, [3]float64{9, 40, -1}, [3]float64{9, 40, -1}), fiveMiB},
+		{"cpu (ms)", "%.1f", threeRounds([3]float64{1, 2, -1}, [3]float64{1, 2, -1}, [3]float64{1, 2, -1}), nil},
+	}, []string{"x: 1 run"}
+	t.Cleanup(func() { rows, setups = nil, nil })
+	got := report("a machine", time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC), 90*time.Second, 3)
+	for _, want := range []string{
+		"Measured 2026-12-03 09:00 UTC on: a machine.",
+		"Runs, in each of 3 rounds: x: 1 run;",
+		"The benchmarks took 1.5 minutes.",
+		"| start (ms) | 24.0 (20.0–30.0) | 100.0 (100.0–100.0) | – | 0.240 | – | ≤ 0.25× QEMU | not reproducible (glue/QEMU 0.200–0.300) |",
+		"| rss (MiB) | 9.0 (9.0–9.0) | 40.0 (40.0–40.0) | – | 0.225 | – | ≤ 5 MiB | **not met** (glue (MiB) 9.00–9.00) |",
+		"| cpu (ms) | 1.0 (1.0–1.0) | 2.0 (2.0–2.0) | – | 0.500 | – | – | – |",
+		"- start (ms), target ≤ 0.25× QEMU: **not reproducible**; glue/QEMU 0.200, 0.300, 0.240.\n",
+		"- rss (MiB), target ≤ 5 MiB: **not met**; glue (MiB) 9.00, 9.00, 9.00.\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "- cpu (ms)") {
+		t.Errorf("report lists a row without a target among the targets:\n%s", got)
+	}
+}
+
+func TestFigure(t *testing.T) {
+	t.Parallel()
+	for x, want := range map[float64]string{0.2374: "0.237", 1.074: "1.07", 34.66: "34.7", 615.3: "615", -0.5: "-0.500"} {
+		if got := figure(x); got != want {
+			t.Errorf("figure(%v) = %q, want %q", x, got, want)
+		}
+	}
+}
