@@ -53,6 +53,7 @@ type Outer struct {
 	Initrd          []byte // the inner initramfs
 	Modules         []initramfs.Module
 	Plan            plan.Plan
+	Extra           []File // QEMU, for the comparison
 }
 
 // Write writes the outer initramfs, uncompressed: QEMU hands it to the
@@ -91,6 +92,9 @@ func (o Outer) Write(path string) error {
 	}
 	add(w.AddFile(strings.TrimPrefix(plan.LoadOrderFile, "/"), 0o644, []byte(strings.Join(order, "\n")+"\n")))
 	add(w.AddFile(strings.TrimPrefix(plan.Path, "/"), 0o644, planJSON))
+	for _, f := range o.Extra {
+		add(w.AddFile(strings.TrimPrefix(f.Path, "/"), f.Mode, f.Data))
+	}
 	add(w.Close())
 	if firstErr != nil {
 		return firstErr
@@ -103,8 +107,8 @@ func (o Outer) Write(path string) error {
 
 // Build builds everything the outer initramfs holds in dir for kernel
 // (a bzImage unpacked from its package, with lib/modules next to it) and
-// writes it with p; it returns the archive's path.
-func Build(ctx context.Context, dir, kernel string, p plan.Plan) (string, error) {
+// writes it with p and extra; it returns the archive's path.
+func Build(ctx context.Context, dir, kernel string, p plan.Plan, extra []File) (string, error) {
 	modDir, err := initramfs.ModulesDir(kernel)
 	if err != nil {
 		return "", err
@@ -114,7 +118,7 @@ func Build(ctx context.Context, dir, kernel string, p plan.Plan) (string, error)
 		return "", err
 	}
 	var o Outer
-	o.Modules, o.Plan = mods, p
+	o.Modules, o.Plan, o.Extra = mods, p, extra
 	for _, b := range []struct {
 		pkg  string
 		dest *[]byte

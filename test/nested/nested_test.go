@@ -40,69 +40,95 @@ func selected(t *testing.T) []string {
 	return names
 }
 
+// newEnv is the scenarios' environment inside the outer machine, for
+// kernel.
+func newEnv(t *testing.T, kernel string) scenario.Env {
+	t.Helper()
+	setupVersion, err := scenario.SetupVersion(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := make([]byte, 8)
+	rand.Read(token)
+	return scenario.Env{Glue: plan.Glue, Kernel: plan.Kernel, Vmlinux: plan.Vmlinux, Initrd: plan.Initrd, WorkDir: plan.WorkDir,
+		Token: hex.EncodeToString(token), SetupVersion: setupVersion, Deadline: scenarioDeadline}
+}
+
+// outerRun is one boot of the outer machine and what it reported.
+type outerRun struct {
+	m       Machine
+	o       *Outcome
+	limit   time.Duration
+	timeout bool // the machine still ran at limit
+}
+
+// bootOuter builds the outer initramfs for p (with extra) and boots it
+// for at most limit, logging each marker line but the inner logs.
+func bootOuter(t *testing.T, kernel, qemu string, p plan.Plan, extra []File, limit time.Duration) *outerRun {
+	t.Helper()
+	dir := t.TempDir()
+	buildStart := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	outer, err := Build(ctx, dir, kernel, p, extra)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("outer initramfs built in %v", time.Since(buildStart).Round(time.Millisecond))
+	r := &outerRun{m: Machine{QEMU: qemu, Kernel: kernel, Initrd: outer, CPUs: 2, MemMiB: 2048,
+		Console: dir + "/console.log", ResetLog: dir + "/resets.log"}, limit: limit}
+	ctx, cancel = context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	if r.o, err = r.m.Boot(ctx, func(line string) { t.Log(line) }); err != nil {
+		t.Fatal(err)
+	}
+	r.timeout = ctx.Err() != nil
+	return r
+}
+
+// checkEnded fails t unless the outer init ran to its end and powered
+// the machine off.
+func (r *outerRun) checkEnded(t *testing.T) {
+	t.Helper()
+	o := r.o
+	if o.QEMUErr != nil {
+		t.Errorf("QEMU: %v", o.QEMUErr)
+	}
+	if r.timeout {
+		t.Errorf("the emulated machine was still running after %v", r.limit)
+	}
+	if o.Fatal != "" {
+		t.Errorf("outer init: %s", o.Fatal)
+	}
+	for _, l := range o.Unexpected {
+		t.Errorf("marker port: unexpected line %q", l)
+	}
+	if !o.Done {
+		resets := ReadConsole(r.m.ResetLog)
+		t.Errorf("outer init did not finish (no NESTED-DONE); QEMU's CPU resets (%d lines, a reset after boot "+
+			"means the outer machine was reset, e.g. by a triple fault), the last ones:\n%s",
+			len(resets), strings.Join(resets[max(0, len(resets)-40):], "\n"))
+	}
+}
+
 // The tier-4 scenarios inside the emulated SVM machine: one outer boot,
 // then each scenario's glue VM in turn, each reported as a subtest.
 func TestNestedLinux(t *testing.T) {
 	t.Parallel()
 	kernel := hosttest.Kernel(t)
 	qemu := hosttest.LookPath(t, "qemu-system-x86_64")
-	setupVersion, err := scenario.SetupVersion(kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
 	names := selected(t)
-	token := make([]byte, 8)
-	rand.Read(token)
-	env := scenario.Env{Glue: plan.Glue, Kernel: plan.Kernel, Vmlinux: plan.Vmlinux, Initrd: plan.Initrd, WorkDir: plan.WorkDir,
-		Token: hex.EncodeToString(token), SetupVersion: setupVersion, Deadline: scenarioDeadline}
-
-	dir := t.TempDir()
-	buildStart := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	outer, err := Build(ctx, dir, kernel, plan.Plan{Scenarios: names, Env: env})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("outer initramfs built in %v", time.Since(buildStart).Round(time.Millisecond))
-
-	m := Machine{QEMU: qemu, Kernel: kernel, Initrd: outer, CPUs: 2, MemMiB: 2048, Console: dir + "/console.log",
-		ResetLog: dir + "/resets.log"}
+	env := newEnv(t, kernel)
 	// Every scenario may take its deadline twice; the outer boot takes
 	// seconds.
 	limit := 2*time.Minute + time.Duration(len(names)*plan.Attempts)*scenarioDeadline
-	ctx, cancel = context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	o, err := m.Boot(ctx, func(line string) { t.Log(line) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	console := ReadConsole(m.Console)
-	t.Logf("nested tier: wall %v (outer /dev/kvm after %v) for %d scenarios", o.Wall.Round(time.Second),
+	run := bootOuter(t, kernel, qemu, plan.Plan{Scenarios: names, Env: env}, nil, limit)
+	o := run.o
+	console := ReadConsole(run.m.Console)
+	t.Logf("NOTICE: nested tier: wall %v (outer /dev/kvm after %v) for %d scenarios", o.Wall.Round(time.Second),
 		o.Ready.Round(time.Millisecond), len(names))
-	ended := func(t *testing.T) {
-		t.Helper()
-		if o.QEMUErr != nil {
-			t.Errorf("QEMU: %v", o.QEMUErr)
-		}
-		if ctx.Err() != nil {
-			t.Errorf("the emulated machine was still running after %v", limit)
-		}
-		if o.Fatal != "" {
-			t.Errorf("outer init: %s", o.Fatal)
-		}
-		for _, l := range o.Unexpected {
-			t.Errorf("marker port: unexpected line %q", l)
-		}
-		if !o.Done {
-			resets := ReadConsole(m.ResetLog)
-			t.Errorf("outer init did not finish (no NESTED-DONE); QEMU's CPU resets (%d lines, a reset after boot "+
-				"means the outer machine was reset, e.g. by a triple fault), the last ones:\n%s",
-				len(resets), strings.Join(resets[max(0, len(resets)-40):], "\n"))
-		}
-	}
 	t.Run("machine", func(t *testing.T) {
-		ended(t)
+		run.checkEnded(t)
 		for _, l := range unknownComplaints(console) {
 			t.Errorf("outer kernel: %s", l)
 		}
@@ -116,7 +142,7 @@ func TestNestedLinux(t *testing.T) {
 				t.Fatal("never started: the outer init ended first (see the machine subtest)")
 			}
 			for _, a := range attempts[:len(attempts)-1] {
-				t.Logf("RETRY: attempt %d stalled after %.0f s; its last lines:\n%s", a.Number, a.Result.Secs,
+				t.Logf("NOTICE: RETRY: attempt %d stalled after %.0f s; its last lines:\n%s", a.Number, a.Result.Secs,
 					strings.Join(a.Result.LastLines(15), "\n"))
 			}
 			a := attempts[len(attempts)-1]

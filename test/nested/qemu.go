@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gluevmm/glue/test/nested/plan"
 	"github.com/gluevmm/glue/test/scenario"
 )
 
@@ -60,7 +61,8 @@ type Outcome struct {
 	Attempts   map[string][]*Attempt
 	Wall       time.Duration
 	QEMUErr    error
-	Unexpected []string // marker-port lines that are no marker
+	Unexpected []string    // marker-port lines that are no marker
+	Boots      []plan.Boot // the comparison's
 }
 
 // Boot runs the machine until it powers off or ctx ends, and returns what
@@ -123,6 +125,13 @@ func (o *Outcome) parse(line string, at time.Duration) {
 		name, text, _ := strings.Cut(rest, "| ")
 		a := o.last(name)
 		a.Log = append(a.Log, text)
+	case "NESTED-COMPARE":
+		var b plan.Boot
+		if err := json.Unmarshal([]byte(rest), &b); err != nil {
+			o.Unexpected = append(o.Unexpected, fmt.Sprintf("%s (%v)", line, err))
+			return
+		}
+		o.Boots = append(o.Boots, b)
 	case "NESTED-STALL":
 	case "NESTED-RESULT":
 		name, rest, _ := strings.Cut(rest, " ")

@@ -135,6 +135,18 @@ func (s Scenario) RunArgs(env Env, initrd string) []string {
 	return append(args, s.Entry...)
 }
 
+// QEMUArgs are the arguments that make QEMU's microvm boot s the way
+// glue does on the same /dev/kvm, for the side-by-side comparison: the
+// vmlinux ELF through PVH (how microvm boots an ELF), the same CPUs,
+// memory, initramfs and command line, an RTC and a serial port, and no
+// ACPI, as glue has none. s must be ELF with PVH.
+func (s Scenario) QEMUArgs(env Env, initrd string) []string {
+	return []string{"-M", "microvm,rtc=on,acpi=off", "-enable-kvm", "-cpu", "host",
+		"-m", strconv.Itoa(s.MemMiB) + "M", "-smp", strconv.Itoa(s.CPUs),
+		"-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
+		"-kernel", env.Vmlinux, "-initrd", initrd, "-append", s.Params(env)}
+}
+
 // Result is what running a scenario showed. It travels as JSON from the
 // emulated machine to the test, without Output, which travels line by
 // line.

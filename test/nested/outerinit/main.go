@@ -11,6 +11,7 @@
 //	NESTED-LOG NAME| LINE           glue's output, line by line
 //	NESTED-STALL NAME attempt=N     the attempt hit its deadline
 //	NESTED-RESULT NAME attempt=N JSON (scenario.Result)
+//	NESTED-COMPARE JSON             one boot of the comparison (plan.Boot)
 //	NESTED-FATAL REASON             nothing more will come
 //	NESTED-DONE
 //
@@ -66,6 +67,11 @@ func run(out *markers) error {
 	var p plan.Plan
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("%s: %w", plan.Path, err)
+	}
+	if p.Compare != nil {
+		compare(out, p.Env, p.Compare)
+		out.line("NESTED-DONE")
+		return nil
 	}
 	for _, name := range p.Scenarios {
 		s, ok := scenario.Lookup(name)

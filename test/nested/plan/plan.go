@@ -24,4 +24,36 @@ const Attempts = 2
 type Plan struct {
 	Scenarios []string     // names in scenario.All, run in this order
 	Env       scenario.Env // with the paths above
+	Compare   *Compare     `json:",omitempty"`
+}
+
+// Where the outer initramfs keeps QEMU for the comparison: the binary at
+// its host path, its shared libraries at theirs (found in LibDirs), and
+// the firmware it loads in DataDir, QEMU's built-in data directory.
+const (
+	QEMU    = "/usr/bin/qemu-system-x86_64"
+	DataDir = "/usr/share/qemu"
+)
+
+// Compare makes the outer init boot one scenario under glue and under
+// QEMU on the same /dev/kvm, alternately, instead of running the plan's
+// scenarios: the side-by-side measurement and the stall rates.
+type Compare struct {
+	Boots    int               // per VMM
+	Scenario scenario.Scenario // booted by both; ELF and PVH, so that QEMU's microvm boots it alike
+	LibDirs  []string          // QEMU's library directories (LD_LIBRARY_PATH)
+}
+
+// Boot is one measured boot of the comparison, sent back as JSON.
+type Boot struct {
+	VMM       string   `json:"vmm"` // "glue" or "qemu"
+	Round     int      `json:"round"`
+	Stalled   bool     `json:"stalled"`        // no GLUE-DONE within the deadline
+	Exited    bool     `json:"exited"`         // the VMM ended before GLUE-DONE
+	InitSecs  float64  `json:"init_s"`         // VMM start to init's first line
+	DoneSecs  float64  `json:"done_s"`         // VMM start to init's GLUE-DONE
+	CPUSecs   float64  `json:"cpu_s"`          // the VMM's user+system time until it was killed at GLUE-DONE
+	MaxRSSKiB int64    `json:"maxrss_kib"`     // the VMM's peak resident set
+	Fails     int      `json:"fails"`          // init's GLUE-FAIL lines
+	Last      []string `json:"last,omitempty"` // the output's last lines, without GLUE-DONE
 }
