@@ -5,9 +5,11 @@ import (
 	"strings"
 )
 
-// complaint marks a console line in which a kernel reports trouble.
-// (A call trace follows a WARNING or BUG line, which is what is matched.)
-var complaint = regexp.MustCompile(`WARNING:|BUG:|Oops|soft lockup|hung task|(?i:unhandled)|general protection|segfault`)
+// complaint marks a console line in which a kernel reports trouble. A
+// call trace follows a WARNING or BUG line, which is what is matched; a
+// soft lockup says "BUG: soft lockup", a hung task "INFO: task NAME:PID
+// blocked for more than N seconds.".
+var complaint = regexp.MustCompile(`WARNING:|BUG:|Oops|blocked for more than|(?i:unhandled)|general protection|segfault`)
 
 // environmentMessages are the complaints the emulated machine itself
 // causes, by their exact text (after the kernel's timestamp): they are

@@ -20,6 +20,7 @@ func TestOutcomeParse(t *testing.T) {
 		"NESTED-LOG a| line | with bars",
 		`NESTED-RESULT a attempt=2 {"exit":0,"stalled":false,"secs":12.5,"problems":["p"]}`,
 		"stray",
+		`NESTED-COMPARE {"vmm":"qemu","round":3,"init_s":9.5}`,
 		"NESTED-DONE",
 	}
 	o := &Outcome{Attempts: map[string][]*Attempt{}}
@@ -28,6 +29,9 @@ func TestOutcomeParse(t *testing.T) {
 	}
 	if !o.Done || o.Fatal != "" || len(o.Unexpected) != 1 || o.Unexpected[0] != "stray" {
 		t.Fatalf("done %v, fatal %q, unexpected %q", o.Done, o.Fatal, o.Unexpected)
+	}
+	if len(o.Boots) != 1 || o.Boots[0].VMM != "qemu" || o.Boots[0].Round != 3 || o.Boots[0].InitSecs != 9.5 {
+		t.Errorf("compare boots %+v, want the one of round 3", o.Boots)
 	}
 	as := o.Attempts["a"]
 	if len(as) != 2 {
@@ -64,6 +68,12 @@ func TestUnknownComplaints(t *testing.T) {
 		{"GLUE-KLOG <4>[    2.978753] WARNING: CPU: 1 PID: 0 at arch/x86/kernel/fpu/xstate.c:606 fpu__init_system_xstate+0x85a/0xb19", true},
 		{"GLUE-KLOG <4>[    2.975327] Speculative Return Stack Overflow: WARNING: See https://kernel.org/doc/html/latest/admin-guide/hw-vuln/srso.html for mitigation options.", false},
 		{"[  584.538869] reboot: Power down", false},
+		{"[   12.1] glue[77]: segfault at 0 ip 0 sp 0 error 4", true},
+		{"[   12.1] traps: init[1] general protection fault ip:4011", true},
+		{"[  242.1] INFO: task glue:91 blocked for more than 120 seconds.", true},
+		{"[    0.1] WARNING: CPU: 0 PID: 0 at arch/x86/kernel/fpu/xstate.c:999 fpu__init_system_xstate+0x85a/0xb19", true},
+		{"[   12.1] Oops: 0000 [#1] PREEMPT SMP NOPTI", true},
+		{"[   12.1] BUG: kernel NULL pointer dereference, address: 0", true},
 		{"GLUE-OK init cpus online=0-3 n=4", false},
 	}
 	for _, tt := range tests {
