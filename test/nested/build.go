@@ -105,55 +105,54 @@ func (o Outer) Write(path string) error {
 	return nil
 }
 
-// Build builds everything the outer initramfs holds in dir for kernel
-// (a bzImage unpacked from its package, with lib/modules next to it) and
-// writes it with p and extra; it returns the archive's path.
-func Build(ctx context.Context, dir, kernel string, p plan.Plan, extra []File) (string, error) {
+// Build builds in dir everything the outer initramfs holds for kernel (a
+// bzImage unpacked from its package, with lib/modules next to it), with
+// extra; the caller sets the plan and writes it.
+func Build(ctx context.Context, dir, kernel string, extra []File) (*Outer, error) {
 	modDir, err := initramfs.ModulesDir(kernel)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	mods, err := initramfs.Resolve(modDir, KVMModules...)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var o Outer
-	o.Modules, o.Plan, o.Extra = mods, p, extra
+	o.Modules, o.Extra = mods, extra
 	for _, b := range []struct {
 		pkg  string
 		dest *[]byte
 	}{{outerInitPackage, &o.Init}, {gluePackage, &o.Glue}} {
 		out := filepath.Join(dir, filepath.Base(b.pkg))
 		if err := BuildStatic(ctx, b.pkg, out); err != nil {
-			return "", err
+			return nil, err
 		}
 		if *b.dest, err = os.ReadFile(out); err != nil {
-			return "", fmt.Errorf("nested: %w", err)
+			return nil, fmt.Errorf("nested: %w", err)
 		}
 	}
 	// The inner initramfs carries no modules: no virtio device is
 	// visible to Linux through glue's virtio-mmio yet (docs/testing.md).
 	innerDir := filepath.Join(dir, "inner")
 	if err := os.Mkdir(innerDir, 0o755); err != nil {
-		return "", fmt.Errorf("nested: %w", err)
+		return nil, fmt.Errorf("nested: %w", err)
 	}
 	initrd, err := initramfs.Build(ctx, innerDir, nil, true)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if o.Initrd, err = os.ReadFile(initrd); err != nil {
-		return "", fmt.Errorf("nested: %w", err)
+		return nil, fmt.Errorf("nested: %w", err)
 	}
 	if o.Kernel, err = os.ReadFile(kernel); err != nil {
-		return "", fmt.Errorf("nested: %w", err)
+		return nil, fmt.Errorf("nested: %w", err)
 	}
 	vmlinux := filepath.Join(dir, "vmlinux")
 	if err := scenario.WriteVmlinux(kernel, vmlinux); err != nil {
-		return "", err
+		return nil, err
 	}
 	if o.Vmlinux, err = os.ReadFile(vmlinux); err != nil {
-		return "", fmt.Errorf("nested: %w", err)
+		return nil, fmt.Errorf("nested: %w", err)
 	}
-	path := filepath.Join(dir, "outer.cpio")
-	return path, o.Write(path)
+	return &o, nil
 }

@@ -26,6 +26,7 @@ type CompareSetup struct {
 	QEMUVersion string
 	Kernel      string // the kernel's release, outside and inside
 	Boots       int    // per VMM, as planned
+	OuterBoots  int    // boots of the outer machine: one more for each that wedged
 	Deadline    time.Duration
 	Took        time.Duration
 }
@@ -61,9 +62,10 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 	fmt.Fprintf(&b, "Boot: Debian's kernel %s as the vmlinux ELF through PVH, %d vCPU, %d MiB, `quiet`, the test initramfs "+
 		"(no modules, no devices); glue `run --boot pvh`, QEMU `-M microvm,rtc=on,acpi=off -enable-kvm -cpu host`; "+
 		"each VMM killed when init prints GLUE-DONE. %d boots per VMM planned, alternating (glue first in odd rounds, "+
-		"QEMU first in even ones), deadline %v per boot; the run took %.1f minutes. "+
+		"QEMU first in even ones), deadline %v per boot, on %d boot(s) of the outer machine (a fresh one goes on when one "+
+		"wedges); the run took %.1f minutes. "+
 		"Each cell: median (min–max) over the boots that reached GLUE-DONE; the ratio is that of the medians.\n\n",
-		s.Kernel, sc.CPUs, sc.MemMiB, s.Boots, s.Deadline, s.Took.Minutes())
+		s.Kernel, sc.CPUs, sc.MemMiB, s.Boots, s.Deadline, s.OuterBoots, s.Took.Minutes())
 	b.WriteString("| metric | glue | QEMU microvm | glue/QEMU |\n|---|---:|---:|---:|\n")
 	for _, m := range compareMetrics {
 		g, q := values(by["glue"], m.value), values(by["qemu"], m.value)
@@ -80,14 +82,19 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 	}
 	stalled := func(x plan.Boot) bool { return x.Stalled }
 	exited := func(x plan.Boot) bool { return x.Exited }
+	wedged := func(x plan.Boot) bool { return x.Wedged }
 	failed := func(x plan.Boot) bool { return x.Fails > 0 }
 	fmt.Fprintf(&b, "| stalled: no GLUE-DONE within %v | %s | %s | |\n", s.Deadline, count("glue", stalled), count("qemu", stalled))
+	fmt.Fprintf(&b, "| of those: the whole outer machine locked up (soft lockups) | %s | %s | |\n", count("glue", wedged), count("qemu", wedged))
 	fmt.Fprintf(&b, "| VMM ended before GLUE-DONE | %s | %s | |\n", count("glue", exited), count("qemu", exited))
 	fmt.Fprintf(&b, "| init reported a failed check | %s | %s | |\n", count("glue", failed), count("qemu", failed))
 	for _, vmm := range []string{"glue", "qemu"} {
 		for _, x := range by[vmm] {
 			if x.Stalled || x.Exited {
 				how := "stalled"
+				if x.Wedged {
+					how = "the outer machine locked up"
+				}
 				if x.Exited {
 					how = "ended early"
 				}

@@ -30,8 +30,8 @@ func TestOutcomeParse(t *testing.T) {
 	if !o.Done || o.Fatal != "" || len(o.Unexpected) != 1 || o.Unexpected[0] != "stray" {
 		t.Fatalf("done %v, fatal %q, unexpected %q", o.Done, o.Fatal, o.Unexpected)
 	}
-	if len(o.Boots) != 1 || o.Boots[0].VMM != "qemu" || o.Boots[0].Round != 3 || o.Boots[0].InitSecs != 9.5 {
-		t.Errorf("compare boots %+v, want the one of round 3", o.Boots)
+	if len(o.Compared) != 1 || o.Compared[0].VMM != "qemu" || o.Compared[0].Round != 3 || o.Compared[0].InitSecs != 9.5 {
+		t.Errorf("compare boots %+v, want the one of round 3", o.Compared)
 	}
 	as := o.Attempts["a"]
 	if len(as) != 2 {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gluevmm/glue/test/nested/plan"
@@ -31,6 +32,9 @@ type Machine struct {
 	// without powering off was reset (a triple fault, say), which
 	// -no-reboot turns into QEMU's exit.
 	ResetLog string
+	// Watchdog is how long the outer init may go without a marker before
+	// the machine counts as wedged; 0: no watchdog.
+	Watchdog time.Duration
 }
 
 // OuterParams is the outer kernel's command line: quiet leaves errors
@@ -50,51 +54,128 @@ type Attempt struct {
 	Number int
 	Log    []string // glue's output lines
 	Result scenario.Result
-	Ended  bool // a NESTED-RESULT came
+	Ended  bool // a NESTED-RESULT came, or the machine wedged during it
+	// Wedged: the whole outer machine stopped during the attempt (its
+	// CPUs locked up) and was killed; the attempt counts as a stall.
+	Wedged bool
 }
 
-// Outcome is what one boot of the machine reported.
+// Outcome is what the boots of the machine reported, together.
 type Outcome struct {
-	Ready      time.Duration // when /dev/kvm was there, from QEMU's start
+	Ready      time.Duration // when /dev/kvm was there, from QEMU's start, in the first boot
 	Fatal      string
 	Done       bool
 	Attempts   map[string][]*Attempt
-	Wall       time.Duration
+	Wall       time.Duration // of all boots
 	QEMUErr    error
 	Unexpected []string    // marker-port lines that are no marker
-	Boots      []plan.Boot // the comparison's
+	Compared   []plan.Boot // the comparison's boots
+	// Wedges are the boots that stopped making progress and were killed,
+	// each with the outer console's complaints.
+	Wedges [][]string
+
+	current     *Attempt // begun, no result yet
+	wedged      bool     // the boot in progress was killed by the watchdog
+	readyInBoot bool     // the boot in progress reported NESTED-READY
 }
 
-// Boot runs the machine until it powers off or ctx ends, and returns what
-// its outer init reported; progress gets each marker line as it comes.
-func (m Machine) Boot(ctx context.Context, progress func(string)) (*Outcome, error) {
-	o := &Outcome{Attempts: map[string][]*Attempt{}}
+// NewOutcome returns an empty Outcome for Boot to fill.
+func NewOutcome() *Outcome { return &Outcome{Attempts: map[string][]*Attempt{}} }
+
+// Boot runs the machine until it powers off, ctx ends, or it wedges: no
+// marker (glue's output aside) for m.Watchdog, or, once the outer console
+// reports a soft lockup, none for lockupQuiet. It adds what the outer
+// init reported to o; progress gets each marker line as it comes. It
+// reports whether the machine wedged.
+func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, m.QEMU, m.args()...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("nested: %w", err)
+		return false, fmt.Errorf("nested: %w", err)
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("nested: start %s: %w", m.QEMU, err)
+		return false, fmt.Errorf("nested: start %s: %w", m.QEMU, err)
 	}
+	o.wedged, o.readyInBoot, o.Done, o.QEMUErr = false, false, false, nil
+	var mu sync.Mutex
+	lastMarker := time.Now()
+	watchdogDone := make(chan struct{})
+	go func() {
+		defer close(watchdogDone)
+		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(5*time.Second, m.Watchdog/4+time.Millisecond)):
+			}
+			mu.Lock()
+			quiet := time.Since(lastMarker)
+			mu.Unlock()
+			if m.Watchdog > 0 && (quiet > m.Watchdog || quiet > lockupQuiet && consoleLockedUp(m.Console)) {
+				mu.Lock()
+				o.wedged = true
+				mu.Unlock()
+				cancel()
+			}
+		}
+	}()
 	s := bufio.NewScanner(stdout)
 	s.Buffer(make([]byte, 64<<10), 1<<20)
 	for s.Scan() {
 		line := strings.TrimRight(s.Text(), "\r")
+		mu.Lock()
 		o.parse(line, time.Since(start))
+		if !strings.HasPrefix(line, "NESTED-LOG ") {
+			lastMarker = time.Now()
+		}
+		mu.Unlock()
 		if progress != nil && !strings.HasPrefix(line, "NESTED-LOG ") {
 			progress(line)
 		}
 	}
-	o.QEMUErr = cmd.Wait()
-	o.Wall = time.Since(start)
-	if o.QEMUErr != nil {
-		o.QEMUErr = fmt.Errorf("%s: %w: %s", m.QEMU, o.QEMUErr, strings.TrimSpace(stderr.String()))
+	err = cmd.Wait()
+	cancel()
+	<-watchdogDone
+	o.Wall += time.Since(start)
+	if o.wedged {
+		o.Wedges = append(o.Wedges, lockups(ReadConsole(m.Console)))
+		if a := o.current; a != nil {
+			a.Ended, a.Wedged, a.Result.Stalled, a.Result.Exit = true, true, true, -1
+			a.Result.Output = strings.Join(a.Log, "\n") + "\n"
+			o.current = nil
+		}
+		return true, nil
 	}
-	return o, nil
+	if err != nil {
+		o.QEMUErr = fmt.Errorf("%s: %w: %s", m.QEMU, err, strings.TrimSpace(stderr.String()))
+	}
+	return false, nil
+}
+
+// lockupQuiet is how long the markers may pause once the outer console
+// reports a soft lockup: the machine sometimes recovers from a short one.
+const lockupQuiet = 90 * time.Second
+
+// consoleLockedUp reports whether the outer console shows a soft lockup.
+func consoleLockedUp(path string) bool {
+	b, _ := os.ReadFile(path)
+	return strings.Contains(string(b), "BUG: soft lockup")
+}
+
+// lockups are the outer console's lockup and RCU stall lines, at most the
+// last 10.
+func lockups(console []string) []string {
+	var out []string
+	for _, l := range console {
+		if strings.Contains(l, "soft lockup") || strings.Contains(l, "rcu_preempt detected stalls") {
+			out = append(out, l)
+		}
+	}
+	return out[max(0, len(out)-10):]
 }
 
 func (o *Outcome) last(name string) *Attempt {
@@ -112,7 +193,10 @@ func (o *Outcome) parse(line string, at time.Duration) {
 	word, rest, _ := strings.Cut(line, " ")
 	switch word {
 	case "NESTED-READY":
-		o.Ready = at
+		o.readyInBoot = true
+		if o.Ready == 0 {
+			o.Ready = at
+		}
 	case "NESTED-FATAL":
 		o.Fatal = rest
 	case "NESTED-DONE":
@@ -120,7 +204,8 @@ func (o *Outcome) parse(line string, at time.Duration) {
 	case "NESTED-BEGIN":
 		name, attempt, _ := strings.Cut(rest, " attempt=")
 		n, _ := strconv.Atoi(attempt)
-		o.Attempts[name] = append(o.Attempts[name], &Attempt{Number: n})
+		o.current = &Attempt{Number: n}
+		o.Attempts[name] = append(o.Attempts[name], o.current)
 	case "NESTED-LOG":
 		name, text, _ := strings.Cut(rest, "| ")
 		a := o.last(name)
@@ -131,7 +216,7 @@ func (o *Outcome) parse(line string, at time.Duration) {
 			o.Unexpected = append(o.Unexpected, fmt.Sprintf("%s (%v)", line, err))
 			return
 		}
-		o.Boots = append(o.Boots, b)
+		o.Compared = append(o.Compared, b)
 	case "NESTED-STALL":
 	case "NESTED-RESULT":
 		name, rest, _ := strings.Cut(rest, " ")
@@ -143,6 +228,7 @@ func (o *Outcome) parse(line string, at time.Duration) {
 		}
 		a.Ended = true
 		a.Result.Output = strings.Join(a.Log, "\n") + "\n"
+		o.current = nil
 	default:
 		o.Unexpected = append(o.Unexpected, line)
 	}

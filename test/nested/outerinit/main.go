@@ -79,7 +79,7 @@ func run(out *markers) error {
 			return fmt.Errorf("plan names unknown scenario %q", name)
 		}
 		// A stalled attempt is retried once; the test reports both.
-		for attempt := 1; attempt <= plan.Attempts; attempt++ {
+		for attempt := max(1, p.Attempt[name]); attempt <= plan.Attempts; attempt++ {
 			out.line("NESTED-BEGIN %s attempt=%d", name, attempt)
 			log := &lineWriter{emit: func(l string) { out.line("NESTED-LOG %s| %s", name, l) }}
 			r := scenario.Run(context.Background(), p.Env, s, log)
