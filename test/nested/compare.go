@@ -54,10 +54,14 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 	for _, x := range boots {
 		by[x.VMM] = append(by[x.VMM], x)
 	}
+	outerParams := ""
+	if s.Machine.ExtraParams != "" {
+		outerParams = fmt.Sprintf(" (outer kernel booted with `%s`)", s.Machine.ExtraParams)
+	}
 	fmt.Fprintf(&b, "Measured %s **inside an emulated machine**: QEMU's TCG (`-accel tcg -cpu EPYC,+svm -smp %d -m %d`), "+
-		"whose Linux %s runs `kvm_amd` with nested paging; %s; %s. Every instruction of the outer machine is emulated, "+
+		"whose Linux %s%s runs `kvm_amd` with nested paging; %s; %s. Every instruction of the outer machine is emulated, "+
 		"so the seconds are not those of any real host: only the ratios mean anything.\n\n",
-		s.At.UTC().Format("2006-01-02 15:04 MST"), s.Machine.CPUs, s.Machine.MemMiB, s.Kernel, s.QEMUVersion, s.Host)
+		s.At.UTC().Format("2006-01-02 15:04 MST"), s.Machine.CPUs, s.Machine.MemMiB, s.Kernel, outerParams, s.QEMUVersion, s.Host)
 	sc := CompareScenario
 	fmt.Fprintf(&b, "Boot: Debian's kernel %s as the vmlinux ELF through PVH, %d vCPU, %d MiB, `quiet`, the test initramfs "+
 		"(no modules, no devices); glue `run --boot pvh`, QEMU `-M microvm,rtc=on,acpi=off -enable-kvm -cpu host`; "+

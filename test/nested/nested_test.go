@@ -19,6 +19,10 @@ import (
 // of scenario.All), to run one by hand.
 const scenariosEnv = "GLUE_NESTED_SCENARIOS"
 
+// outerParamsEnv adds to the outer kernel's command line, for
+// experiments (transparent_hugepage=always, say).
+const outerParamsEnv = "GLUE_NESTED_OUTER_PARAMS"
+
 // scenarioDeadline is one inner boot's deadline. A quiet inner boot takes
 // ~10-25 s of the emulated machine's time on an idle host; the rest is
 // for a loaded one.
@@ -83,7 +87,8 @@ func bootOuter(t *testing.T, kernel, qemu string, p plan.Plan, extra []File, lim
 	}
 	t.Logf("outer initramfs built in %v", time.Since(buildStart).Round(time.Millisecond))
 	r := &outerRun{s: &Session{Outer: outer, Dir: dir, Machine: Machine{QEMU: qemu, Kernel: kernel, CPUs: 2, MemMiB: 2048,
-		ResetLog: dir + "/resets.log", Watchdog: p.Env.Deadline + watchdogGrace}}, limit: limit}
+		ResetLog: dir + "/resets.log", Watchdog: p.Env.Deadline + watchdogGrace, ExtraParams: os.Getenv(outerParamsEnv)}},
+		limit: limit}
 	ctx, cancel = context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	if r.o, err = r.s.Run(ctx, p, func(line string) { t.Log(line) }); err != nil {

@@ -35,6 +35,9 @@ type Machine struct {
 	// Watchdog is how long the outer init may go without a marker before
 	// the machine counts as wedged; 0: no watchdog.
 	Watchdog time.Duration
+	// ExtraParams are appended to OuterParams (an experiment's knob,
+	// e.g. transparent_hugepage=always).
+	ExtraParams string
 }
 
 // OuterParams is the outer kernel's command line: quiet leaves errors
@@ -46,7 +49,7 @@ func (m Machine) args() []string {
 	return []string{"-accel", "tcg", "-cpu", "EPYC,+svm", "-smp", strconv.Itoa(m.CPUs), "-m", strconv.Itoa(m.MemMiB),
 		"-nodefaults", "-display", "none", "-no-reboot",
 		"-serial", "file:" + m.Console, "-serial", "stdio", "-d", "cpu_reset", "-D", m.ResetLog,
-		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", OuterParams}
+		"-kernel", m.Kernel, "-initrd", m.Initrd, "-append", strings.TrimSpace(OuterParams + " " + m.ExtraParams)}
 }
 
 // Attempt is one run of a scenario inside the machine.
