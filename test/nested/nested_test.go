@@ -67,6 +67,9 @@ type outerRun struct {
 	timeout bool // the machine still ran at limit
 }
 
+// tierLimit is the longest TestNestedLinux lets the emulated machine run.
+const tierLimit = 25 * time.Minute
+
 // watchdogGrace is how much longer than a scenario's deadline the outer
 // init may go without a marker before its machine counts as wedged: the
 // outer init times an attempt out itself, unless its machine locked up.
@@ -146,9 +149,11 @@ func TestNestedLinux(t *testing.T) {
 	names := selected(t)
 	env := newEnv(t, kernel)
 	// Every scenario may take its deadline and the watchdog's grace
-	// twice; an outer boot takes well under two minutes.
-	limit := time.Duration(1+len(names)*plan.Attempts)*2*time.Minute +
-		time.Duration(len(names)*plan.Attempts)*(scenarioDeadline+watchdogGrace)
+	// twice, and an outer boot takes well under two minutes; but the
+	// machine is stopped before go test's -timeout 30m (README.md) would
+	// end the package without a report.
+	limit := min(tierLimit, time.Duration(1+len(names)*plan.Attempts)*2*time.Minute+
+		time.Duration(len(names)*plan.Attempts)*(scenarioDeadline+watchdogGrace))
 	run := bootOuter(t, kernel, qemu, plan.Plan{Scenarios: names, Env: env}, nil, limit)
 	o := run.o
 	t.Logf("NOTICE: nested tier: wall %v (outer /dev/kvm after %v) for %d scenarios, %d outer boots", o.Wall.Round(time.Second),
