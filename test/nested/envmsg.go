@@ -24,7 +24,7 @@ var environmentMessages = []struct {
 		// writes 0xffff to PERFCTR3) on any AMD CPU, whatever CPUID says;
 		// the outer KVM, whose emulated CPU has no PMU it could offer,
 		// does not handle the MSR and logs the write.
-		regexp.MustCompile(`^kvm \[\d+\]: vcpu\d+, guest rIP: 0x[0-9a-f]+ Unhandled WRMSR\(0xc0010007\) = 0xffff$`),
+		legacyPerfProbe,
 		"the inner Linux probes AMD's legacy perf counter 3; the outer KVM has no PMU for it",
 	},
 	{
@@ -41,6 +41,23 @@ var environmentMessages = []struct {
 		regexp.MustCompile(`^Speculative Return Stack Overflow: WARNING: See https://kernel\.org/doc/html/latest/admin-guide/hw-vuln/srso\.html for mitigation options\.$`),
 		"SRSO mitigation notice of the emulated Zen CPU",
 	},
+}
+
+// legacyPerfProbe is the outer KVM's line for an inner Linux's probe of
+// AMD's legacy perf counter 3. Linux probes the legacy counters only when
+// CPUID shows none of AMD's counter extensions, so every inner Linux that
+// got that far leaves one such line: the PMU check (checkMachine).
+var legacyPerfProbe = regexp.MustCompile(`^kvm \[\d+\]: vcpu\d+, guest rIP: 0x[0-9a-f]+ Unhandled WRMSR\(0xc0010007\) = 0xffff$`)
+
+// legacyPerfProbes counts legacyPerfProbe lines in a console.
+func legacyPerfProbes(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		if legacyPerfProbe.MatchString(timestamp.ReplaceAllString(strings.TrimSpace(l), "")) {
+			n++
+		}
+	}
+	return n
 }
 
 // timestamp is the kernel's prefix of a console line, or of a line of the

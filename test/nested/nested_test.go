@@ -135,6 +135,24 @@ func (r *outerRun) checkMachine(t *testing.T) {
 		for _, l := range unknownComplaints(console) {
 			t.Errorf("outer kernel (boot %d): %s", i+1, l)
 		}
+		// The PMU check: each inner Linux that saw no AMD counter
+		// extensions in glue's CPUID probed the legacy counters once.
+		begun, reached := 0, 0
+		for _, as := range o.Attempts {
+			for _, a := range as {
+				if a.OuterBoot == i+1 {
+					begun++
+					if a.reachedInit() {
+						reached++
+					}
+				}
+			}
+		}
+		if n := legacyPerfProbes(console); n < reached || n > begun {
+			t.Errorf("outer boot %d: %d probes of AMD's legacy perf counters (%s) for %d inner Linux boots that reached "+
+				"init (%d begun): an inner Linux that does not probe them saw counter extensions in glue's CPUID",
+				i+1, n, legacyPerfProbe, reached, begun)
+		}
 		t.Logf("outer console %d (errors and worse):\n%s", i+1, strings.Join(console, "\n"))
 	}
 }

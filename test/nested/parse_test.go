@@ -88,3 +88,18 @@ func TestUnknownComplaints(t *testing.T) {
 		}
 	}
 }
+
+// The PMU check counts the outer KVM's lines for the legacy-counter probe,
+// with or without the kernel's timestamp, and nothing else.
+func TestLegacyPerfProbes(t *testing.T) {
+	t.Parallel()
+	console := []string{
+		"[   57.405845] kvm [91]: vcpu0, guest rIP: 0xffffffff8107e744 Unhandled WRMSR(0xc0010007) = 0xffff",
+		"kvm [104]: vcpu1, guest rIP: 0xffffffff8787e744 Unhandled WRMSR(0xc0010007) = 0xffff",
+		"[   57.405845] kvm [91]: vcpu0, guest rIP: 0xffffffff8107e744 Unhandled WRMSR(0xc0010201) = 0xffff",
+		"[  102.638556] reboot: Power down",
+	}
+	if n := legacyPerfProbes(console); n != 2 {
+		t.Errorf("%d probes, want 2", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,13 @@ type Attempt struct {
 	// Wedged: the whole outer machine stopped during the attempt (its
 	// CPUs locked up) and was killed; the attempt counts as a stall.
 	Wedged bool
+	// OuterBoot is the boot of the outer machine it ran in, from 1.
+	OuterBoot int
+}
+
+// reachedInit reports whether the attempt's Linux got to init.
+func (a *Attempt) reachedInit() bool {
+	return slices.ContainsFunc(a.Log, func(l string) bool { return strings.HasPrefix(l, "GLUE-OK init ") })
 }
 
 // Outcome is what the boots of the machine reported, together.
@@ -77,6 +85,7 @@ type Outcome struct {
 	// each with the outer console's complaints.
 	Wedges [][]string
 
+	outerBoots  int      // boots so far
 	current     *Attempt // begun, no result yet
 	wedged      bool     // the boot in progress was killed by the watchdog
 	readyInBoot bool     // the boot in progress reported NESTED-READY
@@ -105,6 +114,7 @@ func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (b
 		return false, fmt.Errorf("nested: start %s: %w", m.QEMU, err)
 	}
 	o.wedged, o.readyInBoot, o.Done, o.QEMUErr = false, false, false, nil
+	o.outerBoots++
 	var mu sync.Mutex
 	lastMarker := time.Now()
 	watchdogDone := make(chan struct{})
@@ -207,7 +217,7 @@ func (o *Outcome) parse(line string, at time.Duration) {
 	case "NESTED-BEGIN":
 		name, attempt, _ := strings.Cut(rest, " attempt=")
 		n, _ := strconv.Atoi(attempt)
-		o.current = &Attempt{Number: n}
+		o.current = &Attempt{Number: n, OuterBoot: o.outerBoots}
 		o.Attempts[name] = append(o.Attempts[name], o.current)
 	case "NESTED-LOG":
 		name, text, _ := strings.Cut(rest, "| ")

@@ -145,7 +145,9 @@ func runControl(ctx context.Context, env Env, s Scenario, initrd string, live io
 	// Output the guest wrote just before the pause may still be on its
 	// way through glue's console buffer: wait for it to settle, then
 	// insist on silence.
-	follow.settle(ctx, 500*time.Millisecond)
+	if !follow.settle(ctx, 500*time.Millisecond, settleLimit) {
+		r.problem("console still growing %v after glue pause returned", settleLimit)
+	}
 	paused := len(follow.seen)
 	pausedTick := lastTick(follow.seen)
 	time.Sleep(pauseQuiet)
@@ -202,16 +204,26 @@ func (f *follower) until(ctx context.Context, done func([]byte) bool) bool {
 	}
 }
 
-// settle polls until the file has not grown for quiet.
-func (f *follower) settle(ctx context.Context, quiet time.Duration) {
+// settleLimit bounds the wait for a paused VM's console to settle: its
+// last output is in glue's buffer for well under a second.
+const settleLimit = 10 * time.Second
+
+// settle polls until the file has not grown for quiet, and reports
+// whether it did so within limit.
+func (f *follower) settle(ctx context.Context, quiet, limit time.Duration) bool {
+	start := time.Now()
 	last, since := len(f.seen), time.Now()
-	for time.Since(since) < quiet && ctx.Err() == nil {
+	for time.Since(since) < quiet {
+		if ctx.Err() != nil || time.Since(start) > limit {
+			return false
+		}
 		time.Sleep(100 * time.Millisecond)
 		f.poll()
 		if len(f.seen) != last {
 			last, since = len(f.seen), time.Now()
 		}
 	}
+	return true
 }
 
 // haltLine is what Linux prints when it halts the machine: after a

@@ -1,10 +1,12 @@
 package scenario
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -192,5 +194,41 @@ func TestWantBoot(t *testing.T) {
 		if got := tt.s.WantBoot(testEnv); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.s.Name, got, tt.want)
 		}
+	}
+}
+
+// settle waits for a file to stop growing, and gives up after its limit
+// when it never does (a pause that did not pause).
+func TestFollowerSettle(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "console")
+	if err := os.WriteFile(path, []byte("GLUE-TICK 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{path: path, live: io.Discard}
+	if !f.settle(context.Background(), 300*time.Millisecond, 5*time.Second) {
+		t.Error("a file that does not grow did not settle")
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for n := 2; ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			out, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(out, "GLUE-TICK %d\n", n)
+			out.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if f.settle(ctx, 300*time.Millisecond, time.Second) {
+		t.Error("a file that keeps growing settled")
+	}
+	if ctx.Err() != nil {
+		t.Error("settle gave up only when its context ended, not at its limit")
 	}
 }
