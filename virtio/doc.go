@@ -1,13 +1,14 @@
 // Package virtio is the transport-neutral core of glue's virtio devices
 // (virtio 1.x, split virtqueues): the Device interface that device models
 // implement, Common (device status handshake, feature negotiation, queue
-// configuration, activation, reset) that transports drive, Queue and
-// DescriptorChain, and Interrupt.
+// configuration, activation, reset) that transports drive, Kicks (the bound
+// on work a notification runs on a vCPU), Queue and DescriptorChain, and
+// Interrupt.
 //
-// Three layers: a transport (virtio/transport/mmio, later PCI) decodes
-// registers into calls on Common; Common validates and activates a Device;
-// the Device processes its Queues and signals through Interrupt, knowing
-// nothing of interrupt lines or MSI-X.
+// Three layers: a transport (virtio/transport/mmio, virtio/transport/pci)
+// decodes registers into calls on Common; Common validates and activates a
+// Device; the Device processes its Queues and signals through Interrupt,
+// knowing nothing of interrupt lines or MSI-X.
 //
 // # Writing a device
 //
@@ -110,5 +111,8 @@
 // (guestmem's ring-index accessors).
 //
 // Per notification a device does bounded work: at most Size available
-// entries per Process, each chain at most Size descriptors.
+// entries per Process, each chain at most Size descriptors. A notification
+// a transport receives as a register write runs at most KickRounds such
+// batches (Kicks); the transport defers the rest until the driver comes
+// back.
 package virtio

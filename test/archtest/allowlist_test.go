@@ -52,6 +52,7 @@ var allowList = []rule{
 	// Virtio: the core, its transports, one package per device.
 	{pkg: "virtio", imports: "guestmem", tests: "virtio/virtiotest"},
 	{pkg: "virtio/transport/mmio", imports: "guestmem virtio", tests: "bus virtio/rng virtio/virtiotest"},
+	{pkg: "virtio/transport/pci", imports: "guestmem pci virtio", tests: "test/hosttest virtio/rng virtio/virtiotest"},
 	{pkg: "virtio/blk", imports: "guestmem virtio golang.org/x/sys/unix", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/rng", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/vconsole", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},

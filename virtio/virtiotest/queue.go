@@ -1,8 +1,10 @@
 // Package virtiotest is the driver's side of virtio for tests: a fake
 // driver that lays out split virtqueues in guest memory, adds descriptor
 // chains (well-formed or deliberately malformed), kicks, and reads back
-// used entries; a recording Interrupt; and a virtio-mmio driver that
-// performs the register handshake the way Linux's virtio_mmio does.
+// used entries; a recording Interrupt; a virtio-mmio driver that performs
+// the register handshake the way Linux's virtio_mmio does; and a virtio-pci
+// driver that probes a function's capabilities and drives it the way
+// Linux's virtio_pci_modern does.
 //
 // It is test code: misuse (a queue that does not fit in RAM, a data area
 // exhausted) panics with a message rather than returning errors, so tests

@@ -42,8 +42,7 @@ type Transport struct {
 	queueSel   uint32
 	generation atomic.Uint32
 
-	deferred    []atomic.Bool // queues with work kick left for later
-	anyDeferred atomic.Bool
+	kicks *virtio.Kicks // queues with work kick left for later
 
 	irqMu sync.Mutex // innermost lock: InterruptStatus and the line
 	isr   uint32
@@ -66,7 +65,7 @@ func New(dev virtio.Device, mem *guestmem.Memory, irq Trigger, log *slog.Logger)
 	}
 	t.c = c
 	t.numQueues = c.NumQueues()
-	t.deferred = make([]atomic.Bool, t.numQueues)
+	t.kicks = virtio.NewKicks(t.numQueues, t.NotifyQueue)
 	t.configSize = dev.ConfigSize()
 	return t, nil
 }
@@ -119,42 +118,22 @@ func (t *Transport) Write(offset uint64, data []byte) {
 	}
 }
 
-// kickRounds bounds the batches one QueueNotify or InterruptACK write
-// processes on the vCPU that made it. A guest can keep a queue busy
-// forever (another vCPU feeding it, or buffers that overlap its own
-// available ring), and a vCPU that never returns from its exit could never
-// be paused or stopped.
-const kickRounds = 16
-
-// kick runs queue i's device work for at most kickRounds batches, without
-// the register lock. If work remains it is deferred: the transport sends a
-// used-buffer interrupt even though the driver may not have asked for one
-// (the specification allows it), and the guest's interrupt handler, whose
-// InterruptACK write resumes deferred queues, drives the next batches. So
-// a driver that stopped kicking because of the event index is never left
-// waiting, and each exit does bounded work.
+// kick runs queue i's device work for at most virtio.KickRounds batches,
+// without the register lock. If work remains it is deferred: the transport
+// sends a used-buffer interrupt even though the driver may not have asked
+// for one (the specification allows it), and the guest's interrupt
+// handler, whose InterruptACK write resumes deferred queues, drives the
+// next batches. So a driver that stopped kicking because of the event
+// index is never left waiting, and each exit does bounded work.
 func (t *Transport) kick(i int) {
-	for range kickRounds {
-		if !t.NotifyQueue(i) {
-			return
-		}
+	if t.kicks.Run(i) {
+		t.kicks.Defer(i)
+		t.signal(virtio.InterruptUsedBuffer, i)
 	}
-	t.deferred[i].Store(true)
-	t.anyDeferred.Store(true)
-	t.signal(virtio.InterruptUsedBuffer, i)
 }
 
 // resumeDeferred continues the queues kick left unfinished.
-func (t *Transport) resumeDeferred() {
-	if !t.anyDeferred.Swap(false) {
-		return
-	}
-	for i := range t.deferred {
-		if t.deferred[i].Swap(false) {
-			t.kick(i)
-		}
-	}
-}
+func (t *Transport) resumeDeferred() { t.kicks.Resume(t.kick) }
 
 // configAccess checks a configuration-space access and returns its offset.
 func (t *Transport) configAccess(offset uint64, n int) (int, bool) {
@@ -231,9 +210,7 @@ func (t *Transport) writeReg(offset uint64, v uint32) {
 		t.c.SetStatus(uint8(v))
 		if v&0xff == 0 {
 			t.devFeatSel, t.drvFeatSel, t.queueSel = 0, 0, 0
-			for i := range t.deferred {
-				t.deferred[i].Store(false)
-			}
+			t.kicks.Clear()
 			t.ack(^uint32(0))
 		}
 	case regQueueDescLow, regQueueDescHigh:
