@@ -229,6 +229,7 @@ func (o *Outcome) parse(line string, at time.Duration) {
 			o.Unexpected = append(o.Unexpected, fmt.Sprintf("%s (%v)", line, err))
 			return
 		}
+		b.OuterBoot = o.outerBoots
 		o.Compared = append(o.Compared, b)
 	case "NESTED-STALL":
 	case "NESTED-RESULT":

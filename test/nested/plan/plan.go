@@ -73,4 +73,7 @@ type Boot struct {
 	MaxRSSKiB int64    `json:"maxrss_kib"`     // the VMM's peak resident set
 	Fails     int      `json:"fails"`          // init's GLUE-FAIL lines
 	Last      []string `json:"last,omitempty"` // the output's last lines, without GLUE-DONE
+	// OuterBoot is the boot of the outer machine it ran in, from 1; the
+	// host sets it.
+	OuterBoot int `json:"-"`
 }
