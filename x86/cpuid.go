@@ -16,15 +16,27 @@ const (
 	leafPerfMon          = 0xa
 	leafTopology         = 0xb
 	leafTopologyV2       = 0x1f
+	leafAMDFeatures      = 0x8000_0001
 	leafAMDAddressSizes  = 0x8000_0008
 	leafAMDCacheTopology = 0x8000_001d
 	leafAMDProcTopology  = 0x8000_001e
+	leafAMDExtPerfMon    = 0x8000_0022 // PerfMonV2, LBR stack, counter counts
 
 	featureECXPDCM       = 1 << 15 // IA32_PERF_CAPABILITIES MSR
 	featureECXHypervisor = 1 << 31
 	featureEDXHTT        = 1 << 28 // EBX[23:16] is meaningful
 
 	powerMgmtEAXARAT = 1 << 2 // the APIC timer keeps running in deep C-states
+
+	// AMD's performance-counter extensions in leaf 0x80000001 ECX: six core
+	// counters at MSRs 0xc0010200.. (PerfCtrExtCore), the northbridge
+	// counters (PerfCtrExtNB), the performance TSC (PerfTsc) and the last
+	// level cache counters (PerfCtrExtLLC).
+	amdECXPerfCtrExtCore = 1 << 23
+	amdECXPerfCtrExtNB   = 1 << 24
+	amdECXPerfTsc        = 1 << 27
+	amdECXPerfCtrExtLLC  = 1 << 28
+	amdECXPMU            = amdECXPerfCtrExtCore | amdECXPerfCtrExtNB | amdECXPerfTsc | amdECXPerfCtrExtLLC
 
 	topologyLevelSMT  = 1
 	topologyLevelCore = 2
@@ -42,10 +54,15 @@ const (
 //   - keeps only ARAT in leaf 6: turbo, HWP, energy-bias and thermal
 //     features come with MSRs KVM does not emulate, and a guest driver that
 //     trusts them takes #GP on the first access;
-//   - zeroes leaf 0xA and clears PDCM (leaf 1 ECX[15]): glue gives the guest
-//     no virtual PMU, so the guest must not program performance counters
+//   - hides the performance-monitoring features: glue gives the guest no
+//     virtual PMU, so the guest must not program performance counters
 //     that, under nested virtualization in particular, are absent or leak
-//     host activity.
+//     host activity. For Intel that is leaf 0xA (zeroed) and PDCM (leaf 1
+//     ECX[15]); for AMD the counter extensions of leaf 0x80000001 ECX
+//     (amdECXPMU) and leaf 0x80000022 (zeroed). AMD has no CPUID bit for
+//     its four legacy counters (MSRs 0xc0010000-0xc0010007): Linux
+//     probes them on every AMD CPU of family 6 or later, so those
+//     accesses stay, and KVM answers them.
 func FilterCPUID(supported []kvm.CPUIDEntry, cpuID, nCPUs int) ([]kvm.CPUIDEntry, error) {
 	if nCPUs < 1 || cpuID < 0 || cpuID >= nCPUs {
 		return nil, fmt.Errorf("x86: filter cpuid: vcpu %d of %d", cpuID, nCPUs)
@@ -71,8 +88,10 @@ func FilterCPUID(supported []kvm.CPUIDEntry, cpuID, nCPUs int) ([]kvm.CPUIDEntry
 		case leafPowerMgmt:
 			e.Eax &= powerMgmtEAXARAT
 			e.Ebx, e.Ecx, e.Edx = 0, 0, 0
-		case leafPerfMon:
+		case leafPerfMon, leafAMDExtPerfMon:
 			e.Eax, e.Ebx, e.Ecx, e.Edx = 0, 0, 0, 0
+		case leafAMDFeatures:
+			e.Ecx &^= amdECXPMU
 		case leafTopology, leafTopologyV2:
 			// Replace the host's levels with ours, once, where the leaf was.
 			if !topologyDone[e.Function] {

@@ -31,11 +31,17 @@ var syntheticCPUID = []kvm.CPUIDEntry{
 	{Function: 0x1f, Index: 0, Flags: sigIdx, Eax: 1, Ebx: 2, Ecx: 0x100, Edx: 7},
 	{Function: 0x4000_0000, Eax: 0x4000_0001, Ebx: 0x4b4d_564b, Ecx: 0x564b_4d56, Edx: 0x4d},
 	{Function: 0x4000_0001, Eax: 0x0100_7efb},
-	{Function: 0x8000_0000, Eax: 0x8000_0021},
+	{Function: 0x8000_0000, Eax: 0x8000_0022},
+	// ECX: LahfSahf, SVM, TopologyExtensions (bit 22) and the counter
+	// extensions PerfCtrExtCore, PerfCtrExtNB, PerfTsc, PerfCtrExtLLC.
+	{Function: 0x8000_0001, Ecx: 0x19c0_0005, Edx: 0x2fd3_fbff},
 	{Function: 0x8000_0008, Eax: 0x3030, Ebx: 0x1000_0005, Ecx: 0x7001},
 	{Function: 0x8000_001d, Index: 0, Flags: sigIdx, Eax: 0x0000_4121, Ebx: 0x01c0_003f},
 	{Function: 0x8000_001d, Index: 1, Flags: sigIdx, Eax: 0x0003_c163, Ebx: 0x03c0_003f},
 	{Function: 0x8000_001e, Eax: 0x7, Ebx: 0x103, Ecx: 0x300},
+	// Leaf 0x80000022: PerfMonV2 and LBR stack; 6 core counters, 16 LBRs,
+	// 4 northbridge counters.
+	{Function: 0x8000_0022, Eax: 0x3, Ebx: 0x1106},
 }
 
 // regWant is one expectation: (reg & mask) == want in leaf fn, subleaf idx.
@@ -181,6 +187,9 @@ func TestFilterCPUIDHidesPowerAndPMU(t *testing.T) {
 	}{
 		{"leaf 6 keeps only ARAT", 0x6, kvm.CPUIDEntry{Function: 0x6, Eax: 1 << 2}},
 		{"leaf 0xA zeroed", 0xa, kvm.CPUIDEntry{Function: 0xa}},
+		{"AMD counter extensions cleared, other features kept", 0x8000_0001,
+			kvm.CPUIDEntry{Function: 0x8000_0001, Ecx: 0x0040_0005, Edx: 0x2fd3_fbff}},
+		{"AMD leaf 0x80000022 zeroed", 0x8000_0022, kvm.CPUIDEntry{Function: 0x8000_0022}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

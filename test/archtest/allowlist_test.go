@@ -74,7 +74,11 @@ var allowList = []rule{
 	// Whole-program tests and what they build.
 	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
 	{pkg: "test/initramfs/init"},
-	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs x86"},
+	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs test/scenario x86"},
+	{pkg: "test/scenario", imports: "loader test/initramfs"},
+	{pkg: "test/nested", imports: "test/initramfs test/nested/plan test/scenario", tests: "test/hosttest"},
+	{pkg: "test/nested/plan", imports: "test/scenario"},
+	{pkg: "test/nested/outerinit", imports: "test/nested/plan test/scenario"},
 	{pkg: "test/perf", tests: "control kvm/kvmtest test/hosttest"},
 	{pkg: "test/archtest"},
 	{pkg: "test/testreport"},

@@ -1,7 +1,10 @@
 // Command testreport reads `go test -json` on stdin and writes what CI's
 // log needs: each package's result, the output of every failed test, every
 // skipped test with its reason, and a last line
-// "N passed, N failed, N skipped" (subtests count). It exits 1 when a test
+// "N passed, N failed, N skipped" (subtests count). A passing test's output
+// stays out, except the notices it logs for CI's log (a line whose message
+// starts with "NOTICE: ", with its continuation lines): the nested tier's
+// wall time and retried stalls. It exits 1 when a test
 // or a package failed, so a pipeline under pipefail fails with go test.
 //
 //	go test -json -count=1 ./... | go run ./test/testreport
@@ -13,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -92,6 +96,7 @@ func (s *summary) testResult(w io.Writer, e event, lines []string) {
 	switch e.Action {
 	case "pass":
 		s.passed++
+		printNotices(w, e, lines)
 	case "fail":
 		s.failed++
 		fmt.Fprintf(w, "--- FAIL: %s %s (%.2fs)\n", e.Package, e.Test, e.Elapsed)
@@ -123,6 +128,28 @@ func (s *summary) pkgResult(w io.Writer, e event, lines []string) {
 				fmt.Fprint(w, l)
 			}
 		}
+	}
+}
+
+// notice is a test log line "    file_test.go:12: NOTICE: ..."; the
+// lines after it that are indented deeper continue it.
+var notice = regexp.MustCompile(`^(\s*)\S+\.go:\d+: NOTICE: `)
+
+// printNotices writes a passing test's notices with their continuation
+// lines.
+func printNotices(w io.Writer, e event, lines []string) {
+	indent := ""
+	for _, l := range lines {
+		if m := notice.FindStringSubmatch(l); m != nil {
+			indent = m[1] + "    "
+			fmt.Fprintf(w, "NOTICE %s %s: %s", e.Package, e.Test, strings.TrimLeft(l, " \t"))
+			continue
+		}
+		if indent != "" && strings.HasPrefix(l, indent) && !isFramework(l) {
+			fmt.Fprint(w, l)
+			continue
+		}
+		indent = ""
 	}
 }
 

@@ -12,6 +12,9 @@ const stream = `{"Action":"start","Package":"ex/a"}
 {"Action":"run","Package":"ex/a","Test":"TestOK"}
 {"Action":"output","Package":"ex/a","Test":"TestOK","Output":"=== RUN   TestOK\n"}
 {"Action":"output","Package":"ex/a","Test":"TestOK","Output":"    a_test.go:9: chatter\n"}
+{"Action":"output","Package":"ex/a","Test":"TestOK","Output":"    a_test.go:10: NOTICE: retried once; its last lines:\n"}
+{"Action":"output","Package":"ex/a","Test":"TestOK","Output":"        stalled here\n"}
+{"Action":"output","Package":"ex/a","Test":"TestOK","Output":"    a_test.go:11: more chatter\n"}
 {"Action":"pass","Package":"ex/a","Test":"TestOK","Elapsed":0.01}
 {"Action":"run","Package":"ex/a","Test":"TestPVM"}
 {"Action":"output","Package":"ex/a","Test":"TestPVM","Output":"=== RUN   TestPVM\n"}
@@ -58,6 +61,7 @@ func TestSummarise(t *testing.T) {
 		"FAIL\tex/c [build failed]\n",
 		"c.go:3:2: undefined: x\n",
 		"ok   ex/d (0.5s)\n",
+		"NOTICE ex/a TestOK: a_test.go:10: NOTICE: retried once; its last lines:\n        stalled here\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)

@@ -8,12 +8,16 @@
 //	GLUE-OK init <check> <details>
 //	GLUE-FAIL init <check> <reason>
 //
-// ending with GLUE-DONE, after which it resets the machine (see finish).
+// ending with GLUE-DONE, after which it ends as glue.hw.end says (see
+// finish).
 //
 // It is static, uses only the standard library, and takes its orders from
 // the kernel command line:
 //
-//	glue.hw=blk,rootfs,rng,net,hvc0   device checks to run, in this order
+//	glue.hw=blk,rootfs,rng,net,hvc0   device checks to run, in this order;
+//	                                  payload checks the initramfs's /payload
+//	glue.hw.end=reset                 after GLUE-DONE: reset (default), poweroff,
+//	                                  or tick (print GLUE-TICK N lines until stopped)
 //	glue.hw.token=STRING              echoed by the cmdline check; the disk marker
 //	glue.hw.rootfs=vdb                the ext4 disk the rootfs check mounts (default vda)
 //	glue.hw.ip=192.0.2.2/24           the guest's address for the net check
@@ -54,6 +58,7 @@ func main() {
 
 	checks := map[string]func(*report, map[string]string){
 		"blk": blkCheck, "rootfs": rootfsCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
+		"payload": payloadCheck,
 	}
 	for _, name := range strings.Split(params["glue.hw"], ",") {
 		if name == "" {
@@ -65,7 +70,7 @@ func main() {
 			r.fail(name, "unknown check in glue.hw")
 		}
 	}
-	finish(r)
+	finish(r, params["glue.hw.end"])
 }
 
 // report writes the markers. Each marker is one write, so a line reaches
@@ -131,22 +136,48 @@ func mountAll(r *report) {
 	r.pass("mounts", strings.Join(mounted, ","))
 }
 
-// finish reports the totals and resets the machine: glue has no ACPI, so
-// a power-off would only halt the CPUs, while a reset through the keyboard
-// controller (reboot=k on the command line) ends glue with status 0. It
-// never returns on success; if the reset fails, init exits, the kernel
-// panics ("Attempted to kill init") and panic=-1 resets instead — the
-// GLUE-FAIL line still tells the test.
-func finish(r *report) {
+// finish reports the totals and ends init as end says:
+//
+//   - "reset" or "": reset the machine. glue has no ACPI, so a power-off
+//     would only halt the CPUs, while a reset through the keyboard
+//     controller (reboot=k on the command line) ends glue with status 0.
+//   - "poweroff": ask the kernel to power off. Without ACPI the kernel has
+//     no way to, returns, and kills init; "Attempted to kill init" panics
+//     and panic=-1 resets. A test sees what glue makes of that.
+//   - "tick": print GLUE-TICK 1, 2, ... every tickInterval until the VM is
+//     stopped, so a test can watch output stop while the VM is paused.
+//
+// On success it never returns; if the reboot call fails, init exits, the
+// kernel panics and panic=-1 resets instead — the GLUE-FAIL line still
+// tells the test.
+func finish(r *report, end string) {
 	if r.fails > 0 {
 		dumpKernelLog(r)
 	}
 	r.line("GLUE-DONE init ok=%d failed=%d", r.ok, r.fails)
 	syscall.Sync()
-	err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_RESTART)
-	r.fail("reset", "reboot(RESTART): %v", err)
+	switch end {
+	case "", "reset":
+		err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_RESTART)
+		r.fail("reset", "reboot(RESTART): %v", err)
+	case "poweroff":
+		err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF)
+		r.fail("poweroff", "reboot(POWER_OFF): %v", err)
+	case "tick":
+		for n := 1; ; n++ {
+			r.line("GLUE-TICK %d", n)
+			time.Sleep(tickInterval)
+		}
+	default:
+		r.fail("end", "unknown glue.hw.end=%q", end)
+	}
 	time.Sleep(time.Second)
 }
+
+// tickInterval spaces the GLUE-TICK lines: often enough that a paused VM's
+// silence shows within a second or two, rarely enough not to flood a slow
+// serial port.
+const tickInterval = 250 * time.Millisecond
 
 // dumpKernelLog prints the kernel's log buffer, which the console no longer
 // shows, so a failed check can be diagnosed from the test's output alone.

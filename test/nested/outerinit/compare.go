@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gluevmm/glue/test/nested/plan"
+	"github.com/gluevmm/glue/test/scenario"
+)
+
+// compare boots c.Scenario c.Boots times under each VMM, in the order of
+// plan.Slot from boot c.From on, and reports each boot as a
+// NESTED-COMPARE line.
+func compare(out *markers, env scenario.Env, c *plan.Compare) {
+	s := c.Scenario
+	glue := append([]string{env.Glue}, s.RunArgs(env, env.Initrd)...)
+	qemu := append([]string{plan.QEMU}, s.QEMUArgs(env, env.Initrd)...)
+	qemuEnv := append(os.Environ(), "LD_LIBRARY_PATH="+strings.Join(c.LibDirs, ":"))
+	for k := c.From; k < 2*c.Boots; k++ {
+		round, vmm := plan.Slot(k)
+		var b plan.Boot
+		if vmm == "glue" {
+			b = measure(glue, nil, env.Deadline)
+		} else {
+			b = measure(qemu, qemuEnv, env.Deadline)
+		}
+		b.VMM, b.Round = vmm, round
+		j, _ := json.Marshal(b)
+		out.line("NESTED-COMPARE %s", j)
+	}
+}
+
+// stallLines is how many of a stalled boot's last lines its report keeps.
+const stallLines = 15
+
+// measure runs argv until init prints GLUE-DONE, kills it there, and
+// returns when init started and finished and what the VMM process used
+// until then. Both VMMs are killed at the same point, so that neither's
+// way of ending a VM counts.
+func measure(argv, environ []string, deadline time.Duration) plan.Boot {
+	var b plan.Boot
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = environ
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Stalled, b.Last = true, []string{err.Error()}
+		return b
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		b.Stalled, b.Last = true, []string{err.Error()}
+		return b
+	}
+	w.Close()
+	lines := make(chan string)
+	go func() {
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			lines <- strings.TrimRight(s.Text(), "\r")
+		}
+		close(lines)
+	}()
+	var last []string
+	done := false
+	for !done {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				b.Exited, done = true, true
+				break
+			}
+			last = append(last[max(0, len(last)-stallLines+1):], l)
+			at := time.Since(start).Seconds()
+			switch {
+			case strings.HasPrefix(l, "GLUE-OK init ") && b.InitSecs == 0:
+				b.InitSecs = at
+			case strings.HasPrefix(l, "GLUE-FAIL init "):
+				b.Fails++
+			case strings.HasPrefix(l, "GLUE-DONE init "):
+				b.DoneSecs, done = at, true
+			}
+		case <-ctx.Done():
+			b.Stalled, done = true, true
+		}
+	}
+	cmd.Process.Kill()
+	go func() {
+		for range lines { // let the reader finish
+		}
+	}()
+	err = cmd.Wait()
+	r.Close()
+	if b.DoneSecs == 0 {
+		b.Last = last
+		if b.Exited {
+			b.Last = append(b.Last, fmt.Sprintf("(the VMM ended before GLUE-DONE: %v)", err))
+		}
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		b.CPUSecs = time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)).Seconds()
+		b.MaxRSSKiB = ru.Maxrss
+	}
+	if b.Stalled && len(b.Last) == 0 {
+		b.Last = []string{fmt.Sprintf("(no output in %v)", deadline)}
+	}
+	return b
+}

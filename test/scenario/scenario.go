@@ -1,0 +1,191 @@
+package scenario
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gluevmm/glue/loader"
+)
+
+// Scenario is one glue VM booting Linux to the test init.
+type Scenario struct {
+	Name   string
+	CPUs   int
+	MemMiB int
+	// ELF boots the vmlinux ELF file (Env.Vmlinux) instead of the
+	// bzImage, which glue would otherwise extract itself: under emulation
+	// that decompression takes most of a minute.
+	ELF bool
+	// Entry are the glue run flags that choose how glue enters the
+	// kernel; none: the 64-bit boot protocol, through the vmlinux that glue
+	// extracts from a bzImage.
+	Entry []string
+	// End is how init ends after its checks (glue.hw.end): "reset",
+	// "poweroff", or "tick" for Control.
+	End string
+	// PayloadMiB > 0 appends an archive with a file of that size to the
+	// initramfs, which init hashes (the large --initrd check).
+	PayloadMiB int
+	// Control runs the VM with --detach and drives it with glue pause,
+	// resume and stop while init prints ticks.
+	Control bool
+}
+
+// All is the tier's scenarios. Each boot costs ~10-25 s inside the
+// emulated machine, so the checks are combined: every scenario checks the
+// command line, CPUs, memory and clock, and each adds one entry path, one
+// way of ending, or the large initramfs.
+var All = []Scenario{
+	{Name: "extracted-elf-1cpu-reset", CPUs: 1, MemMiB: 256, End: "reset"},
+	{Name: "bzimage-entry-2cpu-large-initrd", CPUs: 2, MemMiB: 384, Entry: []string{"--bzimage-entry"},
+		End: "reset", PayloadMiB: 32},
+	{Name: "vmlinux-pvh-4cpu-poweroff", CPUs: 4, MemMiB: 256, ELF: true, Entry: []string{"--boot", "pvh"}, End: "poweroff"},
+	{Name: "vmlinux-control-pause-resume-stop", CPUs: 1, MemMiB: 256, ELF: true, End: "tick", Control: true},
+}
+
+// PVH reports whether s enters the kernel through PVH.
+func (s Scenario) PVH() bool { return slices.Contains(s.Entry, "pvh") }
+
+// WantBoot is what init's boot check must print for s: the
+// type_of_loader and boot protocol version of the boot_params Linux kept.
+// Through the 64-bit boot protocol they are glue's zero page: glue's
+// loader ID 0xff, and the bzImage's setup header, or none for the ELF
+// file. Through PVH Linux builds its own from hvm_start_info: loader
+// 0xb0 (PVH, not Xen) and version 2.12.
+func (s Scenario) WantBoot(env Env) string {
+	switch {
+	case s.PVH():
+		return "loader=0xb0 version=0x020c"
+	case s.ELF:
+		return "loader=0xff version=0x0000"
+	}
+	return "loader=0xff version=" + env.SetupVersion
+}
+
+// SetupVersion returns a bzImage's boot protocol version (setup header
+// offset 0x206) as init's boot check prints it.
+func SetupVersion(bzImage string) (string, error) {
+	b, err := os.ReadFile(bzImage)
+	if err != nil {
+		return "", fmt.Errorf("scenario: %w", err)
+	}
+	if len(b) < 0x208 || string(b[0x202:0x206]) != "HdrS" {
+		return "", fmt.Errorf("scenario: %s is not a bzImage", bzImage)
+	}
+	return fmt.Sprintf("%#04x", binary.LittleEndian.Uint16(b[0x206:])), nil
+}
+
+// Lookup returns the scenario called name.
+func Lookup(name string) (Scenario, bool) {
+	for _, s := range All {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// Env is what a scenario runs with, the same on both hosts.
+type Env struct {
+	Glue    string   // the glue binary
+	Kernel  string   // Debian's bzImage
+	Vmlinux string   // the vmlinux ELF inside it (WriteVmlinux)
+	Initrd  string   // the test initramfs (initramfs.Build)
+	Modules []string // the modules Initrd carries, in load order
+	Token   string   // echoed by init's cmdline check
+	// SetupVersion is Kernel's boot protocol version as init's boot
+	// check prints it (SetupVersion), which glue's zero page carries.
+	SetupVersion string
+	WorkDir      string // for the large initramfs, runtime directories, consoles
+	// Deadline is how long one boot may take before it counts as stalled.
+	Deadline time.Duration
+}
+
+// BaseParams start every scenario's command line: panic=-1 resets at
+// once if init dies, reboot=k makes init's reset go through the i8042,
+// which ends glue with status 0, and quiet keeps the kernel's boot
+// messages off the serial port, which is slow under emulation (init
+// prints the kernel log when a check fails).
+const BaseParams = "console=ttyS0 panic=-1 reboot=k rdinit=/init quiet"
+
+// Params is the kernel command line for s.
+func (s Scenario) Params(env Env) string {
+	p := BaseParams + " glue.hw.token=" + env.Token + " glue.hw.end=" + s.End
+	if s.PayloadMiB > 0 {
+		p += " glue.hw=payload"
+	}
+	return p
+}
+
+// RunArgs are the glue run arguments for s with initrd as its initramfs;
+// --boot-timeline puts glue's boot phases in the log, which says where an
+// emulated machine's time went.
+func (s Scenario) RunArgs(env Env, initrd string) []string {
+	kernel := env.Kernel
+	if s.ELF {
+		kernel = env.Vmlinux
+	}
+	args := []string{"run", "-k", kernel, "--initrd", initrd, "-m", strconv.Itoa(s.MemMiB),
+		"-c", strconv.Itoa(s.CPUs), "--boot-timeline", "-p", s.Params(env)}
+	return append(args, s.Entry...)
+}
+
+// QEMUArgs are the arguments that make QEMU's microvm boot s the way
+// glue does on the same /dev/kvm, for the side-by-side comparison: the
+// vmlinux ELF through PVH (how microvm boots an ELF), the same CPUs,
+// memory, initramfs and command line, an RTC and a serial port, and no
+// ACPI, as glue has none. s must be ELF with PVH.
+func (s Scenario) QEMUArgs(env Env, initrd string) []string {
+	return []string{"-M", "microvm,rtc=on,acpi=off", "-enable-kvm", "-cpu", "host",
+		"-m", strconv.Itoa(s.MemMiB) + "M", "-smp", strconv.Itoa(s.CPUs),
+		"-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
+		"-kernel", env.Vmlinux, "-initrd", initrd, "-append", s.Params(env)}
+}
+
+// Result is what running a scenario showed. It travels as JSON from the
+// emulated machine to the test, without Output, which travels line by
+// line.
+type Result struct {
+	Exit    int       `json:"exit"`    // glue's exit status; -1 when it did not exit by itself
+	Stalled bool      `json:"stalled"` // the deadline passed first
+	Halted  bool      `json:"halted"`  // Linux halted and glue ran on, until killed
+	Secs    float64   `json:"secs"`    // wall time, glue's start to its end
+	End     time.Time `json:"end"`     // the host's clock at the end, for the RTC check
+	// PayloadSHA256 is the hex SHA-256 of the payload packed, if any.
+	PayloadSHA256 string `json:"payload_sha256,omitempty"`
+	// Problems are failures seen while driving the VM (control steps).
+	Problems []string `json:"problems,omitempty"`
+	Output   string   `json:"-"` // glue's stdout and stderr, or the console file
+}
+
+func (r *Result) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// LastLines returns the last n lines of the output, for a stall report.
+func (r Result) LastLines(n int) []string {
+	lines := strings.Split(strings.TrimRight(r.Output, "\n"), "\n")
+	return lines[max(0, len(lines)-n):]
+}
+
+// WriteVmlinux writes the vmlinux ELF inside the bzImage kernel to out,
+// with glue's own extraction (loader.ExtractVmlinux).
+func WriteVmlinux(kernel, out string) error {
+	image, err := os.ReadFile(kernel)
+	if err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	vmlinux, _, err := loader.ExtractVmlinux(image)
+	if err != nil {
+		return fmt.Errorf("scenario: extract the vmlinux of %s: %w", kernel, err)
+	}
+	if err := os.WriteFile(out, vmlinux, 0o644); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	return nil
+}

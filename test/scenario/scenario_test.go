@@ -1,0 +1,234 @@
+package scenario
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testEnv = Env{Token: "c0ffee", Modules: []string{"virtio_mmio"}, SetupVersion: "0x020f", Deadline: time.Minute}
+
+// initOutput is what init prints for s when everything is right.
+func initOutput(s Scenario, end time.Time, payloadSHA string) string {
+	lines := []string{
+		"glue: VM name vm-1",
+		"GLUE-OK init mounts proc,sysfs,devtmpfs",
+		"GLUE-OK init pid1 pid=1",
+		"GLUE-OK init cmdline token=" + testEnv.Token,
+		"GLUE-OK init boot " + s.WantBoot(testEnv),
+		fmt.Sprintf("GLUE-OK init cpus online=0-%d n=%d", s.CPUs-1, s.CPUs),
+		fmt.Sprintf("GLUE-OK init mem total-kib=%d", s.MemMiB*1024*8/10),
+		fmt.Sprintf("GLUE-OK init rtc since-epoch=%d driver=rtc_cmos", end.Unix()-20),
+		"GLUE-OK init modules loaded=virtio_mmio",
+		"GLUE-OK init virtio devices=0 ids=",
+	}
+	if s.PayloadMiB > 0 {
+		lines = append(lines, fmt.Sprintf("GLUE-OK init payload bytes=%d sha256=%s", s.PayloadMiB<<20, payloadSHA))
+	}
+	return strings.Join(append(lines, "GLUE-DONE init ok=9 failed=0", "[ 17.4] reboot: Restarting system"), "\r\n") + "\r\n"
+}
+
+// Each case breaks one thing a scenario checks and names the complaint
+// Verify must make; "" means it must pass.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	end := time.Unix(1_796_286_184, 0)
+	sha := strings.Repeat("ab", 32)
+	large, _ := Lookup("bzimage-entry-2cpu-large-initrd")
+	poweroff, _ := Lookup("vmlinux-pvh-4cpu-poweroff")
+	good := func(s Scenario) Result {
+		return Result{Exit: 0, End: end, PayloadSHA256: sha, Output: initOutput(s, end, sha)}
+	}
+	edit := func(s Scenario, f func(*Result)) Result { r := good(s); f(&r); return r }
+	replace := func(s Scenario, old, new string) Result {
+		return edit(s, func(r *Result) { r.Output = strings.Replace(r.Output, old, new, 1) })
+	}
+	tests := []struct {
+		name string
+		s    Scenario
+		r    Result
+		want string
+	}{
+		{"all right", large, good(large), ""},
+		{"glue failed", large, edit(large, func(r *Result) { r.Exit = 1 }), "glue exit 1"},
+		{"stalled", large, edit(large, func(r *Result) { r.Stalled, r.Exit = true, -1 }), "stalled"},
+		{"a control step failed", large, edit(large, func(r *Result) { r.Problems = []string{"console advanced while paused"} }),
+			"console advanced while paused"},
+		{"init failed a check", large, replace(large, "GLUE-OK init rtc", "GLUE-FAIL init rtc no clock\r\nGLUE-OK init rtc"), "init: rtc no clock"},
+		{"init did not finish", large, replace(large, "GLUE-DONE", "GLUE-NOT-DONE"), "no GLUE-DONE"},
+		{"panic", large, replace(large, "GLUE-DONE", "Kernel panic - not syncing: VFS\r\nGLUE-DONE"), "the kernel panicked"},
+		{"init not pid 1", large, replace(large, "pid=1", "pid=7"), `pid1: pid="7"`},
+		{"a mount missing", large, replace(large, "mounts proc,sysfs,devtmpfs", "mounts proc,sysfs"), "mounts"},
+		{"a virtio device appeared", large, replace(large, "devices=0", "devices=1"), "virtio: devices"},
+		{"wrong token", large, replace(large, "token="+testEnv.Token, "token=other"), `cmdline: token="other"`},
+		{"zero page without the bzImage's header", large, replace(large, "version=0x020f", "version=0x0000"), "boot_params"},
+		{"PVH entered through the zero page", poweroff, replace(poweroff, "loader=0xb0", "loader=0xff"), "boot_params"},
+		{"wrong CPU count", large, replace(large, "n=2", "n=1"), `cpus: n="1", want "2"`},
+		{"too little memory", large, replace(large, "total-kib=", "total-kib=1"), "MemTotal"},
+		{"clock off", large, replace(large, "since-epoch=", "since-epoch=1"), "RTC"},
+		{"module missing", large, replace(large, "loaded=virtio_mmio", "loaded="), "modules: loaded"},
+		{"payload cut short", large, replace(large, "bytes=", "bytes=1"), "payload: bytes"},
+		{"payload changed", large, edit(large, func(r *Result) { r.PayloadSHA256 = "00" }), "payload: sha256"},
+		{"halted instead of reset", large, edit(large, func(r *Result) { r.Halted, r.Exit = true, -1 }), "Linux halted"},
+		{"power-off gap is left to the caller", poweroff, edit(poweroff, func(r *Result) { r.Halted, r.Exit = true, -1 }), ""},
+		{"power-off that ends glue", poweroff, good(poweroff), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			errs := Verify(tt.s, testEnv, tt.r)
+			if tt.want == "" {
+				if len(errs) > 0 {
+					t.Errorf("Verify: %q, want no complaint", errs)
+				}
+				return
+			}
+			if !strings.Contains(strings.Join(errs, "\n"), tt.want) {
+				t.Errorf("Verify: %q, want one saying %q", errs, tt.want)
+			}
+		})
+	}
+}
+
+func TestPoweroffGap(t *testing.T) {
+	t.Parallel()
+	poweroff, _ := Lookup("vmlinux-pvh-4cpu-poweroff")
+	reset, _ := Lookup("extracted-elf-1cpu-reset")
+	if PoweroffGap(poweroff, Result{Halted: true}) == "" {
+		t.Error("a halted power-off is not reported as the gap")
+	}
+	if gap := PoweroffGap(poweroff, Result{}); gap != "" {
+		t.Errorf("a power-off that ended glue is reported as a gap: %s", gap)
+	}
+	if gap := PoweroffGap(reset, Result{Halted: true}); gap != "" {
+		t.Errorf("a halted reset scenario is excused as the power-off gap: %s", gap)
+	}
+}
+
+// The payload archive follows the base archive at a 4-byte boundary and
+// holds PayloadFile with the counter content whose digest is returned.
+func TestWritePayloadInitrd(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.cpio")
+	baseData := []byte("first archive, 31 bytes long...")
+	if err := os.WriteFile(base, baseData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const size = 1 << 16
+	out, digest, err := WritePayloadInitrd(base, filepath.Join(dir, "out.cpio"), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b[:len(baseData)]) != string(baseData) || b[len(baseData)] != 0 {
+		t.Fatalf("archive does not start with the base archive and its padding: %q", b[:40])
+	}
+	second := b[32:] // 31 bytes, padded to 32
+	const nameOff, sizeField = 110, 6 + 6*8
+	if string(second[:6]) != "070701" || string(second[nameOff:nameOff+len(PayloadFile)]) != PayloadFile {
+		t.Fatalf("no newc entry for %s at offset 32: %q", PayloadFile, second[:nameOff+8])
+	}
+	if n, _ := strconv.ParseUint(string(second[sizeField:sizeField+8]), 16, 32); n != size {
+		t.Fatalf("file size field %d, want %d", n, size)
+	}
+	dataOff := (nameOff + len(PayloadFile) + 1 + 3) &^ 3
+	data := second[dataOff : dataOff+size]
+	for off := 0; off < size; off += 8 {
+		if v := binary.LittleEndian.Uint64(data[off:]); v != uint64(off) {
+			t.Fatalf("payload at %d is %d, want its offset", off, v)
+		}
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != digest {
+		t.Errorf("digest %s is not the payload's", digest)
+	}
+}
+
+// Every scenario is runnable: a unique name, CPUs and memory, a known
+// way of ending, and Control only with ticks to watch.
+func TestTable(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, s := range All {
+		if seen[s.Name] || s.Name == "" || strings.ContainsAny(s.Name, " ,/|") {
+			t.Errorf("%q: empty, repeated, or not usable as a subtest and marker name", s.Name)
+		}
+		seen[s.Name] = true
+		if s.CPUs < 1 || s.MemMiB < 128 {
+			t.Errorf("%s: %d CPUs, %d MiB", s.Name, s.CPUs, s.MemMiB)
+		}
+		if ends := map[string]bool{"reset": !s.Control, "poweroff": !s.Control, "tick": s.Control}; !ends[s.End] {
+			t.Errorf("%s: End %q with Control %v", s.Name, s.End, s.Control)
+		}
+	}
+}
+
+// Each entry path leaves its own boot_params: glue's zero page with the
+// bzImage's header, glue's zero page of an ELF file (no header), or the
+// ones Linux's PVH code builds.
+func TestWantBoot(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		s    Scenario
+		want string
+	}{
+		{Scenario{Name: "extracted"}, "loader=0xff version=0x020f"},
+		{Scenario{Name: "bzimage-entry", Entry: []string{"--bzimage-entry"}}, "loader=0xff version=0x020f"},
+		{Scenario{Name: "elf", ELF: true}, "loader=0xff version=0x0000"},
+		{Scenario{Name: "elf-pvh", ELF: true, Entry: []string{"--boot", "pvh"}}, "loader=0xb0 version=0x020c"},
+		{Scenario{Name: "bzimage-pvh", Entry: []string{"--boot", "pvh"}}, "loader=0xb0 version=0x020c"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.WantBoot(testEnv); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.s.Name, got, tt.want)
+		}
+	}
+}
+
+// settle waits for a file to stop growing, and gives up after its limit
+// when it never does (a pause that did not pause).
+func TestFollowerSettle(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "console")
+	if err := os.WriteFile(path, []byte("GLUE-TICK 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{path: path, live: io.Discard}
+	if !f.settle(context.Background(), 300*time.Millisecond, 5*time.Second) {
+		t.Error("a file that does not grow did not settle")
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for n := 2; ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			out, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(out, "GLUE-TICK %d\n", n)
+			out.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if f.settle(ctx, 300*time.Millisecond, time.Second) {
+		t.Error("a file that keeps growing settled")
+	}
+	if ctx.Err() != nil {
+		t.Error("settle gave up only when its context ended, not at its limit")
+	}
+}
