@@ -26,6 +26,9 @@ time may be attached.`,
 			if name == "" {
 				return usageErrorf("--name: which VM? (glue list shows them)")
 			}
+			if err := control.ValidName(name); err != nil {
+				return usageErrorf("--name: %w", err)
+			}
 			dir, err := g.dir()
 			if err != nil {
 				return err

@@ -12,7 +12,7 @@ import (
 //
 //	--disk FILE | --disk path=FILE,ro=on
 //	--net tap=NAME[,mac=MAC]
-//	--console serial|virtio|FILE|file=FILE[,virtio]
+//	--console serial|virtio|file=FILE|virtio,file=FILE
 
 // options splits "k=v,k2=v2" into a map; a bare first word is stored under
 // bareKey. Unknown keys are an error naming the allowed ones.
@@ -78,24 +78,29 @@ func parseNet(s string) (vmm.Net, error) {
 }
 
 // parseConsole returns the console device and the output file ("" for
-// stdout). A bare word that is not a device name is a file, as before
-// virtio-console existed.
+// stdout). A file must be given as file=FILE: a bare word that is not a
+// device is refused, so that a typo ("--console virito") is not silently
+// taken for a file name.
 func parseConsole(s string) (vmm.ConsoleDevice, string, error) {
 	var dev vmm.ConsoleDevice
-	file := ""
+	file, haveFile := "", false
 	for part := range strings.SplitSeq(s, ",") {
 		switch {
-		case part == "":
+		case part == "" && s == "":
 		case part == "serial":
 			dev = vmm.ConsoleSerial
 		case part == "virtio":
 			dev = vmm.ConsoleVirtio
 		case strings.HasPrefix(part, "file="):
-			file = strings.TrimPrefix(part, "file=")
-		case part != "" && !strings.Contains(part, "=") && file == "":
-			file = part
+			if haveFile {
+				return "", "", fmt.Errorf("file= given twice")
+			}
+			file, haveFile = strings.TrimPrefix(part, "file="), true
+			if file == "" {
+				return "", "", fmt.Errorf("file= names no file")
+			}
 		default:
-			return "", "", fmt.Errorf("%q: want serial, virtio, FILE or file=FILE", part)
+			return "", "", fmt.Errorf("%q: want serial, virtio and/or file=FILE", part)
 		}
 	}
 	return dev, file, nil

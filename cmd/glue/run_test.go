@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func TestParseMiB(t *testing.T) {
 	t.Parallel()
@@ -53,5 +56,20 @@ func TestExitStatus(t *testing.T) {
 				t.Fatalf("glue %v exited %d, want %d", tc.args, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestUserMessageDropsPackagePrefixes(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"loader: open /x: no such file or directory", "open /x: no such file or directory"},
+		{"--kernel: loader: bzImage: vmm: too big", "--kernel: bzImage: too big"},
+		{"control: VM \"a\" in /run/glue: not running", "VM \"a\" in /run/glue: not running"},
+		{"--name: name: vmm-ish", "--name: name: vmm-ish"},
+	}
+	for _, tt := range tests {
+		if got := userMessage(errors.New(tt.in)); got != tt.want {
+			t.Errorf("userMessage(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

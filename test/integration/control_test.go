@@ -120,7 +120,7 @@ func TestFeaturesControlSession(t *testing.T) {
 	dir := vmDir(t)
 	logs := t.TempDir()
 	a := counterFile(filepath.Join(logs, "a.log"))
-	detach(t, dir, "-n", "alpha", "-c", "2", "-m", "64", "--console", string(a), "-p", "glue.test=counter")
+	detach(t, dir, "-n", "alpha", "-c", "2", "-m", "64", "--console", "file="+string(a), "-p", "glue.test=counter")
 	if name := detach(t, dir, "-m", "32", "-p", "glue.test=counter"); !strings.HasPrefix(name, "vm-") {
 		t.Fatalf("generated name %q", name)
 	}
