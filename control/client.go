@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -87,24 +88,50 @@ func (c *Client) Stop(ctx context.Context) error {
 
 // Console attaches to the guest console. Reads return the console history,
 // then live output; writes go to the guest's console input; Close
-// detaches. ctx bounds attaching only. Only one client may be attached: a
-// second gets an *Error with CodeBusy.
+// detaches, and returns once the server has released the console (at most
+// DetachTimeout), so that attaching again right after it succeeds. ctx
+// bounds attaching only. Only one client may be attached: a second gets an
+// *Error with CodeBusy.
 func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
 	nc, br, _, err := c.roundTrip(ctx, OpConsole)
 	if err != nil {
 		return nil, err
 	}
-	return &consoleStream{Reader: br, Conn: nc}, nil
+	return &consoleStream{UnixConn: nc.(*net.UnixConn), br: br}, nil
 }
+
+// DetachTimeout bounds how long a console stream's Close waits for the
+// server to confirm the detach.
+const DetachTimeout = 2 * time.Second
 
 // consoleStream reads through the buffered reader that read the reply, so
-// console bytes that arrived with it are not lost.
+// console bytes that arrived with it are not lost. Reads are serialized
+// with Close's drain (readMu): a caller may read in one goroutine and
+// close in another.
 type consoleStream struct {
-	*bufio.Reader
-	net.Conn
+	*net.UnixConn
+	br     *bufio.Reader
+	readMu sync.Mutex
 }
 
-func (s *consoleStream) Read(p []byte) (int, error) { return s.Reader.Read(p) }
+func (s *consoleStream) Read(p []byte) (int, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	return s.br.Read(p)
+}
+
+// Close detaches: it ends the client's side, then waits for the server to
+// end its own, which it does once the console is free again (output still
+// arriving meanwhile is discarded).
+func (s *consoleStream) Close() error {
+	if err := s.CloseWrite(); err == nil {
+		s.SetReadDeadline(time.Now().Add(DetachTimeout))
+		s.readMu.Lock()
+		io.Copy(io.Discard, s.br)
+		s.readMu.Unlock()
+	}
+	return s.UnixConn.Close()
+}
 
 func (c *Client) do(ctx context.Context, op Op) (*Response, error) {
 	nc, _, resp, err := c.roundTrip(ctx, op)
