@@ -106,6 +106,14 @@ func TestCLIBadInputEverySubcommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	cpuLimit := min(maxVCPUs(t), 254) // KVM's, or the boot tables' 254
+	// A sparse 1 GiB "kernel": refused from its size, never read.
+	huge := dir + "/huge"
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<30); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		args   []string
@@ -118,6 +126,7 @@ func TestCLIBadInputEverySubcommand(t *testing.T) {
 		{"run: runtime dir is a file", []string{"--runtime-dir", notADir, "run"}, "--runtime-dir", "not a directory"},
 		{"run: runtime dir under a file", []string{"--runtime-dir", notADir + "/x", "run"}, "--runtime-dir", ""},
 		{"run: cpus over the limit that applies", []string{"run", "-c", strconv.Itoa(cpuLimit + 1)}, "--cpus", "at most " + strconv.Itoa(cpuLimit)},
+		{"run: kernel file larger than guest memory", []string{"run", "-m", "64", "-k", huge}, "--mem", "larger than guest RAM"},
 		{"run: empty kernel", []string{"run", "-k", ""}, "--kernel", "empty"},
 		{"run: empty name", []string{"run", "-n", ""}, "--name", "empty"},
 		{"run: empty initrd", []string{"run", "--initrd", ""}, "--initrd", "empty"},
