@@ -97,7 +97,7 @@ func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &consoleStream{UnixConn: nc.(*net.UnixConn), br: br}, nil
+	return &consoleStream{Conn: nc, unix: nc.(*net.UnixConn), br: br}, nil
 }
 
 // DetachTimeout bounds how long a console stream's Close waits for the
@@ -108,8 +108,13 @@ const DetachTimeout = 2 * time.Second
 // console bytes that arrived with it are not lost. Reads are serialized
 // with Close's drain (readMu): a caller may read in one goroutine and
 // close in another.
+//
+// It embeds net.Conn, not *net.UnixConn: the latter's SyscallConn would
+// let io.Copy into an *os.File splice from the socket itself, skipping
+// what br holds.
 type consoleStream struct {
-	*net.UnixConn
+	net.Conn
+	unix   *net.UnixConn // for CloseWrite
 	br     *bufio.Reader
 	readMu sync.Mutex
 }
@@ -124,13 +129,13 @@ func (s *consoleStream) Read(p []byte) (int, error) {
 // end its own, which it does once the console is free again (output still
 // arriving meanwhile is discarded).
 func (s *consoleStream) Close() error {
-	if err := s.CloseWrite(); err == nil {
+	if err := s.unix.CloseWrite(); err == nil {
 		s.SetReadDeadline(time.Now().Add(DetachTimeout))
 		s.readMu.Lock()
 		io.Copy(io.Discard, s.br)
 		s.readMu.Unlock()
 	}
-	return s.UnixConn.Close()
+	return s.Conn.Close()
 }
 
 func (c *Client) do(ctx context.Context, op Op) (*Response, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -308,5 +309,21 @@ func TestConsoleReattachRightAfterDetach(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A console stream must not offer its socket as a syscall.Conn: io.Copy
+// to an *os.File (glue console's stdout) would then splice from the socket
+// directly and skip the console bytes that arrived with the reply.
+func TestConsoleStreamHidesItsSocket(t *testing.T) {
+	t.Parallel()
+	_, dir := startServer(t, "hidden", newFake(), nil)
+	stream, err := dial(t, dir, "hidden").Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if _, ok := stream.(syscall.Conn); ok {
+		t.Fatal("the console stream is a syscall.Conn")
 	}
 }
