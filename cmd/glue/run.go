@@ -188,7 +188,8 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 		return startDetached(f)
 	}
 	status := detachedStatus() // nil unless this is the child of --detach
-	err = serveVM(ctx, g, f, cfg, status)
+	// Classified here, so that a detached child reports the same status.
+	err = runtimeDirFlagError(serveVM(ctx, g, f, cfg, status))
 	if status != nil && err != nil {
 		status.fail(err)
 	}

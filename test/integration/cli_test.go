@@ -124,6 +124,7 @@ func TestCLIBadInputEverySubcommand(t *testing.T) {
 		{"glue: unknown subcommand", []string{"frob"}, "frob", ""},
 
 		{"run: runtime dir is a file", []string{"--runtime-dir", notADir, "run"}, "--runtime-dir", "not a directory"},
+		{"run --detach: runtime dir is a file", []string{"--runtime-dir", notADir, "run", "--detach"}, "--runtime-dir", "not a directory"},
 		{"run: runtime dir under a file", []string{"--runtime-dir", notADir + "/x", "run"}, "--runtime-dir", ""},
 		{"run: cpus over the limit that applies", []string{"run", "-c", strconv.Itoa(cpuLimit + 1)}, "--cpus", "at most " + strconv.Itoa(cpuLimit)},
 		{"run: kernel file larger than guest memory", []string{"run", "-m", "64", "-k", huge}, "--mem", "larger than guest RAM"},
