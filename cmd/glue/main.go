@@ -75,7 +75,8 @@ Without --kernel, 'glue run' boots glue's own built-in test guest, which reports
 the vCPUs, memory and devices it finds.
 
 Exit status: 0 when the guest reset or powered off or the VM was stopped,
-1 when the VM failed (the reason is printed on one line), 2 for bad flags.`,
+1 when the VM failed (the reason is printed on one line), 2 for bad flags
+or bad input (files, names, --runtime-dir) in any subcommand.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

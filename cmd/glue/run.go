@@ -98,7 +98,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.consolePath, "console", "",
 		"console `DEVICE`: serial (COM1, default) or virtio (hvc0), and/or file=FILE to write its output to FILE instead of stdout (e.g. virtio,file=out.log)")
 	fl.StringArrayVarP(&f.disks, "disk", "d", nil, "raw disk image as a virtio-blk device: `SPEC` is FILE or path=FILE,ro=on (repeatable)")
-	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC] (repeatable)")
+	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC] (repeatable; a missing tap is created, and glue says so)")
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
 	fl.BoolVar(&f.rng, "rng", false, "add a virtio-rng entropy device fed from the host's crypto/rand")
