@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -91,24 +92,55 @@ func (c *Client) Stop(ctx context.Context, grace time.Duration) error {
 
 // Console attaches to the guest console. Reads return the console history,
 // then live output; writes go to the guest's console input; Close
-// detaches. ctx bounds attaching only. Only one client may be attached: a
-// second gets an *Error with CodeBusy.
+// detaches, and returns once the server has released the console (at most
+// DetachTimeout), so that attaching again right after it succeeds. ctx
+// bounds attaching only. Only one client may be attached: a second gets an
+// *Error with CodeBusy.
 func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
 	nc, br, _, err := c.roundTrip(ctx, Request{Version: Version, Op: OpConsole})
 	if err != nil {
 		return nil, err
 	}
-	return &consoleStream{Reader: br, Conn: nc}, nil
+	return &consoleStream{Conn: nc, unix: nc.(*net.UnixConn), br: br}, nil
 }
+
+// DetachTimeout bounds how long a console stream's Close waits for the
+// server to confirm the detach.
+const DetachTimeout = 2 * time.Second
 
 // consoleStream reads through the buffered reader that read the reply, so
-// console bytes that arrived with it are not lost.
+// console bytes that arrived with it are not lost. Reads are serialized
+// with Close's drain (readMu): a caller may read in one goroutine and
+// close in another.
+//
+// It embeds net.Conn, not *net.UnixConn: the latter's SyscallConn would
+// let io.Copy into an *os.File splice from the socket itself, skipping
+// what br holds.
 type consoleStream struct {
-	*bufio.Reader
 	net.Conn
+	unix   *net.UnixConn // for CloseWrite
+	br     *bufio.Reader
+	readMu sync.Mutex
 }
 
-func (s *consoleStream) Read(p []byte) (int, error) { return s.Reader.Read(p) }
+func (s *consoleStream) Read(p []byte) (int, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	return s.br.Read(p)
+}
+
+// Close detaches: it ends the client's side, then waits for the server to
+// end its own, which it does once the console is free again (output still
+// arriving meanwhile is discarded).
+func (s *consoleStream) Close() error {
+	if err := s.unix.CloseWrite(); err == nil {
+		s.SetReadDeadline(time.Now().Add(DetachTimeout))
+		s.readMu.Lock()
+		io.Copy(io.Discard, s.br)
+		s.readMu.Unlock()
+	}
+	return s.Conn.Close()
+}
 
 func (c *Client) do(ctx context.Context, op Op) (*Response, error) {
 	return c.send(ctx, Request{Version: Version, Op: op})

@@ -2,10 +2,12 @@ package control
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -205,12 +207,11 @@ func TestConsoleThroughServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stream.Close() // detach
-	var again io.ReadWriteCloser
-	eventually(t, "a new attach after detach", func() bool {
-		again, err = c.Console(testCtx(t))
-		return err == nil
-	})
+	stream.Close() // detach: the console is free once Close returns
+	again, err := c.Console(testCtx(t))
+	if err != nil {
+		t.Fatalf("attach right after detach: %v", err)
+	}
 	// History again: everything so far fits in the 64-byte ring.
 	if got := readN(t, again, len("history\nlive output\n")); got != "history\nlive output\n" {
 		t.Fatalf("history after re-attach: %q", got)
@@ -262,4 +263,67 @@ func TestNoConsole(t *testing.T) {
 	_, dir := startServer(t, "headless", fake, nil)
 	_, err := dial(t, dir, "headless").Console(testCtx(t))
 	wantCode(t, err, CodeUnavailable)
+}
+
+// stuckInputTarget is a VM whose guest never takes console input.
+type stuckInputTarget struct{ *fakeTarget }
+
+func (t stuckInputTarget) Console() ConsolePort {
+	return NewConsolePort(t.console, func(ctx context.Context, _ []byte) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+}
+
+// Once a console stream's Close returns, the console is free: attaching
+// again at once succeeds, even while what the client typed last still
+// waits for the guest.
+func TestConsoleReattachRightAfterDetach(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		target Target
+		typed  string
+		rounds int
+	}{
+		{"guest takes input", newFake(), "", 200},
+		{"guest takes no input", stuckInputTarget{newFake()}, "typed last\n", 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, dir := startServer(t, "reattach", tc.target, nil)
+			c := dial(t, dir, "reattach")
+			for i := range tc.rounds {
+				stream, err := c.Console(testCtx(t))
+				if err != nil {
+					t.Fatalf("attach %d: %v", i, err)
+				}
+				if tc.typed != "" {
+					if _, err := stream.Write([]byte(tc.typed)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := stream.Close(); err != nil {
+					t.Fatalf("detach %d: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+// A console stream must not offer its socket as a syscall.Conn: io.Copy
+// to an *os.File (glue console's stdout) would then splice from the socket
+// directly and skip the console bytes that arrived with the reply.
+func TestConsoleStreamHidesItsSocket(t *testing.T) {
+	t.Parallel()
+	_, dir := startServer(t, "hidden", newFake(), nil)
+	stream, err := dial(t, dir, "hidden").Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if _, ok := stream.(syscall.Conn); ok {
+		t.Fatal("the console stream is a syscall.Conn")
+	}
 }

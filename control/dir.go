@@ -18,6 +18,21 @@ const EnvRuntimeDir = "GLUE_RUNTIME_DIR"
 // always NUL-terminates it.
 const maxSocketPath = 108 - 1
 
+// DirError is a runtime directory that cannot be used: not a directory,
+// a symbolic link, another user's, open to others, or not creatable. A CLI
+// reports it as a bad --runtime-dir.
+type DirError struct {
+	Dir string
+	Err error
+}
+
+func (e *DirError) Error() string { return e.Err.Error() }
+func (e *DirError) Unwrap() error { return e.Err }
+
+func dirError(dir, format string, args ...any) error {
+	return &DirError{Dir: dir, Err: fmt.Errorf(format, args...)}
+}
+
 // RuntimeDir returns the directory holding the VMs' sockets and locks:
 // override if not empty (the CLI's --runtime-dir), else $GLUE_RUNTIME_DIR,
 // else /run/glue for root, else $XDG_RUNTIME_DIR/glue, else
@@ -44,7 +59,7 @@ func runtimeDir(override string, getenv func(string) string, euid int, tmp strin
 	// directory of the client.
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", fmt.Errorf("control: runtime dir %s: %w", dir, err)
+		return "", dirError(dir, "control: runtime dir %s: %w", dir, err)
 	}
 	return abs, nil
 }
@@ -65,7 +80,7 @@ func EnsureDir(dir string) error {
 		created = true
 	case errors.Is(err, fs.ErrExist):
 	default:
-		return fmt.Errorf("control: runtime dir: %w", err)
+		return dirError(dir, "control: runtime dir: %w", err)
 	}
 	fd, st, err := openDir(dir)
 	if err != nil {
@@ -73,18 +88,18 @@ func EnsureDir(dir string) error {
 	}
 	defer unix.Close(fd)
 	if int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("control: runtime dir %s is owned by uid %d, not by uid %d: refusing to use it", dir, st.Uid, os.Geteuid())
+		return dirError(dir, "control: runtime dir %s is owned by uid %d, not by uid %d: refusing to use it", dir, st.Uid, os.Geteuid())
 	}
 	perm := st.Mode & 0o7777
 	if created && perm != 0o700 {
 		// A umask narrower than 077 took bits away; ours, so restore.
 		if err := unix.Fchmod(fd, 0o700); err != nil {
-			return fmt.Errorf("control: runtime dir %s: chmod: %w", dir, err)
+			return dirError(dir, "control: runtime dir %s: chmod: %w", dir, err)
 		}
 		perm = 0o700
 	}
 	if perm != 0o700 {
-		return fmt.Errorf("control: runtime dir %s has mode %04o, want 0700 (chmod 700 %s): refusing to use it", dir, perm, dir)
+		return dirError(dir, "control: runtime dir %s has mode %04o, want 0700 (chmod 700 %s): refusing to use it", dir, perm, dir)
 	}
 	return nil
 }
@@ -99,10 +114,10 @@ func checkDir(dir string) error {
 	}
 	unix.Close(fd)
 	if euid := os.Geteuid(); int(st.Uid) != euid && euid != 0 {
-		return fmt.Errorf("control: runtime dir %s is owned by uid %d, not by uid %d: refusing to use it", dir, st.Uid, euid)
+		return dirError(dir, "control: runtime dir %s is owned by uid %d, not by uid %d: refusing to use it", dir, st.Uid, euid)
 	}
 	if perm := st.Mode & 0o7777; perm&0o077 != 0 {
-		return fmt.Errorf("control: runtime dir %s has mode %04o, want 0700 (chmod 700 %s): refusing to use it", dir, perm, dir)
+		return dirError(dir, "control: runtime dir %s has mode %04o, want 0700 (chmod 700 %s): refusing to use it", dir, perm, dir)
 	}
 	return nil
 }
@@ -112,19 +127,19 @@ func openDir(dir string) (int, *unix.Stat_t, error) {
 	if err == unix.ELOOP || err == unix.ENOTDIR {
 		// Either errno can mean a link here; Lstat says which it was.
 		if fi, lerr := os.Lstat(dir); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return -1, nil, fmt.Errorf("control: runtime dir %s is a symbolic link: refusing to use it", dir)
+			return -1, nil, dirError(dir, "control: runtime dir %s is a symbolic link: refusing to use it", dir)
 		}
 	}
 	switch {
 	case errors.Is(err, unix.ENOTDIR):
-		return -1, nil, fmt.Errorf("control: runtime dir %s is not a directory", dir)
+		return -1, nil, dirError(dir, "control: runtime dir %s is not a directory", dir)
 	case err != nil:
-		return -1, nil, fmt.Errorf("control: runtime dir %s: %w", dir, err)
+		return -1, nil, dirError(dir, "control: runtime dir %s: %w", dir, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, nil, fmt.Errorf("control: runtime dir %s: fstat: %w", dir, err)
+		return -1, nil, dirError(dir, "control: runtime dir %s: fstat: %w", dir, err)
 	}
 	return fd, &st, nil
 }

@@ -149,7 +149,9 @@ type wireRequest struct {
 
 // DecodeRequest parses one request line (without or with its trailing
 // newline). It never panics; on failure the *Error is what the server sends
-// back. Unknown fields are ignored: a newer client may add optional ones.
+// back. Decoding is strict: an unknown, duplicate or case-mismatched key is
+// CodeBadRequest (after the version check: another version may have other
+// fields).
 func DecodeRequest(line []byte) (Request, *Error) {
 	if len(line) > MaxRequestSize {
 		return Request{}, errorf(CodeTooLarge, "request is %d bytes; the limit is %d", len(line), MaxRequestSize)
@@ -173,6 +175,9 @@ func DecodeRequest(line []byte) (Request, *Error) {
 	}
 	if *w.Version != Version {
 		return Request{}, errorf(CodeUnsupportedVersion, "version %d is not supported; this server speaks version %d", *w.Version, Version)
+	}
+	if e := checkKeys(line, requestKeys); e != nil {
+		return Request{}, e
 	}
 	if w.Op == nil || *w.Op == "" {
 		return Request{}, errorf(CodeBadRequest, "request has no op")

@@ -118,7 +118,9 @@ func TestBadRequestsKeepServing(t *testing.T) {
 		{"too large", big, CodeTooLarge},
 		{"too large without newline", strings.Repeat("{", 1<<20), CodeTooLarge},
 		{"no trailing newline", `{"version":1,"op":"info"}`, ""},
-		{"unknown field", `{"version":1,"op":"info","trace":true}` + "\n", ""},
+		{"unknown field", `{"version":1,"op":"info","trace":true}` + "\n", CodeBadRequest},
+		{"duplicate field", `{"version":1,"op":"stop","op":"info"}` + "\n", CodeBadRequest},
+		{"key case mismatch", `{"version":1,"Op":"info"}` + "\n", CodeBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

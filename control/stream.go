@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,9 +46,17 @@ func (s *Server) console(c *conn, br *bufio.Reader, t Target) {
 	s.log().Info("control: console attached", "vm", s.name)
 	defer s.log().Info("control: console detached", "vm", s.name)
 
+	var detached atomic.Bool // the client closed its side
 	var wg sync.WaitGroup
 	wg.Go(func() { // guest output to the client
 		io.Copy(c, out)
+		if detached.Load() {
+			// The slot is free already: ending our side tells the
+			// client so (Client.Console's Close waits for it), while
+			// what it typed last still drains to the guest below.
+			c.CloseWrite()
+			return
+		}
 		// The console ended or the client is gone (the write failed).
 		cancel()
 	})
@@ -68,8 +77,11 @@ func (s *Server) console(c *conn, br *bufio.Reader, t Target) {
 				if !errors.Is(err, io.EOF) {
 					cancel()
 				}
-				// The client closed: detach, after giving what it
-				// typed last a moment to reach the guest.
+				// The client closed: detach at once, so that it (or
+				// another) can attach again right away, and give what
+				// it typed last a moment to reach the guest.
+				detached.Store(true)
+				out.Close()
 				time.AfterFunc(s.readTimeout(), cancel)
 				return
 			}

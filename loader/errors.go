@@ -41,12 +41,14 @@ var (
 	ErrPayloadTooLarge        = errors.New("decompressed payload too large")
 
 	// Files, initrd, command line.
-	ErrNotRegularFile   = errors.New("not a regular file")
-	ErrFileTooLarge     = errors.New("file too large")
-	ErrInitrdEmpty      = errors.New("initrd is empty")
-	ErrInitrdDoesNotFit = errors.New("initrd does not fit in guest RAM")
-	ErrCmdlineInvalid   = errors.New("invalid kernel command line parameter")
-	ErrCmdlineTooLong   = errors.New("kernel command line too long")
+	ErrNotRegularFile = errors.New("not a regular file")
+	ErrFileTooLarge   = errors.New("file too large")
+	// ErrFileLargerThanRAM also matches ErrFileTooLarge.
+	ErrFileLargerThanRAM = errors.New("file larger than guest RAM")
+	ErrInitrdEmpty       = errors.New("initrd is empty")
+	ErrInitrdDoesNotFit  = errors.New("initrd does not fit in guest RAM")
+	ErrCmdlineInvalid    = errors.New("invalid kernel command line parameter")
+	ErrCmdlineTooLong    = errors.New("kernel command line too long")
 )
 
 // loadError is an error with a precise message that matches one of the

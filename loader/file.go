@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -13,9 +14,13 @@ import (
 const MaxImageSize = 1 << 30
 
 // LoadFile reads the kernel image at path (a regular file of at most
-// MaxImageSize bytes) and loads it as Load does.
+// MaxImageSize bytes, and no larger than guest RAM) and loads it as Load
+// does. A file too large is refused from its size, before it is read.
 func LoadFile(mem *guestmem.Memory, path string, opts Options) (*Kernel, error) {
-	image, err := readFileLimited(path, MaxImageSize)
+	if mem == nil {
+		return nil, fmt.Errorf("loader: kernel: nil guest memory")
+	}
+	image, err := readImage(mem, path)
 	if err != nil {
 		return nil, fmt.Errorf("loader: kernel: %w", err)
 	}
@@ -28,11 +33,25 @@ func LoadInitrdFile(mem *guestmem.Memory, path string, k *Kernel) (Initrd, error
 	if mem == nil {
 		return Initrd{}, fmt.Errorf("loader: initrd: nil guest memory")
 	}
-	data, err := readFileLimited(path, min(MaxImageSize, mem.Size()))
+	data, err := readImage(mem, path)
 	if err != nil {
 		return Initrd{}, fmt.Errorf("loader: initrd: %w", err)
 	}
 	return LoadInitrd(mem, data, k)
+}
+
+// readImage reads a kernel or initrd file for mem. Neither can be larger
+// than guest RAM once loaded (a bzImage's payload only grows when
+// decompressed; an ELF's debug sections are the exception, and a file
+// that large wants stripping), so RAM bounds what is read: a 1 GiB file
+// for a 64 MiB guest costs a stat, not 1 GiB of host memory.
+func readImage(mem *guestmem.Memory, path string) ([]byte, error) {
+	limit := min(MaxImageSize, mem.Size())
+	data, err := readFileLimited(path, limit)
+	if errors.Is(err, ErrFileTooLarge) && limit < MaxImageSize {
+		return nil, fmt.Errorf("%w (%d MiB): %w", ErrFileLargerThanRAM, mem.Size()>>20, err)
+	}
+	return data, err
 }
 
 // readFileLimited reads a regular file of at most limit bytes. The limit is

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gluevmm/glue/guestmem"
 )
 
 func TestLoadFile(t *testing.T) {
@@ -76,20 +78,39 @@ func TestReadFileLimited(t *testing.T) {
 	}
 }
 
-func TestLoadInitrdFileLargerThanRAM(t *testing.T) {
+// A kernel or initrd file larger than guest RAM is refused from its
+// stated size: the file here is sparse, 16 MiB long, and has a valid ELF
+// kernel at its start, which reading it would load.
+func TestLoadFileLargerThanRAM(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "initrd")
-	f, err := os.Create(path)
-	if err != nil {
+	path := filepath.Join(t.TempDir(), "image")
+	if err := os.WriteFile(path, testELF(false).Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Sparse: 16 MiB stated size, nothing written.
-	if err := f.Truncate(16 << 20); err != nil {
+	if err := os.Truncate(path, 16<<20); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	mem := newMem(t)
-	_, err = LoadInitrdFile(mem, path, &Kernel{End: 2 << 20})
-	assertErrorIs(t, err, ErrFileTooLarge)
-	assertUntouched(t, mem)
+	tests := []struct {
+		name string
+		load func(mem *guestmem.Memory) error
+	}{
+		{"kernel", func(mem *guestmem.Memory) error { _, err := LoadFile(mem, path, Options{}); return err }},
+		{"initrd", func(mem *guestmem.Memory) error {
+			_, err := LoadInitrdFile(mem, path, &Kernel{End: 2 << 20})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mem := newMem(t)
+			if mem.Size() >= 16<<20 {
+				t.Fatalf("test memory is %d bytes; the image must be larger", mem.Size())
+			}
+			err := tt.load(mem)
+			assertErrorIs(t, err, ErrFileLargerThanRAM)
+			assertErrorIs(t, err, ErrFileTooLarge)
+			assertUntouched(t, mem)
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/gluevmm/glue/guestmem"
 )
@@ -37,7 +38,8 @@ type Common struct {
 	dev      Device
 	mem      *guestmem.Memory
 	signal   SignalFunc
-	log      *slog.Logger
+	log      *slog.Logger // rate-limited: guests drive what it logs
+	limiter  *logLimiter
 	maxSizes []uint16
 	offered  uint64
 
@@ -72,11 +74,14 @@ func NewCommon(dev Device, mem *guestmem.Memory, signal SignalFunc, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// One limiter per device, kept across resets: see loglimit.go.
+	log, limiter := newLimitedLogger(log, time.Now)
 	c := &Common{
 		dev:      dev,
 		mem:      mem,
 		signal:   signal,
 		log:      log.With("virtio", dev.Type().String()),
+		limiter:  limiter,
 		maxSizes: sizes,
 		offered:  dev.Features() | CoreFeatures,
 		queues:   make([]queueRegs, len(sizes)),

@@ -90,7 +90,9 @@
 //     length over the limit, readable after writable, a bad indirect table)
 //     is returned to the driver with used length 0, counted in
 //     QueueStats.Malformed and logged (the first at Warn, then Debug); the
-//     queue goes on.
+//     queue goes on. Everything Common and its queues log at Info and
+//     above is rate-limited per device and message, across resets
+//     (LogBurst, LogInterval).
 //   - A ring-level inconsistency (avail.idx more than Size ahead of the
 //     device, a head index out of range, a head made available again while
 //     still in flight) means the driver's ring state cannot be trusted: the

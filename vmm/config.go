@@ -126,11 +126,13 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 	if c.CPUs < 1 {
 		return configErr(FieldCPUs, "%d vCPUs: need at least 1", c.CPUs)
 	}
-	if c.CPUs > maxCPUs {
-		return configErr(FieldCPUs, "%d vCPUs: KVM on this host allows at most %d", c.CPUs, maxCPUs)
+	// Quote the tighter of the two limits: it is the one that applies.
+	limit, limiter := x86.MaxCPUs, "the boot tables describe"
+	if maxCPUs < limit {
+		limit, limiter = maxCPUs, "KVM on this host allows"
 	}
-	if c.CPUs > x86.MaxCPUs {
-		return configErr(FieldCPUs, "%d vCPUs: the MP table holds at most %d", c.CPUs, x86.MaxCPUs)
+	if c.CPUs > limit {
+		return configErr(FieldCPUs, "%d vCPUs: %s at most %d", c.CPUs, limiter, limit)
 	}
 	if c.MemMiB < MinMemMiB {
 		return configErr(FieldMemMiB, "%d MiB of memory: need at least %d MiB", c.MemMiB, MinMemMiB)

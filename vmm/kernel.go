@@ -99,7 +99,7 @@ func kernelCmdline(cfg *Config, deviceParams []string, kernelMax int) (string, e
 // change: a kernel or initrd that does not fit is a memory-size problem,
 // anything else is the file's.
 func kernelError(field Field, err error) error {
-	if errors.Is(err, loader.ErrOutsideRAM) || errors.Is(err, loader.ErrInitrdDoesNotFit) {
+	if errors.Is(err, loader.ErrOutsideRAM) || errors.Is(err, loader.ErrInitrdDoesNotFit) || errors.Is(err, loader.ErrFileLargerThanRAM) {
 		return &ConfigError{Field: FieldMemMiB, Err: fmt.Errorf("too little memory for the %s: %w", strings.ToLower(field.String()), err)}
 	}
 	return &ConfigError{Field: field, Err: err}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gluevmm/glue/test/hosttest"
+	"github.com/gluevmm/glue/x86"
 )
 
 // Every Field names a distinct Config field.
@@ -117,6 +118,36 @@ func TestValidateAsksBackends(t *testing.T) {
 			var ce *ConfigError
 			if !errors.As(err, &ce) || ce.Field != tc.field || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Validate = %v, want a ConfigError on %s saying %q", err, tc.field, tc.want)
+			}
+		})
+	}
+}
+
+// A -c error quotes the limit that applies: the tighter of KVM's and the
+// boot tables'.
+func TestValidateQuotesTheCPULimitThatApplies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cpus    int
+		kvmMax  int
+		wantMsg string
+	}{
+		{"boot tables tighter", 2000, 1024, fmt.Sprintf("at most %d", x86.MaxCPUs)},
+		{"boot tables tighter, between", x86.MaxCPUs + 1, 1024, fmt.Sprintf("at most %d", x86.MaxCPUs)},
+		{"KVM tighter", 100, 64, "KVM on this host allows at most 64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := Config{CPUs: tt.cpus, MemMiB: 64}
+			err := c.Validate(tt.kvmMax, 0)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != FieldCPUs {
+				t.Fatalf("Validate = %v, want a ConfigError on FieldCPUs", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("Validate = %q, want it to say %q", err, tt.wantMsg)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,17 +15,27 @@ import (
 
 func newConsoleCommand(g *globals) *cobra.Command {
 	var name string
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   "console",
 		Short: "Attach this terminal to a VM's serial console",
 		Long: `Attach this terminal to a running VM's serial console: its recent output
 first, then live output; what you type goes to the guest. Ctrl-a x detaches
 and leaves the VM running (Ctrl-a Ctrl-a sends a Ctrl-a). One terminal at a
-time may be attached.`,
+time may be attached.
+
+With --follow (-f), like tail -f, glue console only prints: it never reads
+stdin, leaves the terminal as it is, and ends when the VM ends (or on
+Ctrl-C / SIGTERM, which leave the VM running). For scripts and logs.`,
+		Example: `  glue console -n web
+  glue console -n web --follow > web.log`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
 				return usageErrorf("--name: which VM? (glue list shows them)")
+			}
+			if err := control.ValidName(name); err != nil {
+				return usageErrorf("--name: %w", err)
 			}
 			dir, err := g.dir()
 			if err != nil {
@@ -39,6 +50,9 @@ time may be attached.`,
 				return err
 			}
 			defer conn.Close()
+			if follow {
+				return followConsole(cmd.Context(), conn)
+			}
 			restore, err := console.RawTerminal(int(os.Stdin.Fd()))
 			if err != nil {
 				return err
@@ -49,7 +63,21 @@ time may be attached.`,
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "`NAME` of the VM")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "only print the console's output, until the VM ends; never read stdin")
 	return cmd
+}
+
+// followConsole copies the console to stdout until it ends (the VM ended:
+// status 0) or ctx does (a signal: the VM keeps running, also status 0).
+func followConsole(ctx context.Context, conn io.ReadWriteCloser) error {
+	// Closing the stream is what ends the copy when ctx does.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	_, err := io.Copy(os.Stdout, conn)
+	if ctx.Err() != nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 // attach copies the console to stdout and stdin (through the escape

@@ -13,7 +13,7 @@ import (
 //	--disk FILE | --disk path=FILE,ro=on[,transport=pci|mmio]
 //	--net tap=NAME[,mac=MAC][,transport=pci|mmio]
 //	--rng | --rng transport=pci|mmio
-//	--console serial|virtio|FILE|file=FILE[,virtio][,transport=pci|mmio]
+//	--console serial|virtio|file=FILE|virtio,file=FILE[,transport=pci|mmio]
 
 // options splits "k=v,k2=v2" into a map; a bare first word is stored under
 // bareKey. Unknown keys are an error naming the allowed ones.
@@ -109,12 +109,13 @@ func parseRNG(s string) (bool, vmm.Transport, error) {
 }
 
 // parseConsole returns the console device, its transport (a virtio
-// console's) and the output file ("" for stdout). A bare word that is not
-// a device name is a file, as before virtio-console existed.
+// console's) and the output file ("" for stdout). A file must be given as
+// file=FILE: a bare word that is not a device is refused, so that a typo
+// ("--console virito") is not silently taken for a file name.
 func parseConsole(s string) (vmm.ConsoleDevice, vmm.Transport, string, error) {
 	var dev vmm.ConsoleDevice
 	var transport vmm.Transport
-	file := ""
+	file, haveFile := "", false
 	for part := range strings.SplitSeq(s, ",") {
 		switch {
 		case strings.HasPrefix(part, "transport="):
@@ -123,17 +124,21 @@ func parseConsole(s string) (vmm.ConsoleDevice, vmm.Transport, string, error) {
 				return "", "", "", err
 			}
 			transport = t
-		case part == "":
+		case part == "" && s == "":
 		case part == "serial":
 			dev = vmm.ConsoleSerial
 		case part == "virtio":
 			dev = vmm.ConsoleVirtio
 		case strings.HasPrefix(part, "file="):
-			file = strings.TrimPrefix(part, "file=")
-		case part != "" && !strings.Contains(part, "=") && file == "":
-			file = part
+			if haveFile {
+				return "", "", "", fmt.Errorf("file= given twice")
+			}
+			file, haveFile = strings.TrimPrefix(part, "file="), true
+			if file == "" {
+				return "", "", "", fmt.Errorf("file= names no file")
+			}
 		default:
-			return "", "", "", fmt.Errorf("%q: want serial, virtio, FILE, file=FILE or transport=pci|mmio", part)
+			return "", "", "", fmt.Errorf("%q: want serial, virtio, file=FILE or transport=pci|mmio", part)
 		}
 	}
 	if transport != vmm.TransportDefault && dev != vmm.ConsoleVirtio {

@@ -76,14 +76,20 @@ func TestParseConsole(t *testing.T) {
 		{"", vmm.ConsoleSerial, "", "", true},
 		{"serial", vmm.ConsoleSerial, "", "", true},
 		{"virtio", vmm.ConsoleVirtio, "", "", true},
-		{"out.log", vmm.ConsoleSerial, "", "out.log", true},
+		{"out.log", "", "", "", false}, // a bare word is no file: a typo must not become one
+		{"bogus", "", "", "", false},
+		{"file=", "", "", "", false},
+		{"virtio,file=", "", "", "", false},
+		{"file=a.log,file=b.log", "", "", "", false},
 		{"file=out.log", vmm.ConsoleSerial, "", "out.log", true},
 		{"virtio,file=out.log", vmm.ConsoleVirtio, "", "out.log", true},
 		{"virtio,transport=mmio", vmm.ConsoleVirtio, vmm.TransportMMIO, "", true},
+		{"virtio,transport=pci,file=out.log", vmm.ConsoleVirtio, vmm.TransportPCI, "out.log", true},
 		{"serial,transport=pci", "", "", "", false},
 		{"virtio,transport=isa", "", "", "", false},
 		{"speed=9600", "", "", "", false},
 		{"a.log,b.log", "", "", "", false},
+		{"serial,virtio,file=out.log", vmm.ConsoleVirtio, "", "out.log", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {

@@ -29,8 +29,13 @@ func (f *targetFlags) resolve(ctx context.Context, dir string) ([]string, error)
 	case f.all && len(f.names) > 0:
 		return nil, usageErrorf("--all and --name exclude each other")
 	case !f.all && len(f.names) == 0:
-		return nil, usageErrorf("name a VM with -n NAME, or use --all")
+		return nil, usageErrorf("--name: which VM? name one with -n NAME, or use --all (glue list shows them)")
 	case len(f.names) > 0:
+		for _, name := range f.names {
+			if err := control.ValidName(name); err != nil {
+				return nil, usageErrorf("--name: %w", err)
+			}
+		}
 		return f.names, nil
 	}
 	entries, err := control.List(ctx, dir)
@@ -58,7 +63,11 @@ func forEach(cmd *cobra.Command, g *globals, f *targetFlags, op func(context.Con
 	failed := 0
 	for _, name := range names {
 		if err := dialAnd(cmd.Context(), dir, name, op); err != nil {
-			fmt.Fprintf(os.Stderr, "glue: %s: %v\n", name, err)
+			var de *control.DirError
+			if errors.As(err, &de) {
+				return err // the same for every VM: say it once
+			}
+			fmt.Fprintf(os.Stderr, "glue: %s: %s\n", name, userMessage(err))
 			failed++
 		}
 	}

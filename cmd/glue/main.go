@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,7 +75,8 @@ Without --kernel, 'glue run' boots glue's own built-in test guest, which reports
 the vCPUs, memory and devices it finds.
 
 Exit status: 0 when the guest reset or powered off or the VM was stopped,
-1 when the VM failed (the reason is printed on one line), 2 for bad flags.`,
+1 when the VM failed (the reason is printed on one line), 2 for bad flags
+or bad input (files, names, --runtime-dir) in any subcommand.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -112,14 +115,48 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
+	err = runtimeDirFlagError(err)
 	if !errors.Is(err, errReported) {
-		fmt.Fprintf(os.Stderr, "glue: %v\n", err)
+		fmt.Fprintf(os.Stderr, "glue: %s\n", userMessage(err))
 	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
 		return exitUsage
 	}
 	return exitVM
+}
+
+// runtimeDirFlagError reports a runtime directory that cannot be used as a
+// bad --runtime-dir (status 2), whichever command found it.
+func runtimeDirFlagError(err error) error {
+	var de *control.DirError
+	var ue usageError
+	if errors.As(err, &de) && !errors.As(err, &ue) {
+		return usageErrorf("--runtime-dir: %w", de)
+	}
+	return err
+}
+
+// packagePrefixes are glue's package names as its errors begin with them
+// ("loader: open ...", the convention inside the module). They say where
+// in glue an error arose, which a user has no use for.
+var packagePrefixes = []string{
+	"acpi", "aml", "blk", "bus", "console", "control", "eventloop", "guestmem",
+	"i8042", "kvm", "loader", "mmio", "pci", "rng", "rtc", "sandbox", "serial",
+	"tap", "vconsole", "vcpu", "virtio", "virtiopci", "vmm", "vnet", "x86",
+}
+
+// userMessage is err's message without glue's package prefixes, at its
+// start or after a ": " where a wrapped error begins.
+func userMessage(err error) string {
+	parts := strings.Split(err.Error(), ": ")
+	kept := parts[:0]
+	for _, p := range parts {
+		if !slices.Contains(packagePrefixes, p) {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ": ")
 }
 
 // isCobraUsageError recognises the argument errors cobra creates itself

@@ -89,6 +89,9 @@ guest, and ` + console.EscapeHelp + `.`,
   glue run -k vmlinuz -m 300 -p "console=ttyS0 earlyprintk=serial"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseEmpty(cmd, "name", "kernel", "initrd"); err != nil {
+				return err
+			}
 			return runVM(cmd.Context(), g, f)
 		},
 	}
@@ -100,9 +103,9 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVarP(&f.params, "params", "p", "", "kernel command line `PARAMS`; default for Linux: \""+vmm.DefaultCmdline+"\"")
 	fl.StringVarP(&f.name, "name", "n", "", "`NAME` of the VM: 1-64 characters of [A-Za-z0-9._-]")
 	fl.StringVar(&f.consolePath, "console", "",
-		"console `DEVICE`: serial (COM1, default) or virtio (hvc0), and/or file=FILE to write its output to FILE instead of stdout")
+		"console `DEVICE`: serial (COM1, default) or virtio (hvc0), and/or file=FILE to write its output to FILE instead of stdout (e.g. virtio,file=out.log)")
 	fl.StringArrayVarP(&f.disks, "disk", "d", nil, "raw disk image as a virtio-blk device: `SPEC` is FILE or path=FILE,ro=on,transport=pci|mmio (repeatable)")
-	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC][,transport=pci|mmio] (repeatable)")
+	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC][,transport=pci|mmio] (repeatable; a missing tap is created, and glue says so)")
 	fl.StringVar(&f.transport, "transport", "", "virtio `TRANSPORT` of devices that name none: pci (default; what stock kernels see) or mmio (boots faster; needs a kernel with virtio_mmio)")
 	fl.StringVar(&f.acpi, "acpi", "on", "ACPI tables `on` or off (off: MP table only, virtio-mmio devices on the command line)")
 	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
@@ -231,7 +234,8 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 		return startDetached(f)
 	}
 	status := detachedStatus() // nil unless this is the child of --detach
-	err = serveVM(ctx, g, f, cfg, status)
+	// Classified here, so that a detached child reports the same status.
+	err = runtimeDirFlagError(serveVM(ctx, g, f, cfg, status))
 	if status != nil && err != nil {
 		status.fail(err)
 	}
@@ -254,9 +258,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		return err
 	}
 	defer srv.Close()
-	if cfg.Name == "" && status == nil {
-		fmt.Fprintf(os.Stderr, "glue: VM name %s\n", srv.Name())
-	}
+	generatedName := cfg.Name == ""
 	cfg.Name = srv.Name()
 
 	if f.timeline {
@@ -277,12 +279,13 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		out = os.Stdout
 	}
 	if f.consoleFile != "" {
-		file, err := os.OpenFile(f.consoleFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		file, err := openConsoleFile(f.consoleFile)
 		if err != nil {
-			return usageErrorf("--console: %v", err)
+			return usageErrorf("--console: %w", err)
 		}
-		defer file.Close()
-		out = file
+		w := &consoleFileWriter{f: file, log: cfg.Logger}
+		defer w.Close()
+		out = w
 	}
 	if out != nil {
 		outputs = append(outputs, out)
@@ -295,6 +298,16 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		return configFlagError(err)
 	}
 	defer vm.Close()
+	// Only now does the VM exist: a name printed before Build would
+	// precede the errors of a VM that never ran.
+	if generatedName && status == nil {
+		fmt.Fprintf(os.Stderr, "glue: VM name %s\n", cfg.Name)
+	}
+	if cfg.ConsoleDevice == vmm.ConsoleVirtio && cfg.Kernel != "" && cfg.Cmdline != "" && !namesConsole(cfg.Cmdline) {
+		// glue's default command line names hvc0; one the user wrote may
+		// not, and a kernel without it talks only to a screen glue lacks.
+		cfg.Logger.Warn("--console virtio: the kernel command line names no console; add console=hvc0, or Linux may print nothing")
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -358,4 +371,27 @@ func pumpInput(ctx context.Context, cancel context.CancelCauseFunc, vm *vmm.VM) 
 			return
 		}
 	}
+}
+
+// refuseEmpty rejects flags given with an empty value, which would
+// otherwise mean their default (a generated name, the built-in guest).
+func refuseEmpty(cmd *cobra.Command, flags ...string) error {
+	for _, name := range flags {
+		fl := cmd.Flags().Lookup(name)
+		if fl != nil && fl.Changed && fl.Value.String() == "" {
+			return usageErrorf("--%s: empty value", name)
+		}
+	}
+	return nil
+}
+
+// namesConsole reports whether a kernel command line has a console=
+// parameter.
+func namesConsole(cmdline string) bool {
+	for _, p := range strings.Fields(cmdline) {
+		if strings.HasPrefix(p, "console=") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/gluevmm/glue/vmm"
@@ -85,5 +86,20 @@ func TestParseSeccomp(t *testing.T) {
 				t.Fatalf("parseSeccomp(%q) = %q, %v; want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+func TestUserMessageDropsPackagePrefixes(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"loader: open /x: no such file or directory", "open /x: no such file or directory"},
+		{"--kernel: loader: bzImage: vmm: too big", "--kernel: bzImage: too big"},
+		{"control: VM \"a\" in /run/glue: not running", "VM \"a\" in /run/glue: not running"},
+		{"--name: name: vmm-ish", "--name: name: vmm-ish"},
+	}
+	for _, tt := range tests {
+		if got := userMessage(errors.New(tt.in)); got != tt.want {
+			t.Errorf("userMessage(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

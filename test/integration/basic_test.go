@@ -156,7 +156,7 @@ func TestBasicConsoleFile(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	path := t.TempDir() + "/console.log"
-	res := runGlue(t, nil, "run", "--console", path, "-p", "glue.test=cmdline")
+	res := runGlue(t, nil, "run", "--console", "file="+path, "-p", "glue.test=cmdline")
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stderr)
 	}

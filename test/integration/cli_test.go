@@ -73,17 +73,101 @@ func TestCLIBadInput(t *testing.T) {
 	})
 }
 
+// checkBadInput insists on exit status 2 and one line on stderr that names
+// flag and says reason: no "VM name" line (no VM exists), and none of
+// glue's package prefixes ("loader: ...").
 func checkBadInput(t *testing.T, res result, flag, reason string) {
 	t.Helper()
 	if res.code != 2 {
-		t.Fatalf("exit %d, want 2\nstderr: %s", res.code, res.stderr)
+		t.Fatalf("exit %d, want 2\nstderr: %s", res.code, res.rawStderr)
 	}
-	lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
+	lines := strings.Split(strings.TrimSpace(res.rawStderr), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], flag) || !strings.Contains(lines[0], reason) {
-		t.Fatalf("stderr %q: want one line naming %q and saying %q", res.stderr, flag, reason)
+		t.Fatalf("stderr %q: want one line naming %q and saying %q", res.rawStderr, flag, reason)
+	}
+	for _, pkg := range []string{"control", "loader", "vmm", "kvm", "x86", "guestmem", "tap", "blk"} {
+		if strings.Contains(lines[0], " "+pkg+": ") {
+			t.Errorf("stderr %q: the message carries glue's package prefix %q", lines[0], pkg+":")
+		}
 	}
 	if res.stdout != "" {
 		t.Errorf("stdout not empty: %q", res.stdout)
+	}
+}
+
+// Every subcommand answers bad flags and bad input with status 2 and one
+// line naming the flag: the exit-status contract of `glue help`.
+func TestCLIBadInputEverySubcommand(t *testing.T) {
+	t.Parallel()
+	requireKVM(t) // run's cases get as far as KVM's limits
+	dir := t.TempDir()
+	notADir := dir + "/file"
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cpuLimit := min(maxVCPUs(t), 254) // KVM's, or the boot tables' 254
+	// A sparse 1 GiB "kernel": refused from its size, never read.
+	huge := dir + "/huge"
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		want   string // the flag the line names
+		reason string // and, if not empty, what it says
+	}{
+		{"glue: unknown flag", []string{"--frobnicate"}, "frobnicate", ""},
+		{"glue: unknown subcommand", []string{"frob"}, "frob", ""},
+
+		{"run: runtime dir is a file", []string{"--runtime-dir", notADir, "run"}, "--runtime-dir", "not a directory"},
+		{"run --detach: runtime dir is a file", []string{"--runtime-dir", notADir, "run", "--detach"}, "--runtime-dir", "not a directory"},
+		{"run: runtime dir under a file", []string{"--runtime-dir", notADir + "/x", "run"}, "--runtime-dir", ""},
+		{"run: cpus over the limit that applies", []string{"run", "-c", strconv.Itoa(cpuLimit + 1)}, "--cpus", "at most " + strconv.Itoa(cpuLimit)},
+		{"run: kernel file larger than guest memory", []string{"run", "-m", "64", "-k", huge}, "--mem", "larger than guest RAM"},
+		{"run: empty kernel", []string{"run", "-k", ""}, "--kernel", "empty"},
+		{"run: empty name", []string{"run", "-n", ""}, "--name", "empty"},
+		{"run: empty initrd", []string{"run", "--initrd", ""}, "--initrd", "empty"},
+		{"run: console word that is no device", []string{"run", "--console", "bogus"}, "--console", "file=FILE"},
+		{"run: console file= with no file", []string{"run", "--console", "file="}, "--console", "no file"},
+		{"run: console file that takes no writes", []string{"run", "--console", "file=/proc/version"}, "--console", "/proc/version"},
+		{"run: console file in a missing dir", []string{"run", "--console", "file=" + dir + "/no/such"}, "--console", "no such file"},
+		{"run: bad disk spec", []string{"run", "--disk", "path=,ro=on"}, "--disk", ""},
+		{"run: bad net spec", []string{"run", "--net", "mac=02:00:00:00:00:01"}, "--net", "tap=NAME"},
+
+		{"list: runtime dir is a file", []string{"--runtime-dir", notADir, "list"}, "--runtime-dir", "not a directory"},
+		{"list: stray argument", []string{"list", "extra"}, "extra", ""},
+		{"list: unknown flag", []string{"list", "--frobnicate"}, "frobnicate", ""},
+
+		{"console: no name", []string{"console"}, "--name", ""},
+		{"console: bad name", []string{"console", "-n", "bad name"}, "--name", "not allowed"},
+		{"console: runtime dir is a file", []string{"--runtime-dir", notADir, "console", "-n", "x"}, "--runtime-dir", "not a directory"},
+		{"console: stray argument", []string{"console", "-n", "x", "extra"}, "extra", ""},
+	}
+	for _, op := range []string{"pause", "resume", "stop"} {
+		tests = append(tests, []struct {
+			name   string
+			args   []string
+			want   string
+			reason string
+		}{
+			{op + ": no name", []string{op}, "--name", ""},
+			{op + ": bad name", []string{op, "-n", "bad name"}, "--name", "not allowed"},
+			{op + ": empty name", []string{op, "-n", ""}, "--name", "empty"},
+			{op + ": name and --all", []string{op, "-n", "x", "--all"}, "--all", ""},
+			{op + ": runtime dir is a file", []string{"--runtime-dir", notADir, op, "-n", "x"}, "--runtime-dir", "not a directory"},
+			{op + ": runtime dir is a file, --all", []string{"--runtime-dir", notADir, op, "--all"}, "--runtime-dir", "not a directory"},
+			{op + ": unknown flag", []string{op, "--frobnicate"}, "frobnicate", ""},
+		}...)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			checkBadInput(t, runGlue(t, nil, tc.args...), tc.want, tc.reason)
+		})
 	}
 }
 

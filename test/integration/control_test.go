@@ -120,7 +120,7 @@ func TestFeaturesControlSession(t *testing.T) {
 	dir := vmDir(t)
 	logs := t.TempDir()
 	a := counterFile(filepath.Join(logs, "a.log"))
-	detach(t, dir, "-n", "alpha", "-c", "2", "-m", "64", "--console", string(a), "-p", "glue.test=counter")
+	detach(t, dir, "-n", "alpha", "-c", "2", "-m", "64", "--console", "file="+string(a), "-p", "glue.test=counter")
 	if name := detach(t, dir, "-m", "32", "-p", "glue.test=counter"); !strings.HasPrefix(name, "vm-") {
 		t.Fatalf("generated name %q", name)
 	}
@@ -408,4 +408,35 @@ func TestFeaturesControlAll(t *testing.T) {
 	if vms := listJSON(t, dir); len(vms) != 0 {
 		t.Fatalf("left after stop --all: %+v", vms)
 	}
+}
+
+// glue console --follow prints the console without reading stdin (what
+// would detach an interactive client, and then EOF, change nothing) and
+// ends, with status 0, when the VM ends.
+func TestFeaturesControlConsoleFollow(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	name := detach(t, dir, "-n", "followed", "-m", "64", "-p", "glue.test=counter")
+	s := startGlue(t, "--runtime-dir", dir, "console", "--follow", "-n", name)
+	n := lastCount(s.waitFor("GLUE-COUNT ", time.Minute))
+	fmt.Fprint(s.stdin, "\x01x") // Ctrl-a x
+	s.stdin.Close()
+	s.waitFor(fmt.Sprintf("GLUE-COUNT %d\n", n+3), time.Minute) // still following
+	glueIn(t, dir, "stop", "-n", name)
+	if code := s.wait(time.Minute); code != 0 {
+		t.Fatalf("console --follow: exit %d after the VM ended", code)
+	}
+}
+
+// lastCount is the last complete GLUE-COUNT in out, -1 if none.
+func lastCount(out string) int {
+	n := -1
+	for line := range strings.Lines(out) {
+		v, ok := strings.CutPrefix(line, "GLUE-COUNT ")
+		if i, err := strconv.Atoi(strings.TrimSuffix(v, "\n")); ok && err == nil && strings.HasSuffix(v, "\n") {
+			n = i
+		}
+	}
+	return n
 }

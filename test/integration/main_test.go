@@ -54,6 +54,7 @@ func requireKVM(t *testing.T) {
 // result is a finished glue process.
 type result struct {
 	stdout, stderr string
+	rawStderr      string // stderr with the name line kept
 	code           int
 }
 
@@ -73,7 +74,7 @@ func runBinary(t *testing.T, bin string, stdin io.Reader, args ...string) result
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: withoutNameLine(stderr.String())}
+	res := result{stdout: stdout.String(), stderr: withoutNameLine(stderr.String()), rawStderr: stderr.String()}
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):
