@@ -13,7 +13,8 @@
 // compatible PNP0A03, _SEG, _BBN, a _CRS with its bus range, the
 // configuration ports 0xcf8-0xcff, I/O windows, a 32-bit memory window and
 // a 64-bit one, and a _PRT routing INTx pins to GSIs), the ECAM region as a
-// motherboard resource MRES (PNP0C02), the UARTs COMn (PNP0501), the
+// motherboard resource MRES (PNP0C02), the UARTs COMn (PNP0501), the CMOS
+// clock RTC0 (PNP0B00: its two ports, no interrupt), the
 // virtio-mmio transports Vnnn (LNRO0005, Memory32Fixed and Interrupt, the
 // description Linux's virtio_mmio driver binds to without any
 // virtio_mmio.device= on the command line), the power button PWRB

@@ -12,6 +12,7 @@ const (
 	pciConfigPorts      = 0xcf8
 	pciConfigPortLen    = 8
 	serialPorts         = 8
+	cmosRTCPorts        = 2
 	notifyButtonPressed = 0x80 // to a power button device: it was pressed
 )
 
@@ -33,6 +34,12 @@ func buildDSDT(m *Machine) ([]byte, error) {
 			aml.Name("_CRS", aml.ResourceTemplate(
 				aml.IO(s.Port, s.Port, 1, serialPorts),
 				aml.IRQNoFlags(s.IRQ)))))
+	}
+	if m.CMOSRTC != nil {
+		devices = append(devices, aml.Device("RTC0",
+			aml.Name("_HID", aml.EISAIDTerm("PNP0B00")),
+			aml.Name("_CRS", aml.ResourceTemplate(
+				aml.IO(m.CMOSRTC.Port, m.CMOSRTC.Port, 1, cmosRTCPorts)))))
 	}
 	for i, d := range m.VirtioMMIO {
 		devices = append(devices, aml.Device(fmt.Sprintf("V%03X", i),

@@ -27,7 +27,7 @@ func Example() {
 		VirtioMMIO: []acpi.MMIODevice{{Base: 0xd000_0000, Size: 0x1000, IRQ: acpi.Interrupt{GSI: 5}}},
 		Power:      acpi.PowerBlock{Space: acpi.SystemMemory, Base: 0xfeb0_0000, GSI: 23},
 		I8042:      true,
-		CMOSRTC:    true,
+		CMOSRTC:    &acpi.CMOSRTC{Port: 0x70},
 	}
 	tables, err := acpi.Build(m)
 	if err != nil {
@@ -42,11 +42,11 @@ func Example() {
 		fmt.Printf("%s %#x %d\n", t.Signature, t.Addr, t.Size)
 	}
 	// Output:
-	// RSDP at 0xe0000, 1100 bytes in all
+	// RSDP at 0xe0000, 1132 bytes in all
 	// RSDP 0xe0000 36
 	// XSDT 0xe0028 60
 	// FACP 0xe0068 276
-	// DSDT 0xe0180 572
-	// APIC 0xe03c0 78
-	// MCFG 0xe0410 60
+	// DSDT 0xe0180 608
+	// APIC 0xe03e0 78
+	// MCFG 0xe0430 60
 }

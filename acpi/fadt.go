@@ -51,7 +51,7 @@ func buildFADT(m *Machine) []byte {
 	if !m.VGA {
 		boot |= bootNoVGA
 	}
-	if !m.CMOSRTC {
+	if m.CMOSRTC == nil {
 		boot |= bootNoCMOSRTC
 	}
 	le.PutUint16(t[offFADTBootArch:], boot)

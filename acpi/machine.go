@@ -39,11 +39,24 @@ type Machine struct {
 	// how the guest powers off and resets.
 	Power PowerBlock
 
+	// CMOSRTC is the PC's real-time clock, or nil for a machine without
+	// one (FADT flag CMOS RTC Not Present).
+	CMOSRTC *CMOSRTC
+
 	// Legacy devices the OS may probe without ACPI describing them (FADT
 	// IA-PC boot architecture flags).
-	I8042   bool // an 8042 keyboard controller at ports 0x60/0x64
-	CMOSRTC bool // a CMOS RTC at ports 0x70/0x71
-	VGA     bool // VGA ports and memory
+	I8042 bool // an 8042 keyboard controller at ports 0x60/0x64
+	VGA   bool // VGA ports and memory
+}
+
+// CMOSRTC is an MC146818-compatible clock with its index register at Port
+// and its data register at Port+1. The DSDT describes it (RTC0, PNP0B00):
+// on a hardware-reduced machine Linux sets up no legacy ISA interrupts, so
+// the clock it registers without a description (IRQ 8) fails to probe.
+// It is described without an interrupt, as glue's clock raises none: the
+// OS runs it without alarms.
+type CMOSRTC struct {
+	Port uint16
 }
 
 // CPU is one vCPU.

@@ -39,7 +39,7 @@ func testMachine(cpus int) Machine {
 		},
 		Power:   PowerBlock{Space: SystemMemory, Base: 0xfeb0_0000, GSI: 22},
 		I8042:   true,
-		CMOSRTC: true,
+		CMOSRTC: &CMOSRTC{Port: 0x70},
 	}
 	for i := 0; i < cpus; i++ {
 		m.CPUs = append(m.CPUs, CPU{APICID: uint32(i)})

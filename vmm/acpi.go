@@ -50,7 +50,7 @@ func (dm *deviceManager) acpiMachine(cpus int) acpi.Machine {
 		VirtioMMIO:    dm.mmioDevices,
 		Power:         acpi.PowerBlock{Space: acpi.SystemIO, Base: x86.ACPIPowerPort, GSI: x86.PowerButtonGSI},
 		I8042:         true,
-		CMOSRTC:       true,
+		CMOSRTC:       &acpi.CMOSRTC{Port: x86.RTCIndex},
 	}
 	for id := range cpus {
 		m.CPUs = append(m.CPUs, acpi.CPU{APICID: uint32(id)})
