@@ -18,10 +18,33 @@ import (
 // alive.
 var ErrNotRunning = errors.New("not running")
 
+// DefaultTimeout is how long a Client waits for a VM by default: to
+// connect, to send the request and to read the reply, together. A live VM
+// answers in milliseconds; one that does not within this is reported as
+// not answering (*NoAnswerError) instead of hanging its client.
+const DefaultTimeout = 5 * time.Second
+
+// NoAnswerError is a Client's error when the VM took no request or gave no
+// reply within the Client's Timeout: its process is stopped (SIGSTOP),
+// wedged, or the host is badly overloaded.
+type NoAnswerError struct {
+	Name    string
+	Op      Op
+	Timeout time.Duration
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("VM %q did not answer %s within %v", e.Name, e.Op, e.Timeout)
+}
+
 // Client talks to one VM. It holds no connection: each call makes its own,
 // which is what the protocol wants (one request per connection).
 type Client struct {
 	name, dir, sock string
+	// Timeout bounds each call's connect, request and reply together
+	// (for Console, attaching only); 0 means DefaultTimeout. A ctx
+	// deadline that comes first still applies.
+	Timeout time.Duration
 }
 
 // Dial checks that a VM named name is alive in dir and returns a client for
@@ -93,8 +116,8 @@ func (c *Client) Stop(ctx context.Context, grace time.Duration) error {
 // Console attaches to the guest console. Reads return the console history,
 // then live output; writes go to the guest's console input; Close
 // detaches, and returns once the server has released the console (at most
-// DetachTimeout), so that attaching again right after it succeeds. ctx
-// bounds attaching only. Only one client may be attached: a second gets an
+// DetachTimeout), so that attaching again right after it succeeds. ctx and
+// the Client's Timeout bound attaching only. Only one client may be attached: a second gets an
 // *Error with CodeBusy.
 func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
 	nc, br, _, err := c.roundTrip(ctx, Request{Version: Version, Op: OpConsole})
@@ -155,18 +178,34 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	return resp, nil
 }
 
-// roundTrip sends one request and reads its reply. On success the
-// connection is left open, without deadlines, for a console stream.
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultTimeout
+}
+
+// roundTrip sends one request and reads its reply, all within the
+// Client's Timeout. On success the connection is left open, without
+// deadlines, for a console stream.
 func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.Reader, *Response, error) {
 	op := req.Op
-	var d net.Dialer
+	timeout := c.timeout()
+	// A stopped VM's socket still takes connections into its backlog, so
+	// connect alone proves nothing: the deadline covers the reply too.
+	deadline := time.Now().Add(timeout)
+	d := net.Dialer{Deadline: deadline}
 	nc, err := d.DialContext(ctx, "unix", c.sock)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		switch {
+		case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
 			return nil, nil, nil, fmt.Errorf("control: %s: %w", op, notRunning(c.name, c.dir))
+		case ctx.Err() == nil && isTimeout(err):
+			return nil, nil, nil, fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
 		}
 		return nil, nil, nil, c.errorf(op, "%w", err)
 	}
+	nc.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	resp, err := exchange(nc, req)
 	if !stop() {
@@ -175,12 +214,21 @@ func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.R
 	if err != nil {
 		nc.Close()
 		var e *Error
-		if errors.As(err, &e) {
+		switch {
+		case errors.As(err, &e):
 			return nil, nil, nil, fmt.Errorf("control: %s: %s: %w", c.name, op, e)
+		case ctx.Err() == nil && isTimeout(err):
+			return nil, nil, nil, fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
 		}
 		return nil, nil, nil, c.errorf(op, "%w", err)
 	}
+	nc.SetDeadline(time.Time{})
 	return nc, resp.br, resp.Response, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 type reply struct {
