@@ -36,6 +36,7 @@ type runFlags struct {
 	seccomp      string
 	disks        []string
 	nets         []string
+	logPath      string
 }
 
 // flagOf returns the `glue run` flag that sets a vmm.Config field, for
@@ -89,7 +90,7 @@ guest, and ` + console.EscapeHelp + `.`,
   glue run -k vmlinuz -m 300 -p "console=ttyS0 earlyprintk=serial"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := refuseEmpty(cmd, "name", "kernel", "initrd"); err != nil {
+			if err := refuseEmpty(cmd, "name", "kernel", "initrd", "log"); err != nil {
 				return err
 			}
 			return runVM(cmd.Context(), g, f)
@@ -115,6 +116,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.StringVar(&f.seccomp, "seccomp", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
+	fl.StringVar(&f.logPath, "log", "", "the VM's log `FILE`: its lifecycle and how it ended, capped at 1 MiB and rotated once to FILE.1 (default: NAME.log in the runtime dir; see glue logs)")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	markLeftOutFlags(cmd)
 	return cmd
@@ -243,8 +245,9 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 }
 
 // serveVM claims the VM's name, builds the VM, serves its control socket and
-// runs it until it ends.
-func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, status *detachStatus) error {
+// runs it until it ends. From the name on, its end is recorded: in its log
+// and its record in the runtime dir.
+func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, status *detachStatus) (err error) {
 	dir, err := g.dir()
 	if err != nil {
 		return err
@@ -260,6 +263,12 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	defer srv.Close()
 	generatedName := cfg.Name == ""
 	cfg.Name = srv.Name()
+	end, err := recordVM(dir, f.logPath, g.verbose, &cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { end.finish(err) }() // last: after the VM's own last lines
+	srv.Logger = cfg.Logger
 
 	if f.timeline {
 		// Deferred before vm.Close, so it prints after the VM's last
@@ -311,7 +320,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go srv.Serve(ctx, controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput)})
+	// Served until srv.Close, the last step: the name is released only
+	// after the VM's end is recorded, so no listing finds it gone first.
+	go srv.Serve(context.WithoutCancel(ctx), controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput)})
 	if status == nil {
 		restore, err := console.RawTerminal(int(os.Stdin.Fd()))
 		if err != nil {
@@ -335,6 +346,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	if r.err != nil {
 		return r.err
 	}
+	end.reason = outcomeReason(ctx, r.outcome)
 	cfg.Logger.Info("vm ended", "name", cfg.Name, "reason", r.outcome)
 	return nil
 }
