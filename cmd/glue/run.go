@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -278,6 +280,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		defer cfg.Timeline.WriteTo(os.Stderr)
 	}
 
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
 	// Guest output goes to the console history (for `glue console`) and,
 	// unless detached, to stdout or --console FILE.
 	history := control.NewConsoleBuffer(control.DefaultConsoleHistory)
@@ -285,7 +290,10 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	outputs := []io.Writer{history}
 	var out io.Writer
 	if status == nil {
-		out = os.Stdout
+		// A closed stdout is then EPIPE rather than a SIGPIPE that kills
+		// glue with the terminal raw and the socket left behind.
+		signal.Ignore(syscall.SIGPIPE)
+		out = &stdoutWriter{w: os.Stdout, closed: func() { cancel(errStdoutClosed) }}
 	}
 	if f.consoleFile != "" {
 		file, err := openConsoleFile(f.consoleFile)
@@ -304,6 +312,12 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 
 	vm, err := vmm.Build(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			// A signal during start-up (kernel loading included) is a
+			// stop like any later one, not a failure.
+			end.reason = fmt.Sprintf("stopped during start-up: %v", context.Cause(ctx))
+			return nil
+		}
 		return configFlagError(err)
 	}
 	defer vm.Close()
@@ -318,8 +332,6 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		cfg.Logger.Warn("--console virtio: the kernel command line names no console; add console=hvc0, or Linux may print nothing")
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	// Served until srv.Close, the last step: the name is released only
 	// after the VM's end is recorded, so no listing finds it gone first.
 	go srv.Serve(context.WithoutCancel(ctx), controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput)})
