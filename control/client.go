@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -42,8 +43,10 @@ func (e *NoAnswerError) Error() string {
 type Client struct {
 	name, dir, sock string
 	// Timeout bounds each call's connect, request and reply together
-	// (for Console, attaching only); 0 means DefaultTimeout. A ctx
-	// deadline that comes first still applies.
+	// (for Console, attaching only); 0 means DefaultTimeout. A pause,
+	// resume or stop that the VM is still working on when it expires
+	// (it answers info meanwhile) is waited for up to DefaultOpTimeout
+	// more. A ctx deadline that comes first still applies.
 	Timeout time.Duration
 }
 
@@ -185,27 +188,49 @@ func (c *Client) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-// roundTrip sends one request and reads its reply, all within the
-// Client's Timeout. On success the connection is left open, without
-// deadlines, for a console stream.
+// lifecycleWait is how much longer than its Timeout a Client waits for a
+// pause, resume or stop that the VM is still working on: the server's own
+// bound on one (DefaultOpTimeout, which covers waiting behind others),
+// and a moment for its reply.
+const lifecycleWait = DefaultOpTimeout + time.Second
+
+// roundTrip sends one request and reads its reply within the Client's
+// Timeout. A pause, resume or stop not answered by then may be queued
+// behind others (the server runs them one at a time): if the VM answers
+// an info request meanwhile, it is alive and the wait goes on, up to
+// lifecycleWait more; if not, it did not answer. On success the connection
+// is left open, without deadlines, for a console stream.
 func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.Reader, *Response, error) {
 	op := req.Op
 	timeout := c.timeout()
+	noAnswer := fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
 	// A stopped VM's socket still takes connections into its backlog, so
 	// connect alone proves nothing: the deadline covers the reply too.
-	deadline := time.Now().Add(timeout)
-	d := net.Dialer{Deadline: deadline}
+	d := net.Dialer{Deadline: time.Now().Add(timeout)}
 	nc, err := d.DialContext(ctx, "unix", c.sock)
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
 			return nil, nil, nil, fmt.Errorf("control: %s: %w", op, notRunning(c.name, c.dir))
 		case ctx.Err() == nil && isTimeout(err):
-			return nil, nil, nil, fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
+			return nil, nil, nil, noAnswer
 		}
 		return nil, nil, nil, c.errorf(op, "%w", err)
 	}
-	nc.SetDeadline(deadline)
+	var silent atomic.Bool // the VM answered neither this request nor a probe
+	switch op {
+	case OpPause, OpResume, OpStop:
+		nc.SetDeadline(time.Now().Add(timeout + lifecycleWait))
+		probe := time.AfterFunc(timeout, func() {
+			if !c.answers(ctx, timeout) {
+				silent.Store(true)
+				nc.SetDeadline(time.Now())
+			}
+		})
+		defer probe.Stop()
+	default:
+		nc.SetDeadline(time.Now().Add(timeout))
+	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	resp, err := exchange(nc, req)
 	if !stop() {
@@ -217,13 +242,22 @@ func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.R
 		switch {
 		case errors.As(err, &e):
 			return nil, nil, nil, fmt.Errorf("control: %s: %s: %w", c.name, op, e)
-		case ctx.Err() == nil && isTimeout(err):
-			return nil, nil, nil, fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
+		case ctx.Err() == nil && (silent.Load() || isTimeout(err)):
+			return nil, nil, nil, noAnswer
 		}
 		return nil, nil, nil, c.errorf(op, "%w", err)
 	}
 	nc.SetDeadline(time.Time{})
 	return nc, resp.br, resp.Response, nil
+}
+
+// answers reports whether the VM replies to an info request within
+// timeout; a refusal (busy) is a reply too.
+func (c *Client) answers(ctx context.Context, timeout time.Duration) bool {
+	probe := &Client{name: c.name, dir: c.dir, sock: c.sock, Timeout: timeout}
+	_, err := probe.Info(ctx)
+	var e *Error
+	return err == nil || errors.As(err, &e)
 }
 
 func isTimeout(err error) bool {

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func TestStoppedVMAnswersNothingAndIsKilled(t *testing.T) {
 	if err := helper.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// The signal is asynchronous: wait until the process is stopped.
+	eventually(t, "the helper stopped", func() bool { return processState(helper.Process.Pid) == "T" })
 	c := dial(t, dir, "frozen")
 	c.Timeout = 200 * time.Millisecond
 	ctx := t.Context() // no deadline: only the Client's Timeout can end a call
@@ -91,5 +94,41 @@ func TestKillRefusesAProcessNotHoldingTheLock(t *testing.T) {
 	}
 	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Errorf("the bystander is gone: %v", err)
+	}
+}
+
+// processState is the state letter of /proc/pid/stat ("R", "S", "T", ...).
+func processState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	// "pid (comm) S ...": comm may hold spaces, the state follows its ")".
+	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+		return string(b[i+2])
+	}
+	return ""
+}
+
+// A pause queued behind others takes longer than the Client's Timeout,
+// but the VM answers info meanwhile: the client keeps waiting and gets the
+// reply rather than reporting a VM that does not answer.
+func TestSlowPauseOfALiveVMIsWaitedFor(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	fake.pauseGate = make(chan struct{})
+	_, dir := startServer(t, "slow", fake, nil)
+	c := dial(t, dir, "slow")
+	c.Timeout = 100 * time.Millisecond
+	go func() {
+		// Only once the client has probed (after its Timeout) may the
+		// pause finish.
+		for fake.callCount(OpInfo) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(fake.pauseGate)
+	}()
+	if err := c.Pause(testCtx(t)); err != nil {
+		t.Fatalf("Pause: %v", err)
 	}
 }

@@ -74,7 +74,9 @@ func waitState(t *testing.T, dir, name string, want control.State) {
 		case got == want:
 			return
 		case got != control.StateUnresponsive || time.Now().After(deadline):
-			t.Fatalf("%s is %q, want %q", name, got, want)
+			// A VM that is gone says why in its log.
+			logs := runGlue(t, nil, "--runtime-dir", dir, "logs", "-n", name)
+			t.Fatalf("%s is %q, want %q; its log:\n%s", name, got, want, logs.stdout)
 		}
 	}
 }

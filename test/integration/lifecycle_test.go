@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,7 @@ func TestLifecycleUnresponsiveVMIsForceStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	waitStopped(t, pid)
 	for _, tc := range []struct{ cmd, op string }{
 		{"stop", "stop"}, {"pause", "pause"}, {"resume", "resume"}, {"console", "console"},
 	} {
@@ -156,5 +158,20 @@ func TestLifecycleLogFlag(t *testing.T) {
 	}
 	if got := glueIn(t, dir, "logs", "-n", "logged"); got != string(data) {
 		t.Errorf("glue logs printed %q, want the --log file", got)
+	}
+}
+
+// waitStopped waits until process pid is stopped (state T): SIGSTOP is
+// delivered asynchronously.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := strings.LastIndexByte(string(b), ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d not stopped: %q, %v", pid, b, err)
+		}
 	}
 }
