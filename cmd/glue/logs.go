@@ -24,6 +24,9 @@ NAME.log in the runtime directory.`,
 		Example: `  glue logs -n web`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseEmpty(cmd, "name"); err != nil {
+				return err
+			}
 			if err := requireName(name); err != nil {
 				return err
 			}
@@ -100,8 +103,8 @@ ended VM is removed.`,
 				}
 			}
 			for _, n := range names {
-				if err := requireName(n); err != nil {
-					return err
+				if err := control.ValidName(n); err != nil {
+					return usageErrorf("--name: %w", err)
 				}
 			}
 			failed := false
