@@ -270,7 +270,8 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		return err
 	}
 	defer func() { end.finish(err) }() // last: after the VM's own last lines
-	srv.Logger = cfg.Logger
+	// The log only: a foreground run's stderr stays as it was.
+	srv.Logger = end.fileLog
 
 	if f.timeline {
 		// Deferred before vm.Close, so it prints after the VM's last
