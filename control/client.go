@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,10 +19,35 @@ import (
 // alive.
 var ErrNotRunning = errors.New("not running")
 
+// DefaultTimeout is how long a Client waits for a VM by default: to
+// connect, to send the request and to read the reply, together. A live VM
+// answers in milliseconds; one that does not within this is reported as
+// not answering (*NoAnswerError) instead of hanging its client.
+const DefaultTimeout = 5 * time.Second
+
+// NoAnswerError is a Client's error when the VM took no request or gave no
+// reply within the Client's Timeout: its process is stopped (SIGSTOP),
+// wedged, or the host is badly overloaded.
+type NoAnswerError struct {
+	Name    string
+	Op      Op
+	Timeout time.Duration
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("VM %q did not answer %s within %v", e.Name, e.Op, e.Timeout)
+}
+
 // Client talks to one VM. It holds no connection: each call makes its own,
 // which is what the protocol wants (one request per connection).
 type Client struct {
 	name, dir, sock string
+	// Timeout bounds each call's connect, request and reply together
+	// (for Console, attaching only); 0 means DefaultTimeout. A pause,
+	// resume or stop that the VM is still working on when it expires
+	// (it answers info meanwhile) is waited for up to DefaultOpTimeout
+	// more. A ctx deadline that comes first still applies.
+	Timeout time.Duration
 }
 
 // Dial checks that a VM named name is alive in dir and returns a client for
@@ -93,8 +119,8 @@ func (c *Client) Stop(ctx context.Context, grace time.Duration) error {
 // Console attaches to the guest console. Reads return the console history,
 // then live output; writes go to the guest's console input; Close
 // detaches, and returns once the server has released the console (at most
-// DetachTimeout), so that attaching again right after it succeeds. ctx
-// bounds attaching only. Only one client may be attached: a second gets an
+// DetachTimeout), so that attaching again right after it succeeds. ctx and
+// the Client's Timeout bound attaching only. Only one client may be attached: a second gets an
 // *Error with CodeBusy.
 func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
 	nc, br, _, err := c.roundTrip(ctx, Request{Version: Version, Op: OpConsole})
@@ -155,17 +181,55 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	return resp, nil
 }
 
-// roundTrip sends one request and reads its reply. On success the
-// connection is left open, without deadlines, for a console stream.
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultTimeout
+}
+
+// lifecycleWait is how much longer than its Timeout a Client waits for a
+// pause, resume or stop that the VM is still working on: the server's own
+// bound on one (DefaultOpTimeout, which covers waiting behind others),
+// and a moment for its reply.
+const lifecycleWait = DefaultOpTimeout + time.Second
+
+// roundTrip sends one request and reads its reply within the Client's
+// Timeout. A pause, resume or stop not answered by then may be queued
+// behind others (the server runs them one at a time): if the VM answers
+// an info request meanwhile, it is alive and the wait goes on, up to
+// lifecycleWait more; if not, it did not answer. On success the connection
+// is left open, without deadlines, for a console stream.
 func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.Reader, *Response, error) {
 	op := req.Op
-	var d net.Dialer
+	timeout := c.timeout()
+	noAnswer := fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
+	// A stopped VM's socket still takes connections into its backlog, so
+	// connect alone proves nothing: the deadline covers the reply too.
+	d := net.Dialer{Deadline: time.Now().Add(timeout)}
 	nc, err := d.DialContext(ctx, "unix", c.sock)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		switch {
+		case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
 			return nil, nil, nil, fmt.Errorf("control: %s: %w", op, notRunning(c.name, c.dir))
+		case ctx.Err() == nil && isTimeout(err):
+			return nil, nil, nil, noAnswer
 		}
 		return nil, nil, nil, c.errorf(op, "%w", err)
+	}
+	var silent atomic.Bool // the VM answered neither this request nor a probe
+	switch op {
+	case OpPause, OpResume, OpStop:
+		nc.SetDeadline(time.Now().Add(timeout + lifecycleWait))
+		probe := time.AfterFunc(timeout, func() {
+			if !c.answers(ctx, timeout) {
+				silent.Store(true)
+				nc.SetDeadline(time.Now())
+			}
+		})
+		defer probe.Stop()
+	default:
+		nc.SetDeadline(time.Now().Add(timeout))
 	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	resp, err := exchange(nc, req)
@@ -175,12 +239,30 @@ func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.R
 	if err != nil {
 		nc.Close()
 		var e *Error
-		if errors.As(err, &e) {
+		switch {
+		case errors.As(err, &e):
 			return nil, nil, nil, fmt.Errorf("control: %s: %s: %w", c.name, op, e)
+		case ctx.Err() == nil && (silent.Load() || isTimeout(err)):
+			return nil, nil, nil, noAnswer
 		}
 		return nil, nil, nil, c.errorf(op, "%w", err)
 	}
+	nc.SetDeadline(time.Time{})
 	return nc, resp.br, resp.Response, nil
+}
+
+// answers reports whether the VM replies to an info request within
+// timeout; a refusal (busy) is a reply too.
+func (c *Client) answers(ctx context.Context, timeout time.Duration) bool {
+	probe := &Client{name: c.name, dir: c.dir, sock: c.sock, Timeout: timeout}
+	_, err := probe.Info(ctx)
+	var e *Error
+	return err == nil || errors.As(err, &e)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 type reply struct {

@@ -34,6 +34,11 @@ type Entry struct {
 // StateUnresponsive, and never makes List fail or hang. A missing dir
 // means no VMs.
 func List(ctx context.Context, dir string) ([]Entry, error) {
+	return ListWithin(ctx, dir, ListTimeout)
+}
+
+// ListWithin is List with each VM's answer awaited for timeout instead.
+func ListWithin(ctx context.Context, dir string, timeout time.Duration) ([]Entry, error) {
 	if err := checkDir(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
@@ -70,7 +75,7 @@ func List(ctx context.Context, dir string) ([]Entry, error) {
 				errs[i] = ctx.Err()
 				return
 			}
-			entries[i], errs[i] = probe(ctx, dir, name)
+			entries[i], errs[i] = probe(ctx, dir, name, timeout)
 		})
 	}
 	wg.Wait()
@@ -91,7 +96,7 @@ func List(ctx context.Context, dir string) ([]Entry, error) {
 }
 
 // probe reaps name if it is dead (nil entry) or asks it for its Info.
-func probe(ctx context.Context, dir, name string) (*Entry, error) {
+func probe(ctx context.Context, dir, name string, timeout time.Duration) (*Entry, error) {
 	sock, lock, err := paths(dir, name)
 	if err != nil {
 		return nil, err
@@ -100,9 +105,7 @@ func probe(ctx context.Context, dir, name string) (*Entry, error) {
 	if err != nil || !alive {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, ListTimeout)
-	defer cancel()
-	c := &Client{name: name, dir: dir, sock: sock}
+	c := &Client{name: name, dir: dir, sock: sock, Timeout: timeout}
 	info, err := c.Info(ctx)
 	if err != nil {
 		return &Entry{Info: Info{Name: name, PID: pid, State: StateUnresponsive}, Err: err}, nil

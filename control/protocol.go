@@ -50,6 +50,9 @@ const (
 	StatePaused       State = "paused"
 	StateStopping     State = "stopping"
 	StateUnresponsive State = "unresponsive"
+	// StateEnded is a VM that no longer runs, as a CLI lists its Record;
+	// no server reports it.
+	StateEnded State = "ended"
 )
 
 // Info describes a VM.

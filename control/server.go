@@ -334,6 +334,11 @@ func (s *Server) lifecycleOp(c *conn, t Target, op Op, fn func(context.Context) 
 		return
 	}
 	state := t.Info().State
+	if op == OpStop {
+		// An accepted stop ends the VM whatever state it still shows
+		// (a VM stopped at once leaves running to Run's shutdown).
+		state = StateStopping
+	}
 	s.log().Info("control: "+string(op), "vm", s.name, "state", state)
 	s.reply(c, Response{OK: true, State: state})
 }

@@ -91,6 +91,30 @@ func TestLifecycleReplyCarriesState(t *testing.T) {
 	}
 }
 
+// stopLater is a VM that, like vmm's with grace 0, only asks its run loop
+// to end: its state stays what it was until that loop gets to it.
+type stopLater struct{ *fakeTarget }
+
+func (stopLater) Stop(context.Context, time.Duration) error { return nil }
+
+// The stop reply says stopping even while the VM still shows the state it
+// had: the request was accepted, and the VM is on its way out.
+func TestStopReplySaysStopping(t *testing.T) {
+	t.Parallel()
+	for _, from := range []State{StateRunning, StatePaused} {
+		t.Run(string(from), func(t *testing.T) {
+			t.Parallel()
+			fake := newFake()
+			fake.state = from
+			s, _ := startServer(t, "stop-"+string(from), stopLater{fake}, nil)
+			r := rawExchange(t, s.SocketPath(), []byte(`{"version":1,"op":"stop","timeout_ms":0}`+"\n"))
+			if !r.OK || r.State != StateStopping {
+				t.Errorf("reply %+v, want ok with state stopping", r)
+			}
+		})
+	}
+}
+
 func TestBadRequestsKeepServing(t *testing.T) {
 	t.Parallel()
 	s, dir := startServer(t, "bad", newFake(), nil)

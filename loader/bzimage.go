@@ -284,7 +284,7 @@ func (bz *bzImage) loadExtracted(mem *guestmem.Memory, opts Options) (*Kernel, e
 		return nil, errorf(ErrPayloadRange, "payload_length is 0: nothing to extract")
 	}
 	limit := min(MaxDecompressedSize, mem.Size())
-	vmlinux, format, err := decompress(bz.payload, limit)
+	vmlinux, format, err := decompress(opts.context(), bz.payload, limit)
 	if errors.Is(err, ErrPayloadTooLarge) && limit < MaxDecompressedSize {
 		// Guest RAM, not the absolute cap, was the limit: more memory would
 		// fit this kernel, so say so in the error's kind too.

@@ -3,6 +3,7 @@ package loader
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ const MaxDecompressedSize = 1 << 30
 type payloadFormat struct {
 	name   string
 	magic  string
-	decode func(stream []byte, sizeHint, limit uint64) ([]byte, error) // nil: unsupported
+	decode func(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]byte, error) // nil: unsupported
 }
 
 var payloadFormats = []payloadFormat{
@@ -39,8 +40,10 @@ var payloadFormats = []payloadFormat{
 // decompress decodes a bzImage payload into at most limit bytes. The kernel
 // build appends the uncompressed size as a little-endian uint32 to every
 // payload (for gzip it is the stream's own ISIZE trailer), which gives a
-// bomb check before any work and a length check after it.
-func decompress(payload []byte, limit uint64) (data []byte, format string, err error) {
+// bomb check before any work and a length check after it. The decoders look
+// at ctx every decodeChunk bytes of output (lz4: every block) and stop with
+// its error once it ends.
+func decompress(ctx context.Context, payload []byte, limit uint64) (data []byte, format string, err error) {
 	var pf *payloadFormat
 	for i := range payloadFormats {
 		if bytes.HasPrefix(payload, []byte(payloadFormats[i].magic)) {
@@ -67,7 +70,7 @@ func decompress(payload []byte, limit uint64) (data []byte, format string, err e
 	if pf.name != "gzip" {
 		stream = payload[:len(payload)-4]
 	}
-	data, err = pf.decode(stream, size, limit)
+	data, err = pf.decode(ctx, stream, size, limit)
 	if err != nil {
 		return nil, pf.name, fmt.Errorf("%s payload: %w", pf.name, err)
 	}
@@ -78,12 +81,37 @@ func decompress(payload []byte, limit uint64) (data []byte, format string, err e
 	return data, pf.name, nil
 }
 
+// decodeChunk is the most a decoder produces between two looks at its
+// context: a few milliseconds of work, so that a cancelled load (Ctrl-C
+// during start-up) stops promptly rather than after the whole kernel.
+const decodeChunk = 1 << 20
+
+// ctxReader reads at most decodeChunk bytes at a time from r, and nothing
+// once ctx has ended.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p[:min(len(p), decodeChunk)])
+}
+
 // readLimited reads r to EOF into a buffer sized for sizeHint bytes, failing
-// with ErrPayloadTooLarge past limit.
-func readLimited(r io.Reader, sizeHint, limit uint64) ([]byte, error) {
+// with ErrPayloadTooLarge past limit, or with ctx's error once it ends.
+func readLimited(ctx context.Context, r io.Reader, sizeHint, limit uint64) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(int(min(sizeHint, limit)) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(ctxReader{ctx, r}, int64(limit)+1)); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, err
+		case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
+			return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes: %v", limit, err)
+		}
 		return nil, errorf(ErrCorruptPayload, "%v", err)
 	}
 	if uint64(buf.Len()) > limit {
@@ -92,18 +120,20 @@ func readLimited(r io.Reader, sizeHint, limit uint64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func decodeGzip(stream []byte, sizeHint, limit uint64) ([]byte, error) {
+func decodeGzip(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(stream))
 	if err != nil {
 		return nil, errorf(ErrCorruptPayload, "%v", err)
 	}
 	zr.Multistream(false)
-	return readLimited(zr, sizeHint, limit)
+	return readLimited(ctx, zr, sizeHint, limit)
 }
 
-func decodeZstd(stream []byte, sizeHint, limit uint64) ([]byte, error) {
+func decodeZstd(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]byte, error) {
 	window := min(max(limit, zstd.MinWindowSize), zstd.MaxWindowSize)
-	dec, err := zstd.NewReader(nil,
+	// Streamed rather than DecodeAll, so that ctx is looked at between
+	// chunks; the memory bounds are the same.
+	dec, err := zstd.NewReader(bytes.NewReader(stream),
 		zstd.WithDecoderConcurrency(1),
 		zstd.WithDecoderMaxMemory(limit),
 		zstd.WithDecoderMaxWindow(window))
@@ -111,14 +141,7 @@ func decodeZstd(stream []byte, sizeHint, limit uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer dec.Close()
-	out, err := dec.DecodeAll(stream, make([]byte, 0, min(sizeHint, limit)))
-	switch {
-	case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
-		return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes: %v", limit, err)
-	case err != nil:
-		return nil, errorf(ErrCorruptPayload, "%v", err)
-	}
-	return out, nil
+	return readLimited(ctx, dec, sizeHint, limit)
 }
 
 // The kernel's lz4 payload uses the legacy frame format (lz4 -l): a magic
@@ -129,10 +152,13 @@ const (
 	lz4LegacyBlockSize = 8 << 20
 )
 
-func decodeLZ4Legacy(stream []byte, sizeHint, limit uint64) ([]byte, error) {
+func decodeLZ4Legacy(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]byte, error) {
 	out := make([]byte, 0, min(sizeHint, limit))
 	var block []byte
 	for pos := 4; pos < len(stream); { // the magic was matched by decompress
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if len(stream)-pos < 4 {
 			return nil, errorf(ErrCorruptPayload, "%d stray bytes at offset %d", len(stream)-pos, pos)
 		}

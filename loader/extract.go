@@ -1,5 +1,7 @@
 package loader
 
+import "context"
+
 // ExtractVmlinux returns the vmlinux ELF inside a bzImage and the
 // payload's compression format, as glue's default extraction finds them,
 // so that a test or a user can keep the ELF and pass it to -k (tools like
@@ -13,5 +15,5 @@ func ExtractVmlinux(image []byte) (vmlinux []byte, format string, err error) {
 	if bz.payload == nil {
 		return nil, "", errorf(ErrPayloadRange, "payload_length is 0: nothing to extract")
 	}
-	return decompress(bz.payload, MaxDecompressedSize)
+	return decompress(context.Background(), bz.payload, MaxDecompressedSize)
 }

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -78,7 +79,7 @@ const fuzzDecodeLimit = 4 << 20
 
 func FuzzPayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		out, _, err := decompress(payload, fuzzDecodeLimit)
+		out, _, err := decompress(context.Background(), payload, fuzzDecodeLimit)
 		if err == nil && len(out) > fuzzDecodeLimit {
 			t.Fatalf("decompressed %d bytes past the limit", len(out))
 		}
@@ -87,7 +88,7 @@ func FuzzPayload(f *testing.F) {
 
 func FuzzXZ(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		out, err := decodeXZ(stream, 0, fuzzDecodeLimit)
+		out, err := decodeXZ(context.Background(), stream, 0, fuzzDecodeLimit)
 		if err == nil && len(out) > fuzzDecodeLimit {
 			t.Fatalf("decompressed %d bytes past the limit", len(out))
 		}

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -97,6 +98,18 @@ type Options struct {
 	// MinAddr is the lowest guest-physical address the kernel may occupy.
 	// Zero means DefaultMinAddr.
 	MinAddr guestmem.Addr
+	// Context, if not nil, bounds the load: a bzImage's decompression
+	// stops between chunks once it ends, with its error. (A field rather
+	// than a parameter, so that the loading functions keep their
+	// signatures; Options is per call.)
+	Context context.Context
+}
+
+func (o Options) context() context.Context {
+	if o.Context == nil {
+		return context.Background()
+	}
+	return o.Context
 }
 
 // EntryPoint is one way into a loaded kernel.

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -52,7 +53,7 @@ func xzCorrupt(format string, args ...any) error {
 
 // decodeXZ decodes one xz stream (followed by nothing but stream padding)
 // into at most limit bytes.
-func decodeXZ(in []byte, sizeHint, limit uint64) ([]byte, error) {
+func decodeXZ(ctx context.Context, in []byte, sizeHint, limit uint64) ([]byte, error) {
 	if len(in) < xzHeaderSize+xzFooterSize || string(in[:len(xzMagic)]) != xzMagic {
 		return nil, xzCorrupt("not an xz stream (%d bytes)", len(in))
 	}
@@ -81,7 +82,7 @@ func decodeXZ(in []byte, sizeHint, limit uint64) ([]byte, error) {
 		var rec xzRecord
 		var n int
 		var err error
-		out, n, rec, err = decodeXZBlock(in[pos:], check, out, limit)
+		out, n, rec, err = decodeXZBlock(ctx, in[pos:], check, out, limit)
 		if err != nil {
 			return nil, fmt.Errorf("block %d at offset %d: %w", len(records), pos, err)
 		}
@@ -106,7 +107,7 @@ func decodeXZ(in []byte, sizeHint, limit uint64) ([]byte, error) {
 
 // decodeXZBlock decodes the block at the start of in, appending its data to
 // out, and returns how many bytes of in it spans.
-func decodeXZBlock(in []byte, check byte, out []byte, limit uint64) ([]byte, int, xzRecord, error) {
+func decodeXZBlock(ctx context.Context, in []byte, check byte, out []byte, limit uint64) ([]byte, int, xzRecord, error) {
 	var rec xzRecord
 	headerSize := (int(in[0]) + 1) * 4
 	if headerSize > len(in) {
@@ -167,7 +168,10 @@ func decodeXZBlock(in []byte, check byte, out []byte, limit uint64) ([]byte, int
 	start := len(out)
 	out = slices.Grow(out, int(unpacked))[:start+int(unpacked)]
 	block := out[start:]
-	if _, err := io.ReadFull(r, block); err != nil {
+	if _, err := io.ReadFull(ctxReader{ctx, r}, block); err != nil {
+		if ctx.Err() != nil {
+			return out, 0, rec, err
+		}
 		return out, 0, rec, xzCorrupt("LZMA2: %v", err)
 	}
 	if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"flag"
 	"hash/crc32"
@@ -97,7 +98,7 @@ func TestDecodeXZFromXZUtils(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := decodeXZ(in, 0, 1<<20)
+			got, err := decodeXZ(context.Background(), in, 0, 1<<20)
 			if f.wantErr != nil {
 				assertErrorIs(t, err, f.wantErr)
 				t.Log(err)
@@ -143,7 +144,7 @@ func TestXZAgainstXZUtils(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeXZ(out, uint64(size), 8<<20)
+		got, err := decodeXZ(context.Background(), out, uint64(size), 8<<20)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("size %d: xz --x86 output: decoded %d bytes, err %v", size, len(got), err)
 		}
@@ -218,7 +219,7 @@ func TestDecodeXZRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := decodeXZ(tt.in, 0, 1<<20)
+			_, err := decodeXZ(context.Background(), tt.in, 0, 1<<20)
 			assertErrorIs(t, err, tt.want)
 			t.Log(err)
 		})
@@ -243,7 +244,7 @@ func TestDecodeXZAccepts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := decodeXZ(tt.in, 0, 1<<20)
+			got, err := decodeXZ(context.Background(), tt.in, 0, 1<<20)
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("decoded %d bytes, err %v", len(got), err)
 			}
@@ -256,7 +257,7 @@ func TestDecodeXZTruncated(t *testing.T) {
 	t.Parallel()
 	in := loadertest.XZ(t, x86LikeData(3, 2000))
 	for n := range len(in) {
-		_, err := decodeXZ(in[:n], 0, 1<<20)
+		_, err := decodeXZ(context.Background(), in[:n], 0, 1<<20)
 		if err == nil {
 			t.Fatalf("prefix of %d bytes decoded without error", n)
 		}

@@ -37,7 +37,8 @@ var baseRules = []Rule{
 	{Syscall: "read", Why: "eventfds, tap frames, stdin, control connections"},
 	{Syscall: "write", Why: "eventfds, tap frames, console output, logs, control connections"},
 	{Syscall: "pread64", Why: "virtio-blk reads from the disk image"},
-	{Syscall: "pwrite64", Why: "virtio-blk writes to the disk image"},
+	{Syscall: "pwrite64", Why: "virtio-blk writes to the disk image; the VM's log rotated and its record completed when it ends"},
+	{Syscall: "ftruncate", Why: "the VM's log is rotated on its two open descriptors (glue run --log)"},
 	{Syscall: "fdatasync", Why: "virtio-blk FLUSH, and the disk images when the VM ends"},
 	{Syscall: "close", Why: "control connections; descriptors closed when the VM ends"},
 

@@ -1,6 +1,7 @@
 package vmm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,9 +17,10 @@ import (
 // the built-in guest) and the initrd into mem, builds the command line from
 // cfg.Cmdline and the devices' command-line entries, and writes the boot
 // structures that point at them, the RSDP and the reserved ranges of desc
-// included. It returns the entry the boot processor starts at.
-func loadKernel(mem *guestmem.Memory, cfg *Config, desc bootDescription, log *slog.Logger) (loader.EntryPoint, error) {
-	opts := loader.Options{MinAddr: x86.HighMemStart}
+// included. It returns the entry the boot processor starts at; when ctx
+// ends first (decompression looks at it), its error.
+func loadKernel(ctx context.Context, mem *guestmem.Memory, cfg *Config, desc bootDescription, log *slog.Logger) (loader.EntryPoint, error) {
+	opts := loader.Options{MinAddr: x86.HighMemStart, Context: ctx}
 	switch cfg.Boot {
 	case BootPVH:
 		opts.Protocol = loader.PVH
@@ -36,6 +38,9 @@ func loadKernel(mem *guestmem.Memory, cfg *Config, desc bootDescription, log *sl
 		k, err = loader.Load(mem, guest.ELF, opts)
 	} else {
 		k, err = loader.LoadFile(mem, cfg.Kernel, opts)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return loader.EntryPoint{}, err // a stop, not the kernel's fault
 	}
 	if err != nil {
 		return loader.EntryPoint{}, kernelError(FieldKernel, err)

@@ -99,7 +99,7 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 		return nil, err
 	}
 
-	entry, err := loadKernel(m.mem, &cfg, desc, log)
+	entry, err := loadKernel(ctx, m.mem, &cfg, desc, log)
 	if err != nil {
 		return nil, err
 	}

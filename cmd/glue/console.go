@@ -41,7 +41,7 @@ Ctrl-C / SIGTERM, which leave the VM running). For scripts and logs.`,
 			if err != nil {
 				return err
 			}
-			c, err := control.Dial(dir, name)
+			c, err := g.dial(dir, name)
 			if err != nil {
 				return err
 			}

@@ -62,9 +62,10 @@ func forEach(cmd *cobra.Command, g *globals, f *targetFlags, op func(context.Con
 	}
 	failed := 0
 	for _, name := range names {
-		if err := dialAnd(cmd.Context(), dir, name, op); err != nil {
+		if err := dialAnd(cmd.Context(), g, dir, name, op); err != nil {
 			var de *control.DirError
-			if errors.As(err, &de) {
+			var ue usageError
+			if errors.As(err, &de) || errors.As(err, &ue) {
 				return err // the same for every VM: say it once
 			}
 			fmt.Fprintf(os.Stderr, "glue: %s: %s\n", name, userMessage(err))
@@ -77,8 +78,8 @@ func forEach(cmd *cobra.Command, g *globals, f *targetFlags, op func(context.Con
 	return nil
 }
 
-func dialAnd(ctx context.Context, dir, name string, op func(context.Context, *control.Client) error) error {
-	c, err := control.Dial(dir, name)
+func dialAnd(ctx context.Context, g *globals, dir, name string, op func(context.Context, *control.Client) error) error {
+	c, err := g.dial(dir, name)
 	if err != nil {
 		return err
 	}
@@ -107,9 +108,14 @@ func newLifecycleCommand(g *globals, use, short string, op func(*control.Client,
 // anyway.
 const stopWait = 15 * time.Second
 
+// killWait is how long `glue stop --force` waits for a killed process to
+// exit; SIGKILL is not delayed by anything the process does.
+const killWait = 10 * time.Second
+
 func newStopCommand(g *globals) *cobra.Command {
 	f := &targetFlags{}
 	var grace time.Duration
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "stop",
 		Short: "Power VMs off (ACPI power button), stop them, and wait for their processes to exit",
@@ -118,7 +124,17 @@ func newStopCommand(g *globals) *cobra.Command {
 or at once with --timeout 0 or without ACPI, the vCPUs leave the guest,
 devices are flushed, and the 'glue run' process exits with status 0,
 removing its socket. stop waits for that; a VM that does not end in time
-is reported.`,
+is reported.
+
+A VM that does not answer within --reply-timeout (its process stopped or
+wedged) is reported with status 1. With --force, stop then ends such a VM,
+or one still running --timeout plus ` + stopWait.String() + ` after it accepted
+the stop, by SIGKILL to the pid in its lock file, after checking that this
+process still holds the VM's lock (so it is that VM, never a process that
+reused its pid); its socket is removed and its end recorded in its log.`,
+		Example: `  glue stop -n web
+  glue stop -n web --timeout 0
+  glue stop -n wedged --force --reply-timeout 2s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.dir()
@@ -129,24 +145,61 @@ is reported.`,
 				return usageErrorf("--timeout: %v: want 0 to %v", grace, control.MaxStopTimeout)
 			}
 			return forEach(cmd, g, f, func(ctx context.Context, c *control.Client) error {
-				if err := c.Stop(ctx, grace); err != nil {
-					return err
+				err := c.Stop(ctx, grace)
+				if err == nil {
+					err = waitGone(ctx, g, dir, c.Name(), grace+stopWait)
 				}
-				return waitGone(ctx, dir, c.Name(), grace+stopWait)
+				var na *control.NoAnswerError
+				var still errStillRunning
+				switch {
+				case err == nil:
+					return nil
+				case force && (errors.As(err, &na) || errors.As(err, &still)):
+					return forceStop(dir, c.Name(), err)
+				case errors.As(err, &na) || errors.As(err, &still):
+					return fmt.Errorf("%w (glue stop --force ends its process)", err)
+				}
+				return err
 			})
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().DurationVar(&grace, "timeout", control.DefaultStopTimeout, "how long the guest has to power off after the power button, e.g. 30s; 0 stops at once")
+	cmd.Flags().BoolVar(&force, "force", false, "end a VM that does not answer, or does not end in time, by SIGKILL to its recorded pid (checked against its lock)")
 	return cmd
+}
+
+// forceStop kills a VM that did not stop on request (why), and records
+// that as its end.
+func forceStop(dir, name string, why error) error {
+	pid, err := control.Kill(dir, name, killWait)
+	if errors.Is(err, control.ErrNotRunning) {
+		return nil // it ended on its own meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("%s; --force: %w", userMessage(why), err)
+	}
+	reason := fmt.Sprintf("killed by glue stop --force (pid %d): %s", pid, userMessage(why))
+	if err := control.RecordKill(dir, name, pid, reason); err != nil {
+		return fmt.Errorf("%s; and its end could not be recorded: %w", reason, err)
+	}
+	fmt.Fprintf(os.Stderr, "glue: %s: %s\n", name, reason)
+	return nil
+}
+
+// errStillRunning is a VM that accepted a stop but did not end in time.
+type errStillRunning struct{ wait time.Duration }
+
+func (e errStillRunning) Error() string {
+	return fmt.Sprintf("still running %v after the stop request", e.wait)
 }
 
 // waitGone polls until the VM no longer answers: its process has exited
 // and released its name.
-func waitGone(ctx context.Context, dir, name string, timeout time.Duration) error {
+func waitGone(ctx context.Context, g *globals, dir, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		c, err := control.Dial(dir, name)
+		c, err := g.dial(dir, name)
 		if errors.Is(err, control.ErrNotRunning) {
 			return nil
 		}
@@ -154,7 +207,7 @@ func waitGone(ctx context.Context, dir, name string, timeout time.Duration) erro
 			c.Info(ctx) // still there; keep waiting
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("still running %v after the stop request", timeout)
+			return errStillRunning{timeout}
 		}
 		select {
 		case <-ctx.Done():

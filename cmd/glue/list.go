@@ -12,56 +12,110 @@ import (
 	"github.com/gluevmm/glue/control"
 )
 
+// listed is one row of `glue list`: a live VM's Info or, with --all, an
+// ended VM's record.
+type listed struct {
+	control.Info
+	Err     error      `json:"-"`
+	Status  *int       `json:"status,omitempty"` // ended VMs: exit status, if recorded
+	Reason  string     `json:"reason,omitempty"` // ended VMs: why
+	EndedAt *time.Time `json:"ended_at,omitempty"`
+}
+
 func newListCommand(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, all bool
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List this user's VMs",
 		Long: `List the VMs in the runtime directory: NAME, PID, STATE (running, paused,
 stopping, or unresponsive for a VM that holds its name but does not answer),
-CPUS, MEM, UPTIME and KERNEL. VMs whose process died are cleaned up.`,
+CPUS, MEM, UPTIME and KERNEL. VMs whose process died are cleaned up.
+
+With --all, VMs that ended are listed too, with STATE ended and an EXIT
+column: their exit status and why they ended (as the last line of their
+log says; see glue logs). They stay listed until glue rm removes them or
+a new VM of the same name replaces them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := g.dir()
 			if err != nil {
 				return err
 			}
-			entries, err := control.List(cmd.Context(), dir)
+			timeout := control.ListTimeout
+			if cmd.Flags().Lookup("reply-timeout").Changed {
+				timeout = g.replyTimeout
+			}
+			entries, err := control.ListWithin(cmd.Context(), dir, timeout)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				infos := make([]control.Info, 0, len(entries))
-				for _, e := range entries {
-					infos = append(infos, e.Info)
+			rows := make([]listed, 0, len(entries))
+			for _, e := range entries {
+				rows = append(rows, listed{Info: e.Info, Err: e.Err})
+			}
+			if all {
+				ended, err := control.Ended(dir)
+				if err != nil {
+					return err
 				}
+				for _, r := range ended {
+					rows = append(rows, listed{
+						Info:   control.Info{Name: r.Name, PID: r.PID, State: control.StateEnded, StartedAt: r.StartedAt},
+						Status: r.Status, Reason: r.Reason, EndedAt: r.EndedAt,
+					})
+				}
+			}
+			if asJSON {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(infos)
+				return enc.Encode(rows)
 			}
-			return printTable(entries)
+			return printTable(rows, all)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "also list VMs that ended, with their exit status and reason")
 	return cmd
 }
 
-func printTable(entries []control.Entry) error {
+func printTable(rows []listed, withExit bool) error {
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tPID\tSTATE\tCPUS\tMEM\tUPTIME\tKERNEL")
-	for _, e := range entries {
-		if e.Err != nil {
-			fmt.Fprintf(w, "%s\t%d\t%s\t-\t-\t-\t-\n", e.Name, e.PID, e.State)
+	header := "NAME\tPID\tSTATE\tCPUS\tMEM\tUPTIME\tKERNEL"
+	if withExit {
+		header += "\tEXIT"
+	}
+	fmt.Fprintln(w, header)
+	for _, e := range rows {
+		exit := ""
+		if withExit {
+			exit = "\t-"
+		}
+		switch {
+		case e.State == control.StateEnded:
+			fmt.Fprintf(w, "%s\t%d\t%s\t-\t-\t-\t-\t%s\n", e.Name, e.PID, e.State, exitText(e))
+			continue
+		case e.Err != nil:
+			fmt.Fprintf(w, "%s\t%d\t%s\t-\t-\t-\t-%s\n", e.Name, e.PID, e.State, exit)
 			continue
 		}
 		kernel := e.Kernel
 		if kernel == "" {
 			kernel = "(built-in guest)"
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%d\t%dM\t%s\t%s\n", e.Name, e.PID, e.State, e.CPUs, e.MemMiB, uptime(e.StartedAt), kernel)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%d\t%dM\t%s\t%s%s\n", e.Name, e.PID, e.State, e.CPUs, e.MemMiB, uptime(e.StartedAt), kernel, exit)
 	}
 	return w.Flush()
+}
+
+// exitText is an ended VM's EXIT column: "STATUS: REASON", "?" for a
+// status never recorded.
+func exitText(e listed) string {
+	status := "?"
+	if e.Status != nil {
+		status = fmt.Sprint(*e.Status)
+	}
+	return status + ": " + e.Reason
 }
 
 // uptime formats time since start, coarsely as ps does.

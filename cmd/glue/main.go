@@ -38,8 +38,23 @@ func usageErrorf(format string, args ...any) error {
 
 // globals are the flags every subcommand sees.
 type globals struct {
-	verbose    int
-	runtimeDir string
+	verbose      int
+	runtimeDir   string
+	replyTimeout time.Duration
+}
+
+// dial returns a client for the VM name in dir that waits at most
+// --reply-timeout for each answer.
+func (g *globals) dial(dir, name string) (*control.Client, error) {
+	if g.replyTimeout <= 0 {
+		return nil, usageErrorf("--reply-timeout: %v: want a positive duration, e.g. 5s", g.replyTimeout)
+	}
+	c, err := control.Dial(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	c.Timeout = g.replyTimeout
+	return c, nil
 }
 
 // dir resolves the runtime directory that holds the VMs' control sockets.
@@ -69,7 +84,9 @@ func newRootCommand() *cobra.Command {
 		Short: "glue is a small KVM virtual machine monitor",
 		Long: `glue is a small KVM virtual machine monitor. Each 'glue run' process is one VM,
 and serves a control socket that 'glue list', 'pause', 'resume', 'stop' and
-'console' talk to; VMs are found by name (-n).
+'console' talk to; VMs are found by name (-n). Each VM keeps a log of its
+lifecycle and how it ended ('glue logs'), and ended VMs stay in
+'glue list --all' until 'glue rm'.
 
 Without --kernel, 'glue run' boots glue's own built-in test guest, which reports
 the vCPUs, memory and devices it finds.
@@ -90,11 +107,13 @@ or bad input (files, names, --runtime-dir) in any subcommand.`,
 	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more (repeat for debug output)")
 	root.PersistentFlags().StringVar(&g.runtimeDir, "runtime-dir", "",
 		"`DIR` of the VMs' control sockets (default $"+control.EnvRuntimeDir+", else $XDG_RUNTIME_DIR/glue, /run/glue for root)")
+	root.PersistentFlags().DurationVar(&g.replyTimeout, "reply-timeout", control.DefaultTimeout,
+		"how long a client command waits for a VM to answer each request (connect, request and reply; glue list's default is "+control.ListTimeout.String()+"), e.g. 2s")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCommand(g), newListCommand(g), newConsoleCommand(g),
 		newLifecycleCommand(g, "pause", "Pause VMs: stop their vCPUs until resumed", (*control.Client).Pause),
 		newLifecycleCommand(g, "resume", "Resume paused VMs where they stopped", (*control.Client).Resume),
-		newStopCommand(g))
+		newStopCommand(g), newLogsCommand(g), newRmCommand(g))
 	return root
 }
 
@@ -107,7 +126,9 @@ func main() {
 }
 
 func run(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (the terminal closed) stops a VM in order too: its socket is
+	// removed and the terminal restored, as far as one is left.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	root := newRootCommand()
 	root.SetArgs(args)
@@ -119,8 +140,16 @@ func run(args []string) int {
 	if !errors.Is(err, errReported) {
 		fmt.Fprintf(os.Stderr, "glue: %s\n", userMessage(err))
 	}
+	return exitStatus(err)
+}
+
+// exitStatus is the status glue exits with for err.
+func exitStatus(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsageError(err) {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue) || isCobraUsageError(err):
 		return exitUsage
 	}
 	return exitVM

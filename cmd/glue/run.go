@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -36,6 +38,7 @@ type runFlags struct {
 	seccomp      string
 	disks        []string
 	nets         []string
+	logPath      string
 }
 
 // flagOf returns the `glue run` flag that sets a vmm.Config field, for
@@ -89,7 +92,7 @@ guest, and ` + console.EscapeHelp + `.`,
   glue run -k vmlinuz -m 300 -p "console=ttyS0 earlyprintk=serial"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := refuseEmpty(cmd, "name", "kernel", "initrd"); err != nil {
+			if err := refuseEmpty(cmd, "name", "kernel", "initrd", "log"); err != nil {
 				return err
 			}
 			return runVM(cmd.Context(), g, f)
@@ -115,6 +118,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.StringVar(&f.seccomp, "seccomp", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
+	fl.StringVar(&f.logPath, "log", "", "the VM's log `FILE`: its lifecycle and how it ended, capped at 1 MiB and rotated once to FILE.1 (default: NAME.log in the runtime dir; see glue logs)")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	markLeftOutFlags(cmd)
 	return cmd
@@ -243,8 +247,9 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 }
 
 // serveVM claims the VM's name, builds the VM, serves its control socket and
-// runs it until it ends.
-func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, status *detachStatus) error {
+// runs it until it ends. From the name on, its end is recorded: in its log
+// and its record in the runtime dir.
+func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, status *detachStatus) (err error) {
 	dir, err := g.dir()
 	if err != nil {
 		return err
@@ -260,6 +265,13 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	defer srv.Close()
 	generatedName := cfg.Name == ""
 	cfg.Name = srv.Name()
+	end, err := recordVM(dir, f.logPath, g.verbose, &cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { end.finish(err) }() // last: after the VM's own last lines
+	// The log only: a foreground run's stderr stays as it was.
+	srv.Logger = end.fileLog
 
 	if f.timeline {
 		// Deferred before vm.Close, so it prints after the VM's last
@@ -269,6 +281,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		defer cfg.Timeline.WriteTo(os.Stderr)
 	}
 
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
 	// Guest output goes to the console history (for `glue console`) and,
 	// unless detached, to stdout or --console FILE.
 	history := control.NewConsoleBuffer(control.DefaultConsoleHistory)
@@ -276,7 +291,10 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	outputs := []io.Writer{history}
 	var out io.Writer
 	if status == nil {
-		out = os.Stdout
+		// A closed stdout is then EPIPE rather than a SIGPIPE that kills
+		// glue with the terminal raw and the socket left behind.
+		signal.Ignore(syscall.SIGPIPE)
+		out = &stdoutWriter{w: os.Stdout, closed: func() { cancel(errStdoutClosed) }}
 	}
 	if f.consoleFile != "" {
 		file, err := openConsoleFile(f.consoleFile)
@@ -295,6 +313,12 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 
 	vm, err := vmm.Build(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			// A signal during start-up (kernel loading included) is a
+			// stop like any later one, not a failure.
+			end.reason = fmt.Sprintf("stopped during start-up: %v", context.Cause(ctx))
+			return nil
+		}
 		return configFlagError(err)
 	}
 	defer vm.Close()
@@ -309,9 +333,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		cfg.Logger.Warn("--console virtio: the kernel command line names no console; add console=hvc0, or Linux may print nothing")
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go srv.Serve(ctx, controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput)})
+	// Served until srv.Close, the last step: the name is released only
+	// after the VM's end is recorded, so no listing finds it gone first.
+	go srv.Serve(context.WithoutCancel(ctx), controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput)})
 	if status == nil {
 		restore, err := console.RawTerminal(int(os.Stdin.Fd()))
 		if err != nil {
@@ -335,6 +359,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	if r.err != nil {
 		return r.err
 	}
+	end.reason = outcomeReason(ctx, r.outcome)
 	cfg.Logger.Info("vm ended", "name", cfg.Name, "reason", r.outcome)
 	return nil
 }

@@ -146,6 +146,23 @@ func TestCLIBadInputEverySubcommand(t *testing.T) {
 		{"console: bad name", []string{"console", "-n", "bad name"}, "--name", "not allowed"},
 		{"console: runtime dir is a file", []string{"--runtime-dir", notADir, "console", "-n", "x"}, "--runtime-dir", "not a directory"},
 		{"console: stray argument", []string{"console", "-n", "x", "extra"}, "extra", ""},
+		{"console: reply timeout not positive", []string{"--reply-timeout", "0s", "console", "-n", "x"}, "--reply-timeout", "positive"},
+
+		{"run: empty log", []string{"run", "--log", ""}, "--log", "empty"},
+		{"run: log in a missing dir", []string{"run", "--log", dir + "/no/such.log"}, "--log", "no such file"},
+		{"stop: bad reply timeout", []string{"--reply-timeout", "soon", "stop", "-n", "x"}, "reply-timeout", ""},
+
+		{"logs: no name", []string{"logs"}, "--name", ""},
+		{"logs: empty name", []string{"logs", "-n", ""}, "--name", "empty"},
+		{"logs: bad name", []string{"logs", "-n", "bad name"}, "--name", "not allowed"},
+		{"logs: runtime dir is a file", []string{"--runtime-dir", notADir, "logs", "-n", "x"}, "--runtime-dir", "not a directory"},
+		{"logs: stray argument", []string{"logs", "-n", "x", "extra"}, "extra", ""},
+
+		{"rm: no name", []string{"rm"}, "--name", ""},
+		{"rm: empty name", []string{"rm", "-n", ""}, "--name", "empty"},
+		{"rm: bad name", []string{"rm", "-n", "bad name"}, "--name", "not allowed"},
+		{"rm: name and --all", []string{"rm", "-n", "x", "--all"}, "--all", ""},
+		{"rm: runtime dir is a file", []string{"--runtime-dir", notADir, "rm", "--all"}, "--runtime-dir", "not a directory"},
 	}
 	for _, op := range []string{"pause", "resume", "stop"} {
 		tests = append(tests, []struct {

@@ -74,7 +74,9 @@ func waitState(t *testing.T, dir, name string, want control.State) {
 		case got == want:
 			return
 		case got != control.StateUnresponsive || time.Now().After(deadline):
-			t.Fatalf("%s is %q, want %q", name, got, want)
+			// A VM that is gone says why in its log.
+			logs := runGlue(t, nil, "--runtime-dir", dir, "logs", "-n", name)
+			t.Fatalf("%s is %q, want %q; its log:\n%s", name, got, want, logs.stdout)
 		}
 	}
 }
@@ -186,10 +188,29 @@ func TestFeaturesControlSession(t *testing.T) {
 	if vms := listJSON(t, dir); len(vms) != 0 {
 		t.Fatalf("VMs left after stop --all: %+v", vms)
 	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		t.Errorf("left in the runtime dir: %s", e.Name())
+	// What stays is the ended VMs' records and logs, until glue rm.
+	for _, e := range readDirNames(t, dir) {
+		if !strings.HasSuffix(e, ".record") && !strings.HasSuffix(e, ".log") && !strings.HasSuffix(e, ".log.1") {
+			t.Errorf("left in the runtime dir after stop: %s", e)
+		}
 	}
+	glueIn(t, dir, "rm", "--all")
+	for _, e := range readDirNames(t, dir) {
+		t.Errorf("left in the runtime dir after rm --all: %s", e)
+	}
+}
+
+func readDirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // A foreground VM stopped from another process exits 0, removing its socket
