@@ -61,7 +61,7 @@ func TestTake(t *testing.T) {
 		}},
 		{"a wait spends nothing from either bucket", kb, ratelimit.Bucket{Rate: 10, Size: 1}, []step{
 			{ops: 1, bytes: 10},
-			{ops: 1, bytes: 10, wait: 100 * time.Millisecond}, // ops empty; bytes must keep its 90
+			{ops: 1, bytes: 10, wait: 100 * time.Millisecond},    // ops empty; bytes must keep its 90
 			{advance: 100 * time.Millisecond, ops: 1, bytes: 90}, // bytes refilled to 100
 			{bytes: 11, wait: time.Millisecond},
 		}},
@@ -138,8 +138,8 @@ func TestAllow(t *testing.T) {
 		n, want uint64
 	}{
 		{n: 100, want: 100},
-		{n: 100, want: 50},          // burst and bucket: 150 in all
-		{n: 10, want: 0},            // empty: dropped, not owed
+		{n: 100, want: 50}, // burst and bucket: 150 in all
+		{n: 10, want: 0},   // empty: dropped, not owed
 		{advance: 5 * time.Millisecond, n: 10, want: 5},
 		{advance: time.Hour, n: 1000, want: 100}, // the burst does not come back
 	} {
