@@ -100,7 +100,7 @@ func TestRateLimitBlock(t *testing.T) {
 		ops     bool   // the limit counts requests
 	}{
 		{"bandwidth", "bps=2Mi", 2 << 20, 4, 100, false},
-		{"operations", "iops=100", 100, 1, 400, true},
+		{"operations", "iops=25", 25, 1, 300, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
