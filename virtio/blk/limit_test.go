@@ -147,17 +147,15 @@ func TestLimitReset(t *testing.T) {
 func TestLimitConcurrentReset(t *testing.T) {
 	t.Parallel()
 	mem := vt.NewMemory(t, guestmem.Span{Base: 0, Size: 4 << 20})
-	clock := &countingClock{}
+	clock := &ratelimittest.HostClock{}
 	l, err := ratelimit.New(ratelimit.Config{Bytes: ratelimit.Bucket{Rate: 512 << 10, Size: 1024}, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dev := blk.New(openDisk(t, newImage(t, 16, 0), blk.Options{}), nil)
 	var tr *mmio.Transport
-	var wakes sync.WaitGroup
-	dev.SetLimiter(l, func(q int) {
-		wakes.Go(func() { tr.NotifyQueue(q) }) // as the event loop would run it
-	})
+	// On the timer's goroutine: another thread, as the event loop is.
+	dev.SetLimiter(l, func(q int) { tr.NotifyQueue(q) })
 	if tr, err = mmio.New(dev, mem, nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -182,36 +180,48 @@ func TestLimitConcurrentReset(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	wakes.Wait()
 	if s := dev.Stats(); s.Throttled == 0 || s.Errors != 0 {
 		t.Fatalf("stats %+v: want deferrals and no errors", s)
 	}
-	if n := clock.armed.Load(); n != 0 {
+	if n := clock.Armed(); n != 0 {
 		t.Fatalf("%d timers armed after the last reset, want 0", n)
 	}
 }
 
-// countingClock is the host clock counting the timers armed and neither
-// stopped nor fired.
-type countingClock struct {
-	ratelimit.SystemClock
-	armed atomic.Int64
-}
-
-func (c *countingClock) AfterFunc(d time.Duration, f func()) ratelimit.Timer {
-	c.armed.Add(1)
-	var once sync.Once
-	done := func() { once.Do(func() { c.armed.Add(-1) }) }
-	t := c.SystemClock.AfterFunc(d, func() { done(); f() })
-	return stopFunc(func() bool {
-		stopped := t.Stop()
-		if stopped {
-			done()
+// A driver that keeps requests queued gets the configured rate, no more
+// and no less, over 5 simulated seconds: each request costs its data
+// bytes, the timer wakes the queue when the limiter allows, and no tokens
+// are lost between a wake and the next request.
+func TestLimitRate(t *testing.T) {
+	t.Parallel()
+	const rate, span, req = 256 << 10, 5 * time.Second, 4096
+	d := newLimitedDisk(t, ratelimit.Config{Bytes: ratelimit.Bucket{Rate: rate}})
+	queued, moved := 0, uint64(0)
+	for elapsed := time.Duration(0); ; {
+		for ; queued < 8; queued++ {
+			d.q.AddChain(vt.Readable(hdr(blk.ReqIn, 0)), vt.Writable(req), vt.Writable(1))
 		}
-		return stopped
-	})
+		d.drv.Kick(0)
+		for _, u := range d.q.Used() {
+			if u.Len != req+1 {
+				t.Fatalf("used %+v", u)
+			}
+			moved += req
+			queued--
+		}
+		next, ok := d.clock.Next()
+		if !ok {
+			t.Fatalf("requests queued and no timer armed (%+v)", d.dev.Stats())
+		}
+		if elapsed+next > span {
+			break
+		}
+		d.clock.Advance(next)
+		elapsed += next
+	}
+	size := uint64(rate / 10)
+	want := size + rate*uint64(span/time.Second)
+	if moved > want || moved+req <= want {
+		t.Errorf("moved %d bytes in %v; want bucket + rate × time = %d, less under one request", moved, span, want)
+	}
 }
-
-type stopFunc func() bool
-
-func (s stopFunc) Stop() bool { return s() }

@@ -1,6 +1,8 @@
 package vnet_test
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,5 +148,64 @@ func TestLimitReset(t *testing.T) {
 	clock.Advance(time.Hour)
 	if *wakes != [2]int{} {
 		t.Fatalf("wakes %v after reset", *wakes)
+	}
+}
+
+// Both directions throttled on the host clock while the guest kicks, the
+// tap delivers and the driver resets: -race checks the device's state,
+// and no timer is left once the device is reset.
+func TestLimitConcurrentReset(t *testing.T) {
+	t.Parallel()
+	clock := &ratelimittest.HostClock{}
+	limiter := func() *ratelimit.Limiter {
+		l, err := ratelimit.New(ratelimit.Config{Bytes: ratelimit.Bucket{Rate: 20000, Size: 2000}, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	mem := virtiotest.NewMemory(t, guestmem.Span{Base: 0, Size: 4 << 20}, guestmem.Span{Base: 8 << 20, Size: 4 << 20})
+	be := newFakeBackend()
+	var tr *mmio.Transport
+	dev, err := vnet.New(vnet.Config{
+		MAC: testMAC, Backend: be, RxLimit: limiter(), TxLimit: limiter(),
+		Wake: func(q int) { tr.NotifyQueue(q) }, // on the timer's goroutine: another thread, as the event loop
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = mmio.New(dev, mem, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	drv := &virtiotest.MMIODriver{Regs: tr}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Go(func() { // the event loop reading the tap
+		for !stop.Load() {
+			be.Push(frame(1000, 1))
+			dev.HandleRx()
+		}
+	})
+	for i := range 200 {
+		rx := virtiotest.NewQueue(mem, guestmem.Addr(0x1000+(i%4)*0x10000), 16)
+		tx := virtiotest.NewQueue(mem, guestmem.Addr(8<<20+(i%4)*0x10000), 16)
+		if _, err := drv.Init(allFeatures, rx, tx); err != nil {
+			continue
+		}
+		for range 4 {
+			rx.AddChain(virtiotest.Writable(2048))
+			tx.AddChain(virtiotest.Readable(append(hdr(), frame(1000, 2)...)))
+		}
+		drv.Kick(vnet.RxQueue)
+		drv.Kick(vnet.TxQueue)
+		drv.Reset()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if s := dev.Stats(); s.TxThrottled == 0 || s.RxThrottled == 0 {
+		t.Fatalf("stats %+v: want deferrals both ways", s)
+	}
+	if n := clock.Armed(); n != 0 {
+		t.Fatalf("%d timers armed after the last reset, want 0", n)
 	}
 }
