@@ -21,8 +21,8 @@ type Bucket struct {
 	OneTimeBurst uint64
 }
 
-// MaxTokens bounds Size and OneTimeBurst, so that the arithmetic below
-// stays far from overflow.
+// MaxTokens bounds Rate, Size and OneTimeBurst, so that the arithmetic
+// below stays far from overflow.
 const MaxTokens = 1 << 53
 
 // bucket is a Bucket in use.

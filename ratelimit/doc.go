@@ -30,5 +30,6 @@
 // package's Limiter has one bucket without a one-time burst, refuses a
 // request larger than its burst outright, and cannot check two buckets
 // together (bytes and operations) without a reservation per bucket to
-// cancel; the bucket below is a hundred lines with integer arithmetic.
+// cancel; this package's bucket is about a hundred lines of integer
+// arithmetic.
 package ratelimit

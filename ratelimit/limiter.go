@@ -17,14 +17,14 @@ type Config struct {
 // Limited reports whether c limits anything.
 func (c Config) Limited() bool { return c.Bytes.Rate > 0 || c.Ops.Rate > 0 }
 
-// Validate checks the sizes against MaxTokens.
+// Validate checks the rates and sizes against MaxTokens.
 func (c Config) Validate() error {
 	for _, b := range []struct {
 		name string
 		b    Bucket
 	}{{"bytes", c.Bytes}, {"ops", c.Ops}} {
-		if b.b.Size > MaxTokens || b.b.OneTimeBurst > MaxTokens {
-			return fmt.Errorf("ratelimit: %s bucket: size and burst are at most %d", b.name, uint64(MaxTokens))
+		if b.b.Rate > MaxTokens || b.b.Size > MaxTokens || b.b.OneTimeBurst > MaxTokens {
+			return fmt.Errorf("ratelimit: %s bucket: rate, size and burst are at most %d", b.name, uint64(MaxTokens))
 		}
 	}
 	return nil

@@ -169,6 +169,7 @@ func TestValidate(t *testing.T) {
 	for _, cfg := range []ratelimit.Config{
 		{Bytes: ratelimit.Bucket{Rate: 1, Size: ratelimit.MaxTokens + 1}},
 		{Ops: ratelimit.Bucket{Rate: 1, OneTimeBurst: ratelimit.MaxTokens + 1}},
+		{Bytes: ratelimit.Bucket{Rate: ratelimit.MaxTokens + 1}},
 	} {
 		if _, err := ratelimit.New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
