@@ -64,6 +64,27 @@ func waitLine(s *session, prefix string) string {
 	}
 }
 
+// The serial console under a limit of 10 B/s: the guest's few hundred
+// bytes of test lines get at most the bound out, and the rest is counted.
+func TestRateLimitSerial(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	const rate = 10
+	start := time.Now()
+	res := runGlue(t, nil, "run", "--console", "serial,bps=10", "-m", "64", "-p", "glue.test=cmdline,mem,cpus,cmdline,mem,cpus")
+	elapsed := time.Since(start)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	got := uint64(len(res.stdout))
+	if bound := limitBound(rate, 0, elapsed); got > bound {
+		t.Fatalf("%d bytes of output in %v; the limit allows at most %d", got, elapsed, bound)
+	}
+	if dropped := logValue(t, res.stderr, "over the console rate limit", "bytes"); dropped+got < 300 {
+		t.Fatalf("%d bytes out and %d dropped: less than the guest's test lines", got, dropped)
+	}
+}
+
 // logValue returns the number after key= in the log line containing msg.
 func logValue(t *testing.T, log, msg, key string) uint64 {
 	t.Helper()
