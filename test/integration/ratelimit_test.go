@@ -29,7 +29,7 @@ func TestRateLimitConsole(t *testing.T) {
 	requireKVM(t)
 	const rate, burst = 64000, 16000
 	start := time.Now()
-	res := runGlue(t, nil, "run", "--console", fmt.Sprintf("virtio,bps=64K,bps-burst=16K"), "-m", "64",
+	res := runGlue(t, nil, "run", "--console", "virtio,bps=64K,bps-burst=16K", "-m", "64",
 		"-p", "glue.test=console-flood glue.flood.kib=1024")
 	elapsed := time.Since(start)
 	if res.code != 0 {
