@@ -42,8 +42,9 @@ func newDisks(loop *eventloop.Loop, disks []Disk, log *slog.Logger) ([]virtioDev
 		}
 		vd := virtioDevice{dev: blk.New(disk, log.With("disk", d.Path)), backend: disk}
 		if limit != nil {
-			vd.wake = newQueueWake(loop)
-			vd.dev.(*blk.Device).SetLimiter(limit, vd.wake.wake)
+			w := newQueueWake(loop)
+			vd.dev.(*blk.Device).SetLimiter(limit, w.wake)
+			vd.onTransport = w.bind
 		}
 		devs = append(devs, vd)
 	}

@@ -116,7 +116,7 @@ func newNet(loop *eventloop.Loop, vmName string, i int, n Net, log *slog.Logger)
 		t.Close()
 		return virtioDevice{}, err
 	}
-	return virtioDevice{dev: dev, backend: loopedTap{loop, t}, wake: wake}, nil
+	return virtioDevice{dev: dev, backend: loopedTap{loop, t}, onTransport: wake.bind}, nil
 }
 
 // loopedTap is a tap the event loop reads; closing it takes it out of the

@@ -3,11 +3,9 @@ package vmm
 import (
 	"fmt"
 	"io"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gluevmm/glue/eventloop"
 	"github.com/gluevmm/glue/virtio"
 )
 
@@ -30,30 +28,10 @@ import (
 type virtioDevice struct {
 	dev       virtio.Device
 	backend   io.Closer
-	transport Transport  // resolved by createDevices
-	wake      *queueWake // a rate-limited device's; nil otherwise
-}
-
-// queueWake is how a rate-limited device's timer gets a queue notified
-// again: on the event loop (so nothing runs while the VM is paused or
-// after it stopped) and through the transport (so a device its driver
-// disabled is not run), as if the driver had kicked. The device comes
-// before its transport, so addVirtio binds the transport later.
-type queueWake struct {
-	loop   *eventloop.Loop
-	notify atomic.Pointer[func(queue int) (more bool)]
-}
-
-func newQueueWake(loop *eventloop.Loop) *queueWake { return &queueWake{loop: loop} }
-
-// wake is the devices' callback, called on a timer's goroutine.
-func (w *queueWake) wake(queue int) { w.loop.Submit(func() { w.run(queue) }) }
-
-// run notifies queue, a bounded batch at a time, behind other work.
-func (w *queueWake) run(queue int) {
-	if n := w.notify.Load(); n != nil && (*n)(queue) {
-		w.loop.Submit(func() { w.run(queue) })
-	}
+	transport Transport // resolved by createDevices
+	// onTransport, if set, is told the transport's NotifyQueue once the
+	// device is on it (a rate-limited device's queueWake).
+	onTransport func(notify func(queue int) (more bool))
 }
 
 // addVirtio takes ownership of the devices' backends, then puts each device
@@ -78,8 +56,8 @@ func (dm *deviceManager) addVirtio(devs ...virtioDevice) error {
 		if err != nil {
 			return err
 		}
-		if d.wake != nil {
-			d.wake.notify.Store(&notify)
+		if d.onTransport != nil {
+			d.onTransport(notify)
 		}
 	}
 	return nil
