@@ -51,7 +51,10 @@
 //     own lock. Notify must do nothing before activation or after Reset;
 //     Reset must not return while a Notify is using the queues, because
 //     after it returns the transport may reuse the memory the rings were
-//     in. Devices start no goroutines of their own.
+//     in. Devices start no goroutines of their own; a rate-limited device
+//     (virtio/blk, virtio/vnet) arms a timer on its limiter's clock, and
+//     the timer only asks the VMM to notify the queue again (package
+//     ratelimit).
 //   - Queues arrive validated (size, alignment, every ring inside one RAM
 //     region) and never change; queues[i] is nil if the driver left queue
 //     i disabled. A Queue is not safe for concurrent use: call it under

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/gluevmm/glue/loader"
+	"github.com/gluevmm/glue/ratelimit"
 	"github.com/gluevmm/glue/x86"
 )
 
@@ -52,6 +53,11 @@ type Config struct {
 	// virtio console is on ConsoleTransport (TransportDefault: Transport).
 	ConsoleDevice    ConsoleDevice
 	ConsoleTransport Transport
+	// ConsoleLimit limits the guest's console output (serial and virtio
+	// console together) in bytes per second; what is over it is dropped
+	// and counted (VM.ConsoleOutputThrottled), never waited for. The
+	// zero value limits nothing.
+	ConsoleLimit ratelimit.Bucket
 
 	// Seccomp is the system-call filter Run installs on the whole process
 	// before the first KVM_RUN: SeccompOn (the zero value), SeccompLog or
@@ -79,6 +85,7 @@ type Disk struct {
 	Path      string
 	ReadOnly  bool
 	Transport Transport // TransportDefault: Config.Transport
+	Limit     RateLimit // bandwidth and requests per second
 }
 
 // Net is a network device backed by a host tap interface.
@@ -87,6 +94,26 @@ type Net struct {
 	MAC string // guest MAC; empty derives a stable one from the VM name
 
 	Transport Transport // TransportDefault: Config.Transport
+	// RxLimit limits what the guest receives, TxLimit what it sends, in
+	// bytes and frames per second.
+	RxLimit, TxLimit RateLimit
+}
+
+// RateLimit limits a device's I/O with two token buckets (package
+// ratelimit): bytes per second and operations (requests, frames) per
+// second. Work over the limit is deferred, not failed. The zero value
+// limits nothing.
+type RateLimit struct {
+	Bytes, Ops ratelimit.Bucket
+}
+
+// limiter returns the limiter for r, nil if r limits nothing.
+func (r RateLimit) limiter() (*ratelimit.Limiter, error) {
+	return ratelimit.New(ratelimit.Config{Bytes: r.Bytes, Ops: r.Ops})
+}
+
+func (r RateLimit) check() error {
+	return ratelimit.Config{Bytes: r.Bytes, Ops: r.Ops}.Validate()
 }
 
 // ConsoleDevice names the device that carries the guest's console input.
@@ -159,9 +186,15 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 	default:
 		return configErr(FieldConsoleDevice, "unknown console device %q", c.ConsoleDevice)
 	}
+	if err := (RateLimit{Bytes: c.ConsoleLimit}).check(); err != nil {
+		return configErr(FieldConsoleDevice, "console rate limit: %v", err)
+	}
 	for i, d := range c.Disks {
 		if d.Path == "" {
 			return configErr(FieldDisks, "disk %d: no path", i)
+		}
+		if err := d.Limit.check(); err != nil {
+			return configErr(FieldDisks, "disk %s: %v", d.Path, err)
 		}
 		if err := checkDisk(d); err != nil {
 			return fieldError(FieldDisks, err)
@@ -170,6 +203,11 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 	for i, n := range c.Nets {
 		if n.Tap == "" {
 			return configErr(FieldNets, "net %d: no tap name", i)
+		}
+		for _, l := range []RateLimit{n.RxLimit, n.TxLimit} {
+			if err := l.check(); err != nil {
+				return configErr(FieldNets, "net %s: %v", n.Tap, err)
+			}
 		}
 		if err := checkNet(n); err != nil {
 			return fieldError(FieldNets, err)

@@ -2,7 +2,11 @@
 
 package vmm
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/gluevmm/glue/eventloop"
+)
 
 // virtio-blk is left out of this build (see device_blk.go).
 
@@ -10,6 +14,6 @@ const blkLinked = false
 
 func checkDisk(Disk) error { return missingComponent(blkComponent) }
 
-func newDisks([]Disk, *slog.Logger) ([]virtioDevice, error) {
+func newDisks(*eventloop.Loop, []Disk, *slog.Logger) ([]virtioDevice, error) {
 	return nil, missingComponent(blkComponent)
 }

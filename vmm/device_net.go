@@ -76,6 +76,17 @@ func newNet(loop *eventloop.Loop, vmName string, i int, n Net, log *slog.Logger)
 		log.Warn("net: the tap did not exist, so glue created it; it is connected to nothing until the host configures it, and goes away when the VM ends", "tap", t.Name())
 	}
 	fd := t.Fd()
+	rxLimit, err := n.RxLimit.limiter()
+	if err != nil {
+		t.Close()
+		return virtioDevice{}, &ConfigError{Field: FieldNets, Err: err}
+	}
+	txLimit, err := n.TxLimit.limiter()
+	if err != nil {
+		t.Close()
+		return virtioDevice{}, &ConfigError{Field: FieldNets, Err: err}
+	}
+	wake := newQueueWake(loop)
 	dev, err := vnet.New(vnet.Config{
 		MAC:     mac,
 		Backend: t,
@@ -86,7 +97,10 @@ func newNet(loop *eventloop.Loop, vmName string, i int, n Net, log *slog.Logger)
 			}
 			loop.Modify(fd, events)
 		},
-		Log: log.With("net", n.Tap),
+		Log:     log.With("net", n.Tap),
+		RxLimit: rxLimit,
+		TxLimit: txLimit,
+		Wake:    wake.wake,
 	})
 	if err != nil {
 		t.Close()
@@ -102,7 +116,7 @@ func newNet(loop *eventloop.Loop, vmName string, i int, n Net, log *slog.Logger)
 		t.Close()
 		return virtioDevice{}, err
 	}
-	return virtioDevice{dev: dev, backend: loopedTap{loop, t}}, nil
+	return virtioDevice{dev: dev, backend: loopedTap{loop, t}, onTransport: wake.bind}, nil
 }
 
 // loopedTap is a tap the event loop reads; closing it takes it out of the

@@ -66,7 +66,11 @@ type buses struct{ pio, mmio *bus.Bus }
 // device_*_missing.go file, which refuses (Config.Validate has refused
 // such a config already).
 func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logger) (_ *deviceManager, err error) {
-	dm, err := newDeviceManager(v, mem, cfg.Console, cfg.Timeline, log)
+	consoleLimit, err := RateLimit{Bytes: cfg.ConsoleLimit}.limiter()
+	if err != nil {
+		return nil, &ConfigError{Field: FieldConsoleDevice, Err: err}
+	}
+	dm, err := newDeviceManager(v, mem, guestOutputConfig{cfg.Console, cfg.Timeline, consoleLimit}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +97,7 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 		}
 	}
 	if len(cfg.Disks) > 0 {
-		disks, err := newDisks(cfg.Disks, log)
+		disks, err := newDisks(dm.loop, cfg.Disks, log)
 		if err != nil {
 			return nil, err
 		}
@@ -141,20 +145,17 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 }
 
 // newDeviceManager creates empty buses, the event loop and the guest
-// output in front of console.
-func newDeviceManager(v *kvm.VM, mem *guestmem.Memory, console io.Writer, tl *Timeline, log *slog.Logger) (*deviceManager, error) {
+// output.
+func newDeviceManager(v *kvm.VM, mem *guestmem.Memory, out guestOutputConfig, log *slog.Logger) (*deviceManager, error) {
 	loop, err := eventloop.New(log)
 	if err != nil {
 		return nil, err
-	}
-	if console == nil {
-		console = io.Discard
 	}
 	return &deviceManager{
 		vm: v, mem: mem, log: log,
 		pio: &bus.Bus{}, mmio: &bus.Bus{},
 		loop:     loop,
-		output:   newGuestOutput(console, tl),
+		output:   newGuestOutput(out),
 		gsis:     newGSIRouter(v.SetGSIRouting),
 		reset:    make(chan struct{}),
 		powerOff: make(chan struct{}),

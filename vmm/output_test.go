@@ -1,14 +1,18 @@
 package vmm
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/ratelimit"
+	"github.com/gluevmm/glue/ratelimit/ratelimittest"
 )
 
 // stalledConsole is a Config.Console whose Write never returns until the
@@ -45,7 +49,7 @@ func within(t *testing.T, what string, f func()) {
 // console after GuestOutputFlushTimeout.
 func TestGuestOutputNeverBlocks(t *testing.T) {
 	t.Parallel()
-	out := newGuestOutput(newStalledConsole(t), nil)
+	out := newGuestOutput(guestOutputConfig{console: newStalledConsole(t)})
 	line := []byte("GLUE-COUNT 12345\n")
 	written := 0
 	within(t, "writing guest output", func() {
@@ -141,5 +145,49 @@ func TestRunDeliversOutput(t *testing.T) {
 	}
 	if got := out.String(); !strings.HasSuffix(strings.TrimRight(got, "\r\n"), "GLUE-DONE") {
 		t.Fatalf("after Run the console has:\n%s\nwant everything up to GLUE-DONE", got)
+	}
+}
+
+// countingConsole counts what reaches the console.
+type countingConsole struct{ n atomic.Uint64 }
+
+func (c *countingConsole) Write(p []byte) (int, error) {
+	c.n.Add(uint64(len(p)))
+	return len(p), nil
+}
+
+// A guest writing 1 MB, in 64-byte writes 100 µs apart (0.66 s of
+// simulated time), to a console limited to 64 KB/s with a 16 KB burst gets
+// at most the burst, the bucket and the rate × time through; the rest is
+// dropped and counted, and no write waits.
+func TestGuestOutputRateLimit(t *testing.T) {
+	t.Parallel()
+	clock := ratelimittest.New()
+	bucket := ratelimit.Bucket{Rate: 64000, OneTimeBurst: 16000}
+	limit, err := ratelimit.New(ratelimit.Config{Bytes: bucket, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &countingConsole{}
+	out := newGuestOutput(guestOutputConfig{console: dst, limit: limit})
+	chunk := bytes.Repeat([]byte{'x'}, 64)
+	const total = 1 << 20
+	const step = 100 * time.Microsecond
+	var elapsed time.Duration
+	for written := 0; written < total; written += len(chunk) {
+		if n, err := out.Write(chunk); n != len(chunk) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+		clock.Advance(step)
+		elapsed += step
+	}
+	out.close(slog.New(slog.DiscardHandler))
+	got := dst.n.Load()
+	bound := bucket.OneTimeBurst + bucket.Rate/10 + uint64(elapsed.Seconds()*float64(bucket.Rate))
+	if got > bound || got < bound-bucket.Rate/10-uint64(len(chunk)) {
+		t.Errorf("%d of %d bytes reached the console in %v; want burst + bucket + rate × time = %d", got, total, elapsed, bound)
+	}
+	if d := out.throttled(); d != total-got {
+		t.Errorf("%d bytes counted as throttled, want %d", d, total-got)
 	}
 }

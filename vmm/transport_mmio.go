@@ -24,41 +24,41 @@ const mmioLinked = true
 
 // addMMIOVirtio puts dev in the next MMIO slot: its window, its interrupt,
 // its queue notifications and its description for the guest.
-func (dm *deviceManager) addMMIOVirtio(dev virtio.Device) error {
+func (dm *deviceManager) addMMIOVirtio(dev virtio.Device) (notify func(queue int) bool, err error) {
 	n := len(dm.mmioDevices)
 	irq, ok := x86.VirtioIRQ(n)
 	if !ok {
-		return configErr(FieldTransport, "more than %d virtio-mmio devices", n)
+		return nil, configErr(FieldTransport, "more than %d virtio-mmio devices", n)
 	}
 	base := x86.VirtioMMIOAddr(n)
 	irqFD, err := dm.newEventFD()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := dm.vm.IRQFD(irqFD, irq); err != nil {
-		return err
+		return nil, err
 	}
 	log := dm.log.With("virtio-mmio", n, "type", dev.Type())
 	t, err := mmio.New(dev, dm.mem, irqfdTrigger(irqFD), log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := dm.mmio.Insert(uint64(base), mmio.WindowSize, t); err != nil {
-		return err
+		return nil, err
 	}
 	for q := range dev.QueueMaxSizes() {
 		fd, err := dm.newNotifyFD(q, t.NotifyQueue)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ev := kvm.IOEvent{FD: fd, Addr: uint64(base) + mmio.NotifyOffset, Len: 4, DataMatch: true, Data: uint64(q)}
 		if err := dm.vm.IOEventFD(ev); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	dm.mmioDevices = append(dm.mmioDevices, acpi.MMIODevice{Base: uint32(base), Size: mmio.WindowSize, IRQ: acpi.Interrupt{GSI: irq}})
 	dm.mmioParams = append(dm.mmioParams, mmio.KernelParam(base, mmio.WindowSize, irq))
-	return nil
+	return t.NotifyQueue, nil
 }
 
 // irqfdTrigger raises an edge on the device's pin when its line goes high.

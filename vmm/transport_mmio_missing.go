@@ -8,6 +8,6 @@ import "github.com/gluevmm/glue/virtio"
 
 const mmioLinked = false
 
-func (dm *deviceManager) addMMIOVirtio(virtio.Device) error {
-	return missingComponent(mmioComponent)
+func (dm *deviceManager) addMMIOVirtio(virtio.Device) (func(int) bool, error) {
+	return nil, missingComponent(mmioComponent)
 }

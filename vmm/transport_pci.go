@@ -40,19 +40,19 @@ type pciVirtio struct {
 }
 
 // addPCIVirtio puts dev in the next PCI slot.
-func (dm *deviceManager) addPCIVirtio(dev virtio.Device) error {
+func (dm *deviceManager) addPCIVirtio(dev virtio.Device) (notify func(queue int) bool, err error) {
 	slot, err := dm.pci.nextSlot()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log := dm.log.With("virtio-pci", slot.String(), "type", dev.Type())
 	addr, err := dm.pci.allocBAR(virtiopci.BARSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sink, err := dm.newMSIXSink(len(dev.QueueMaxSizes())+1, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pv := &pciVirtio{queued: make([]atomic.Bool, len(dev.QueueMaxSizes()))}
 	t, err := virtiopci.New(dev, dm.mem, virtiopci.Config{
@@ -61,18 +61,18 @@ func (dm *deviceManager) addPCIVirtio(dev virtio.Device) error {
 		Resubmit: func(q int) { pv.queueDrain(dm, q) },
 	}, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pv.t = t
 	for q := range t.NumQueues() {
 		fd, err := dm.newNotifyFD(q, t.NotifyQueue)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pv.fds = append(pv.fds, fd)
 	}
 	if err := pv.bindNotify(dm.vm); err != nil {
-		return err
+		return nil, err
 	}
 	onMove := func(mv pci.BARMove) {
 		if mv.BAR != virtiopci.BAR {
@@ -84,8 +84,10 @@ func (dm *deviceManager) addPCIVirtio(dev virtio.Device) error {
 		}
 		log.Debug("queue notifications rebound", "bar", fmt.Sprintf("%#x", mv.New), "queues", len(pv.fds))
 	}
-	_, err = dm.pci.attach(t.Function(), pci.PinA, map[int]uint64{virtiopci.BAR: virtiopci.BARSize}, onMove)
-	return err
+	if _, err = dm.pci.attach(t.Function(), pci.PinA, map[int]uint64{virtiopci.BAR: virtiopci.BARSize}, onMove); err != nil {
+		return nil, err
+	}
+	return t.NotifyQueue, nil
 }
 
 // queueDrain has the event loop run queue q's work left by a notification

@@ -9,6 +9,6 @@ import "github.com/gluevmm/glue/virtio"
 
 const pciLinked = false
 
-func (dm *deviceManager) addPCIVirtio(virtio.Device) error {
-	return missingComponent(pciComponent)
+func (dm *deviceManager) addPCIVirtio(virtio.Device) (func(int) bool, error) {
+	return nil, missingComponent(pciComponent)
 }

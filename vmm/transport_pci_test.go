@@ -31,7 +31,7 @@ func TestPCIVirtioNotifyFollowsBAR(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	dm, err := newDeviceManager(v, mem, nil, nil, log)
+	dm, err := newDeviceManager(v, mem, guestOutputConfig{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestPCIVirtioNotifyFollowsBAR(t *testing.T) {
 	if dm.pci, err = newPCIBus(v.IRQLine, dm.pio, dm.mmio, x86.RAMSpans(64<<20), log); err != nil {
 		t.Fatal(err)
 	}
-	if err := dm.addPCIVirtio(rng.New(bytes.NewReader(nil))); err != nil {
+	if _, err := dm.addPCIVirtio(rng.New(bytes.NewReader(nil))); err != nil {
 		t.Fatal(err)
 	}
 	slot := pci.Slot{Device: x86.PCIFirstDevice}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gluevmm/glue/ratelimit"
 	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/gluevmm/glue/x86"
 )
@@ -96,6 +97,18 @@ func TestValidateAsksBackends(t *testing.T) {
 		{"tap name too long", netLinked, func(_ *testing.T, c *Config) { c.Nets = []Net{{Tap: "a-very-long-tap-name"}} }, FieldNets, "the limit is 15"},
 		{"tap name with a slash", netLinked, func(_ *testing.T, c *Config) { c.Nets = []Net{{Tap: "a/b"}} }, FieldNets, "cannot contain '/'"},
 		{"bad MAC", netLinked, func(_ *testing.T, c *Config) { c.Nets = []Net{{Tap: "tap0", MAC: "01:02"}} }, FieldNets, "net tap0"},
+		{"disk rate limit", blkLinked, func(_ *testing.T, c *Config) {
+			c.Disks = []Disk{{Path: image, Limit: RateLimit{Bytes: ratelimit.Bucket{Rate: 1 << 20}, Ops: ratelimit.Bucket{Rate: 100}}}}
+		}, 0, ""},
+		{"disk burst too large", blkLinked, func(_ *testing.T, c *Config) {
+			c.Disks = []Disk{{Path: image, Limit: RateLimit{Ops: ratelimit.Bucket{Rate: 1, OneTimeBurst: ratelimit.MaxTokens + 1}}}}
+		}, FieldDisks, "ops bucket"},
+		{"net rate too high", netLinked, func(_ *testing.T, c *Config) {
+			c.Nets = []Net{{Tap: "tap0", TxLimit: RateLimit{Bytes: ratelimit.Bucket{Rate: ratelimit.MaxTokens + 1}}}}
+		}, FieldNets, "net tap0"},
+		{"console bucket too large", true, func(_ *testing.T, c *Config) {
+			c.ConsoleLimit = ratelimit.Bucket{Rate: 1, Size: ratelimit.MaxTokens + 1}
+		}, FieldConsoleDevice, "console rate limit"},
 		{"kernel is a FIFO", true, func(t *testing.T, c *Config) { c.Kernel = fifo(t, "kernel.fifo") }, FieldKernel, "not a regular file"},
 		{"initrd is a directory", true, func(_ *testing.T, c *Config) { c.Initrd = dir }, FieldInitrd, "is a directory"},
 	}

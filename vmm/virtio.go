@@ -29,6 +29,9 @@ type virtioDevice struct {
 	dev       virtio.Device
 	backend   io.Closer
 	transport Transport // resolved by createDevices
+	// onTransport, if set, is told the transport's NotifyQueue once the
+	// device is on it (a rate-limited device's queueWake).
+	onTransport func(notify func(queue int) (more bool))
 }
 
 // addVirtio takes ownership of the devices' backends, then puts each device
@@ -40,17 +43,21 @@ func (dm *deviceManager) addVirtio(devs ...virtioDevice) error {
 		}
 	}
 	for _, d := range devs {
+		var notify func(queue int) bool
 		var err error
 		switch d.transport {
 		case TransportPCI:
-			err = dm.addPCIVirtio(d.dev)
+			notify, err = dm.addPCIVirtio(d.dev)
 		case TransportMMIO:
-			err = dm.addMMIOVirtio(d.dev)
+			notify, err = dm.addMMIOVirtio(d.dev)
 		default:
 			err = fmt.Errorf("vmm: virtio %v: no transport", d.dev.Type())
 		}
 		if err != nil {
 			return err
+		}
+		if d.onTransport != nil {
+			d.onTransport(notify)
 		}
 	}
 	return nil

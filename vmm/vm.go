@@ -152,6 +152,12 @@ func (vm *VM) ConsoleOutputDropped() uint64 {
 	return vm.devices.output.dropped()
 }
 
+// ConsoleOutputThrottled returns how many bytes of guest console output
+// were dropped because they were over Config.ConsoleLimit.
+func (vm *VM) ConsoleOutputThrottled() uint64 {
+	return vm.devices.output.throttled()
+}
+
 // Close releases everything Build acquired, each part closing what it owns.
 // The machine goes first: once its vCPUs and VM are closed, nothing can exit
 // into a device or raise an interrupt. Then the device manager: the event

@@ -184,11 +184,11 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--seccomp: %v", err)
 	}
-	consoleDev, consoleTransport, consoleFile, err := parseConsole(f.consolePath)
+	console, err := parseConsole(f.consolePath)
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--console: %v", err)
 	}
-	f.consoleFile = consoleFile
+	f.consoleFile = console.file
 	rng, rngTransport, err := parseRNG(f.rng)
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--rng: %v", err)
@@ -206,8 +206,9 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		NoACPI:           !acpi,
 		Disks:            disks,
 		Nets:             nets,
-		ConsoleDevice:    consoleDev,
-		ConsoleTransport: consoleTransport,
+		ConsoleDevice:    console.dev,
+		ConsoleTransport: console.transport,
+		ConsoleLimit:     console.limit,
 		RNGTransport:     rngTransport,
 		Name:             f.name,
 		CPUs:             f.cpus,

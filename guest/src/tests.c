@@ -254,6 +254,7 @@ static const struct test tests[] = {
 	{"net", test_net},
 	{"rng", test_rng},
 	{"console", test_console},
+	{"console-flood", test_console_flood},
 	{"pci", test_pci},
 	{"pci-msix", test_pci_msix},
 	{"acpi", test_acpi},

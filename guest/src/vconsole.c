@@ -106,3 +106,63 @@ bool test_console(void)
 	print(" echo=%s\n", line);
 	return true;
 }
+
+/* ---- console-flood ---- */
+
+#define FLOOD_CHUNK 4096
+#define FLOOD_LINE 64
+
+/*
+ * glue.flood.kib= KiB (default 1024) of 63-byte lines of 'x' to hvc0, in
+ * 4 KiB writes as fast as the device takes them, for rate-limit tests to
+ * count how much got through. Then a pause of glue.flood.pause_ms=
+ * (default 500), so that a rate-limited console has room again for the
+ * result line, printed on COM1.
+ */
+bool test_console_flood(void)
+{
+	struct virtio_dev *d = virtio_find(VIRTIO_ID_CONSOLE, 0);
+	struct virtq rx, tx;
+	uint64_t kib = 1024, pause_ms = 500;
+	uint32_t len;
+
+	if (!cmdline_num("glue.flood.kib", 1 << 20, &kib) || !cmdline_num("glue.flood.pause_ms", 60000, &pause_ms)) {
+		print("GLUE-FAIL console-flood glue.flood.kib= and glue.flood.pause_ms= want numbers\n");
+		return false;
+	}
+	if (!d) {
+		virtio_missing("console-flood", "virtio-console");
+		return false;
+	}
+	dma_reset();
+	uint8_t *buf = dma_alloc(FLOOD_CHUNK, 16);
+	const char *err = virtio_init(d, 0);
+	if (!err)
+		err = virtq_setup(d, &rx, 0, 1);
+	if (!err)
+		err = virtq_setup(d, &tx, 1, 1);
+	if (err) {
+		print("GLUE-FAIL console-flood %s\n", err);
+		virtio_fail(d);
+		return false;
+	}
+	virtio_driver_ok(d);
+	for (size_t i = 0; i < FLOOD_CHUNK; i++)
+		buf[i] = i % FLOOD_LINE == FLOOD_LINE - 1 ? '\n' : 'x';
+	tx.desc[0] = (struct virtq_desc){(uintptr_t)buf, FLOOD_CHUNK, 0, 0};
+	uint64_t t0 = rdtsc();
+	for (uint64_t i = 0; i < kib * 1024 / FLOOD_CHUNK; i++) {
+		if ((err = virtq_run(&tx, 0, &len))) {
+			print("GLUE-FAIL console-flood transmitq: %s\n", err);
+			virtio_fail(d);
+			return false;
+		}
+	}
+	uint64_t t1 = rdtsc();
+	virtio_reset(d);
+	uint64_t until = rdtsc() + ms_to_tsc(pause_ms);
+	while ((int64_t)(rdtsc() - until) < 0)
+		cpu_relax();
+	print("GLUE-OK console-flood kib=%lu tsc=%lu\n", kib, t1 - t0);
+	return true;
+}

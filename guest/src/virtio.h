@@ -221,6 +221,7 @@ bool test_blk_bench(void);
 bool test_net(void);
 bool test_rng(void);
 bool test_console(void);
+bool test_console_flood(void);
 bool test_virtio(void);
 bool test_pci_msix(void);
 

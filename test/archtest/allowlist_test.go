@@ -42,6 +42,7 @@ var allowList = []rule{
 	{pkg: "rtc"},
 	{pkg: "console", imports: "golang.org/x/sys/unix golang.org/x/term"},
 	{pkg: "eventloop", imports: "golang.org/x/sys/unix"},
+	{pkg: "ratelimit", tests: "ratelimit/ratelimittest"},
 	{pkg: "control", imports: "golang.org/x/sys/unix", tests: "test/hosttest"},
 	{pkg: "sandbox", imports: "github.com/elastic/go-seccomp-bpf github.com/elastic/go-seccomp-bpf/arch golang.org/x/sys/unix"},
 	{pkg: "sandbox/internal/probe", imports: "sandbox golang.org/x/sys/unix"},
@@ -55,21 +56,22 @@ var allowList = []rule{
 	{pkg: "virtio", imports: "guestmem", tests: "virtio/virtiotest"},
 	{pkg: "virtio/transport/mmio", imports: "guestmem virtio", tests: "bus virtio/rng virtio/virtiotest"},
 	{pkg: "virtio/transport/pci", imports: "guestmem pci virtio", tests: "test/hosttest virtio/rng virtio/virtiotest"},
-	{pkg: "virtio/blk", imports: "guestmem virtio golang.org/x/sys/unix", tests: "virtio/transport/mmio virtio/virtiotest"},
+	{pkg: "virtio/blk", imports: "guestmem ratelimit virtio golang.org/x/sys/unix", tests: "ratelimit/ratelimittest virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/rng", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/vconsole", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
-	{pkg: "virtio/vnet", imports: "guestmem virtio", tests: "tap virtio/transport/mmio virtio/virtiotest"},
+	{pkg: "virtio/vnet", imports: "guestmem ratelimit virtio", tests: "ratelimit/ratelimittest tap virtio/transport/mmio virtio/virtiotest"},
 
 	// Test helpers.
 	{pkg: "test/hosttest", helper: true},
 	{pkg: "acpi/internal/iasltest", helper: true, imports: "test/hosttest"},
 	{pkg: "kvm/kvmtest", helper: true, imports: "guestmem kvm test/hosttest golang.org/x/sys/unix"},
+	{pkg: "ratelimit/ratelimittest", imports: "ratelimit"},
 	{pkg: "loader/loadertest", helper: true, imports: "loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma"},
 	{pkg: "virtio/virtiotest", helper: true, imports: "bus guestmem virtio"},
 
 	// The one place that wires everything, and the binary.
-	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci rtc sandbox serial tap vcpu virtio virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest test/hosttest"},
-	{pkg: "cmd/glue", imports: "console control vmm github.com/spf13/cobra"},
+	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
+	{pkg: "cmd/glue", imports: "console control ratelimit vmm github.com/spf13/cobra"},
 
 	// Whole-program tests and what they build.
 	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/ratelimit"
 	"github.com/gluevmm/glue/virtio"
 )
 
@@ -68,6 +69,10 @@ type Stats struct {
 	// HostErrors counts the Errors caused by the backend failing (EIO,
 	// ENOSPC, ...), as opposed to a malformed or refused request.
 	HostErrors uint64
+	// Throttled counts requests the rate limiter deferred (each time it
+	// did), ThrottledKicks the notifications that came while one was
+	// waiting and were left to its timer.
+	Throttled, ThrottledKicks uint64
 }
 
 // Device is a virtio-blk device. Create it with New.
@@ -85,10 +90,14 @@ type Device struct {
 	writethrough bool // FLUSH not negotiated: every write is flushed
 	guestWarn    warnLimiter
 	hostWarn     warnLimiter
+	limit        *ratelimit.Limiter      // nil: unlimited
+	resume       *ratelimit.Wakeup       // with limit: notifies the queue again
+	held         *virtio.DescriptorChain // popped, deferred by limit
 
 	reads, writes, flushes, ids atomic.Uint64
 	readBytes, writeBytes       atomic.Uint64
 	errors, hostErrors          atomic.Uint64
+	throttled, throttledKicks   atomic.Uint64
 }
 
 // New returns a virtio-blk device over b. log may be nil. The backend
@@ -144,6 +153,7 @@ func (d *Device) Activate(mem *guestmem.Memory, features uint64, queues []*virti
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.q, d.mem = nil, mem
+	d.dropLimited()
 	if len(queues) > 0 {
 		d.q = queues[0]
 	}
@@ -157,6 +167,7 @@ func (d *Device) Reset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.q, d.mem = nil, nil
+	d.dropLimited()
 }
 
 // Notify serves a bounded batch of requests (at most the queue size).
@@ -167,6 +178,9 @@ func (d *Device) Notify(queue int) bool {
 	if queue != 0 || d.q == nil {
 		return false
 	}
+	if d.limit != nil {
+		return d.serveLimited()
+	}
 	return d.q.Process(d.serve)
 }
 
@@ -176,6 +190,7 @@ func (d *Device) Stats() Stats {
 		Reads: d.reads.Load(), Writes: d.writes.Load(), Flushes: d.flushes.Load(), IDs: d.ids.Load(),
 		ReadBytes: d.readBytes.Load(), WriteBytes: d.writeBytes.Load(),
 		Errors: d.errors.Load(), HostErrors: d.hostErrors.Load(),
+		Throttled: d.throttled.Load(), ThrottledKicks: d.throttledKicks.Load(),
 	}
 }
 

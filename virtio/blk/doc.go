@@ -65,11 +65,20 @@
 // A driver that does not negotiate FLUSH cannot flush, so the device then
 // fdatasyncs after every write, before its status (writethrough).
 //
+// # Rate limiting
+//
+// With SetLimiter, each request costs one operation and its data bytes. A
+// request over the limit is deferred, never failed: the device keeps it,
+// takes nothing more from the ring, and its timer has the VMM notify the
+// queue when the limiter will let it go; kicks meanwhile are counted
+// (Stats.ThrottledKicks) and do nothing. Reset cancels the timer.
+//
 // # Concurrency
 //
 // Notify, Activate and Reset serialize on the device's lock; the backend I/O
 // runs under it, on the goroutine that delivered the notification (a vCPU
 // or the event loop). Reset waits for the request in progress, so its
-// status is written before Reset returns. The device starts no goroutines.
+// status is written before Reset returns. The device starts no goroutines
+// (a limiter's timer runs on its clock's, and only calls the wake function).
 // Stats may be read from any goroutine.
 package blk

@@ -81,6 +81,16 @@
 // the device reads into a buffer larger than tap.MaxReadLen, so no frame is
 // cut short.
 //
+// # Rate limiting
+//
+// Config.RxLimit and Config.TxLimit limit each direction; a frame costs one
+// operation and its bytes less the vnet header. A frame over the limit is
+// deferred, never dropped: a transmit chain is kept and the transmit queue
+// left alone, a received frame stays in the device with interest in the
+// backend off, until the direction's timer has the VMM notify its queue
+// (Config.Wake). Kicks meanwhile are counted and do nothing; Reset cancels
+// both timers.
+//
 // # Concurrency
 //
 // Receive state (the receive queue, the kept frame, the interest) is under

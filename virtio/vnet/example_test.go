@@ -85,5 +85,5 @@ func Example() {
 	// watch the tap: false
 	// watch the tap: true
 	// received 72 bytes, num_buffers 1, from be:31:0c:1c:7e:28: "hello"
-	// {TxFrames:1 TxBytes:60 TxMalformed:0 TxDropped:0 TxErrors:0 RxFrames:1 RxBytes:60 RxMalformed:0 RxDropped:0 RxErrors:0}
+	// {TxFrames:1 TxBytes:60 TxMalformed:0 TxDropped:0 TxErrors:0 RxFrames:1 RxBytes:60 RxMalformed:0 RxDropped:0 RxErrors:0 TxThrottled:0 TxThrottledKicks:0 RxThrottled:0 RxThrottledKicks:0}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/ratelimit"
 	"github.com/gluevmm/glue/virtio"
 )
 
@@ -52,6 +53,12 @@ type Config struct {
 	SetRxInterest func(on bool)
 	// Log receives malformed-request and backend warnings; nil discards.
 	Log *slog.Logger
+	// RxLimit and TxLimit limit each direction; nil limits nothing. Wake
+	// (required with either) is called on the limiter clock's goroutine
+	// when a deferred frame may go: the VMM notifies that queue again, on
+	// its event loop, as if the driver had kicked.
+	RxLimit, TxLimit *ratelimit.Limiter
+	Wake             func(queue int)
 }
 
 // Device is a virtio-net device. Create it with New.
@@ -67,11 +74,15 @@ type Device struct {
 	rxLen      int
 	rxErrRun   int  // backend read errors in a row
 	rxDead     bool // rxErrRun reached maxRxErrors since the last good read
+	rxPaid     bool // the kept frame has passed rxLimit
 	interestOn bool // last value given to SetRxInterest
+	rxLimit    limits
 
-	txMu  sync.Mutex
-	txq   *virtio.Queue
-	txBuf []byte
+	txMu    sync.Mutex
+	txq     *virtio.Queue
+	txBuf   []byte
+	txLimit limits
+	txHeld  *virtio.DescriptorChain // popped, deferred by txLimit
 
 	stats counters
 }
@@ -84,6 +95,9 @@ func New(cfg Config) (*Device, error) {
 	if err := validMAC(cfg.MAC); err != nil {
 		return nil, fmt.Errorf("virtio-net: MAC %v: %w", cfg.MAC, err)
 	}
+	if (cfg.RxLimit != nil || cfg.TxLimit != nil) && cfg.Wake == nil {
+		return nil, errors.New("virtio-net: a rate limit needs Wake")
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -95,6 +109,8 @@ func New(cfg Config) (*Device, error) {
 		rxBuf:      make([]byte, rxBufSize),
 		txBuf:      make([]byte, MaxFrameLen),
 		interestOn: true,
+		rxLimit:    newLimits(cfg.RxLimit, cfg.Wake, RxQueue),
+		txLimit:    newLimits(cfg.TxLimit, cfg.Wake, TxQueue),
 	}
 	copy(d.config[:], cfg.MAC)
 	binary.LittleEndian.PutUint16(d.config[configStatus:], statusLinkUp)
@@ -138,6 +154,7 @@ func (d *Device) Activate(_ *guestmem.Memory, _ uint64, queues []*virtio.Queue, 
 		d.txq = queues[TxQueue]
 	}
 	d.rxLen, d.rxErrRun, d.rxDead = 0, 0, false
+	d.dropLimited()
 	return nil
 }
 
@@ -151,6 +168,7 @@ func (d *Device) Reset() {
 	defer d.txMu.Unlock()
 	d.rxq, d.txq = nil, nil
 	d.rxLen, d.rxErrRun, d.rxDead = 0, 0, false
+	d.dropLimited()
 }
 
 // Notify handles a kick: queue 0 (new receive buffers) resumes reception,
@@ -163,6 +181,10 @@ func (d *Device) Notify(queue int) bool {
 		if d.rxq == nil {
 			return false
 		}
+		if d.rxLimit.throttled() {
+			d.stats.rxThrottledKicks.Add(1)
+			return false // the timer resumes reception
+		}
 		d.rxErrRun = 0
 		d.setInterest(true)
 		return d.receive()
@@ -171,6 +193,9 @@ func (d *Device) Notify(queue int) bool {
 		defer d.txMu.Unlock()
 		if d.txq == nil {
 			return false
+		}
+		if d.txLimit.l != nil {
+			return d.transmitLimited()
 		}
 		return d.txq.Process(d.transmit)
 	}

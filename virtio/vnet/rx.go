@@ -31,8 +31,10 @@ const (
 // receive is HandleRx's work; called with rxMu held.
 func (d *Device) receive() (more bool) {
 	q := d.rxq
-	if q == nil || q.Broken() {
-		d.setInterest(false) // until Notify(0) after the driver sets up again
+	if q == nil || q.Broken() || d.rxLimit.throttled() {
+		// Until Notify(0) after the driver sets up again, or from the
+		// limiter's timer.
+		d.setInterest(false)
 		return false
 	}
 	defer q.SignalUsed()
@@ -45,6 +47,9 @@ func (d *Device) receive() (more bool) {
 				continue
 			}
 		}
+		if !d.admitRx() {
+			return false
+		}
 		c := q.Pop()
 		if c == nil {
 			// Keep the frame; the guest's next buffer comes with a
@@ -54,6 +59,7 @@ func (d *Device) receive() (more bool) {
 		}
 		d.setInterest(true) // the guest has buffers: want frames
 		d.deliver(q, c)
+		d.rxPaid = d.rxPaid && d.rxLen > 0 // a new frame pays again
 	}
 	return true
 }

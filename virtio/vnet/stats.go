@@ -18,11 +18,17 @@ type Stats struct {
 	RxMalformed       uint64 // receive chains with device-readable buffers
 	RxDropped         uint64 // frames too big for the guest's buffer, or bad from the backend
 	RxErrors          uint64 // backend read failures
+
+	// Frames the rate limiters deferred (each time they did), and queue
+	// notifications left to the limiter's timer.
+	TxThrottled, TxThrottledKicks uint64
+	RxThrottled, RxThrottledKicks uint64
 }
 
 type counters struct {
-	txFrames, txBytes, txMalformed, txDropped, txErrors atomic.Uint64
-	rxFrames, rxBytes, rxMalformed, rxDropped, rxErrors atomic.Uint64
+	txFrames, txBytes, txMalformed, txDropped, txErrors          atomic.Uint64
+	rxFrames, rxBytes, rxMalformed, rxDropped, rxErrors          atomic.Uint64
+	txThrottled, txThrottledKicks, rxThrottled, rxThrottledKicks atomic.Uint64
 }
 
 // Stats returns the counters. Safe from any goroutine.
@@ -33,6 +39,8 @@ func (d *Device) Stats() Stats {
 		TxDropped: s.txDropped.Load(), TxErrors: s.txErrors.Load(),
 		RxFrames: s.rxFrames.Load(), RxBytes: s.rxBytes.Load(), RxMalformed: s.rxMalformed.Load(),
 		RxDropped: s.rxDropped.Load(), RxErrors: s.rxErrors.Load(),
+		TxThrottled: s.txThrottled.Load(), TxThrottledKicks: s.txThrottledKicks.Load(),
+		RxThrottled: s.rxThrottled.Load(), RxThrottledKicks: s.rxThrottledKicks.Load(),
 	}
 }
 
