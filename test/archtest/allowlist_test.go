@@ -76,7 +76,7 @@ var allowList = []rule{
 	// Whole-program tests and what they build.
 	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
 	{pkg: "test/initramfs/init"},
-	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs test/scenario x86"},
+	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs test/scenario x86 golang.org/x/sys/unix"},
 	{pkg: "test/scenario", imports: "loader test/initramfs"},
 	{pkg: "test/nested", imports: "test/initramfs test/nested/plan test/scenario", tests: "test/hosttest"},
 	{pkg: "test/nested/plan", imports: "test/scenario"},
