@@ -167,5 +167,11 @@ func Drop(c Config) error {
 	if err := syscall.Setresuid(0, 0, 0); err == nil {
 		return errors.New("jail: drop: root could be regained after setresuid")
 	}
+	// The kernel clears the parent-death signal Run asked for when the
+	// credentials change: without it again, a jailed process would
+	// outlive a killed Run.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("jail: drop: restore the parent-death signal: %w", err)
+	}
 	return nil
 }
