@@ -55,9 +55,10 @@ const (
 	maxRelock = 100
 )
 
-// claim takes name's lock for this process, writes our pid into it and
-// removes a stale socket. The returned file holds the lock until closed.
-func claim(sock, lock, name string) (*os.File, error) {
+// claim takes name's lock for this process, writes pid (ours, as clients
+// see it) into it and removes a stale socket. The returned file holds the
+// lock until closed.
+func claim(sock, lock, name string, pid int) (*os.File, error) {
 	deadline := time.Now().Add(claimRetry)
 	for range maxRelock {
 		f, ok, err := lockCurrent(lock)
@@ -76,7 +77,7 @@ func claim(sock, lock, name string) (*os.File, error) {
 			time.Sleep(claimPoll)
 			continue
 		}
-		if err := writePID(f); err != nil {
+		if err := writePID(f, pid); err != nil {
 			release(f, "", lock)
 			return nil, err
 		}
@@ -109,6 +110,22 @@ func reap(sock, lock string) (alive bool, pid int, err error) {
 		return false, 0, release(f, sock, lock)
 	}
 	return false, 0, fmt.Errorf("control: lock %s keeps changing under us", lock)
+}
+
+// Reap removes the socket and lock file of the VM name in dir if no
+// process holds its name any more; a live VM's are left alone. It is for
+// a process that served the name from a root where the runtime directory
+// is out of reach (package jail), and could not remove them itself.
+func Reap(dir, name string) error {
+	sock, lock, err := paths(dir, name)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(lock); errors.Is(err, os.ErrNotExist) {
+		return nil // removed by its holder; reap would create it
+	}
+	_, _, err = reap(sock, lock)
+	return err
 }
 
 // lockCurrent opens (creating) lock and tries to flock it. ok means we hold
@@ -168,11 +185,11 @@ func sameFile(f *os.File, path string) (bool, error) {
 func release(f *os.File, sock, lock string) error {
 	var errs []error
 	if sock != "" {
-		if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := removeFile(sock); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.Remove(lock); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeFile(lock); err != nil {
 		errs = append(errs, err)
 	}
 	errs = append(errs, f.Close())
@@ -182,11 +199,22 @@ func release(f *os.File, sock, lock string) error {
 	return nil
 }
 
-func writePID(f *os.File) error {
+// removeFile unlinks path, which is gone already or a file. Unlike
+// os.Remove it never tries rmdir when the unlink fails, which the seccomp
+// filter of a running VM refuses (it allows unlinkat of files only): a
+// jailed VM, whose runtime directory is out of reach, ends its run here.
+func removeFile(path string) error {
+	if err := unix.Unlink(path); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return nil
+}
+
+func writePID(f *os.File, pid int) error {
 	if err := f.Truncate(0); err != nil {
 		return fmt.Errorf("control: write pid: %w", err)
 	}
-	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+	if _, err := f.WriteAt([]byte(strconv.Itoa(pid)+"\n"), 0); err != nil {
 		return fmt.Errorf("control: write pid: %w", err)
 	}
 	return nil

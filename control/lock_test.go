@@ -174,7 +174,7 @@ func TestClaimAndReapRace(t *testing.T) {
 	for range 3 { // would-be VMs
 		wg.Go(func() {
 			for !stop.Load() {
-				f, err := claim(sock, lock, "contested")
+				f, err := claim(sock, lock, "contested", os.Getpid())
 				var inUse *NameInUseError
 				if errors.As(err, &inUse) {
 					continue

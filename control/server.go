@@ -65,6 +65,7 @@ type Server struct {
 	ln                   *net.UnixListener
 	lock                 *os.File // holds the name while open
 	euid                 uint32
+	pid                  int // as clients see it
 
 	// opCtx is the parent of every op and console session; Close cancels
 	// it once the grace period is over.
@@ -104,14 +105,21 @@ type conn struct {
 // empty name picks a fresh one with GenerateName; Name reports it.
 // If a live VM holds the name, the error is a *NameInUseError.
 func Listen(dir, name string) (*Server, error) {
+	return ListenAs(dir, name, os.Getpid())
+}
+
+// ListenAs is Listen for a process whose PID as clients see it is pid,
+// not getpid's answer: one in a PID namespace of its own (package jail).
+// The lock file and Info report pid.
+func ListenAs(dir, name string, pid int) (*Server, error) {
 	if err := EnsureDir(dir); err != nil {
 		return nil, err
 	}
 	if name != "" {
-		return listen(dir, name)
+		return listen(dir, name, pid)
 	}
 	for range 16 {
-		s, err := listen(dir, GenerateName())
+		s, err := listen(dir, GenerateName(), pid)
 		if _, taken := err.(*NameInUseError); !taken {
 			return s, err
 		}
@@ -119,12 +127,12 @@ func Listen(dir, name string) (*Server, error) {
 	return nil, errors.New("control: no free generated name after 16 tries")
 }
 
-func listen(dir, name string) (*Server, error) {
+func listen(dir, name string, pid int) (*Server, error) {
 	sock, lock, err := paths(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	f, err := claim(sock, lock, name)
+	f, err := claim(sock, lock, name, pid)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +153,7 @@ func listen(dir, name string) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		name: name, sock: sock, lockPath: lock, ln: ln, lock: f,
-		euid:  uint32(os.Geteuid()),
+		euid: uint32(os.Geteuid()), pid: pid,
 		opCtx: ctx, opCancel: cancel,
 		lifecycle: make(chan struct{}, 1),
 		conns:     make(map[*conn]struct{}),
@@ -310,7 +318,7 @@ func (s *Server) info(t Target) Info {
 		info.Name = s.name
 	}
 	if info.PID == 0 {
-		info.PID = os.Getpid()
+		info.PID = s.pid
 	}
 	return info
 }

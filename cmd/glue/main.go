@@ -136,6 +136,10 @@ func run(args []string) int {
 	if err == nil {
 		return exitOK
 	}
+	var status reportedExit
+	if errors.As(err, &status) {
+		return int(status)
+	}
 	err = runtimeDirFlagError(err)
 	if !errors.Is(err, errReported) {
 		fmt.Fprintf(os.Stderr, "glue: %s\n", userMessage(err))
@@ -171,7 +175,7 @@ func runtimeDirFlagError(err error) error {
 // in glue an error arose, which a user has no use for.
 var packagePrefixes = []string{
 	"acpi", "aml", "blk", "bus", "console", "control", "eventloop", "guestmem",
-	"i8042", "kvm", "loader", "mmio", "pci", "rng", "rtc", "sandbox", "serial",
+	"i8042", "jail", "kvm", "loader", "mmio", "pci", "rng", "rtc", "sandbox", "serial",
 	"tap", "vconsole", "vcpu", "virtio", "virtiopci", "vmm", "vnet", "x86",
 }
 

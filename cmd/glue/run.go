@@ -15,6 +15,7 @@ import (
 
 	"github.com/gluevmm/glue/console"
 	"github.com/gluevmm/glue/control"
+	"github.com/gluevmm/glue/jail"
 	"github.com/gluevmm/glue/vmm"
 )
 
@@ -39,6 +40,8 @@ type runFlags struct {
 	disks        []string
 	nets         []string
 	logPath      string
+	jailFlags    jailFlags
+	jail         *jail.Config // from jailFlags; nil without --jail
 }
 
 // flagOf returns the `glue run` flag that sets a vmm.Config field, for
@@ -119,6 +122,11 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.StringVar(&f.seccomp, "seccomp", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
 	fl.StringVar(&f.logPath, "log", "", "the VM's log `FILE`: its lifecycle and how it ended, capped at 1 MiB and rotated once to FILE.1 (default: NAME.log in the runtime dir; see glue logs)")
+	fl.StringVar(&f.jailFlags.dir, "jail", "", "run the VM jailed in `DIR`, which holds its files (kernel, initrd, disks); needs root, --jail-uid and --jail-gid; see docs/security.md")
+	fl.StringVar(&f.jailFlags.uid, "jail-uid", "", "with --jail: the unprivileged `UID` (number or user name) the VM runs as once built")
+	fl.StringVar(&f.jailFlags.gid, "jail-gid", "", "with --jail: the unprivileged `GID` (number or group name) the VM runs as once built")
+	fl.StringVar(&f.jailFlags.netns, "jail-netns", "", "with --jail: start in the network namespace at `PATH` (e.g. /run/netns/NAME)")
+	fl.StringVar(&f.jailFlags.cgroup, "jail-cgroup", "", "with --jail: the delegated cgroup v2 `DIR` to create the VM's cgroup under (default: glue's own, if it delegates)")
 	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
 	markLeftOutFlags(cmd)
 	return cmd
@@ -227,6 +235,9 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 	if err := cfg.CheckComponents(); err != nil {
 		return vmm.Config{}, configFlagError(err)
 	}
+	if f.jail, err = f.jailFlags.jailConfig(cfg); err != nil {
+		return vmm.Config{}, err
+	}
 	return cfg, nil
 }
 
@@ -239,8 +250,13 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 		return startDetached(f)
 	}
 	status := detachedStatus() // nil unless this is the child of --detach
+	if f.jail != nil && !jail.Inside() {
+		err = runJailed(ctx, g, f, cfg, status)
+	} else {
+		err = serveVM(ctx, g, f, cfg, status)
+	}
 	// Classified here, so that a detached child reports the same status.
-	err = runtimeDirFlagError(serveVM(ctx, g, f, cfg, status))
+	err = runtimeDirFlagError(err)
 	if status != nil && err != nil {
 		status.fail(err)
 	}
@@ -255,7 +271,13 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	if err != nil {
 		return err
 	}
-	srv, err := control.Listen(dir, cfg.Name)
+	jailed, err := newJailStage(f.jail)
+	if err != nil {
+		return err
+	}
+	// In the host's runtime directory, before the jail hides it: clients
+	// reach the socket there, and the lock holds the host's PID of us.
+	srv, err := control.ListenAs(dir, cfg.Name, jailed.pid())
 	if err != nil {
 		var inUse *control.NameInUseError
 		if errors.As(err, &inUse) {
@@ -264,7 +286,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		return err
 	}
 	defer srv.Close()
-	generatedName := cfg.Name == ""
+	generatedName := cfg.Name == "" || jailed.namedByParent()
 	cfg.Name = srv.Name()
 	end, err := recordVM(dir, f.logPath, g.verbose, &cfg)
 	if err != nil {
@@ -312,6 +334,10 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	// vmm buffers it, so a stalled terminal or file never stalls a vCPU.
 	cfg.Console = io.MultiWriter(outputs...)
 
+	hostKernel := cfg.Kernel
+	if cfg, err = jailed.enter(cfg); err != nil {
+		return err
+	}
 	vm, err := vmm.Build(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -323,6 +349,10 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		return configFlagError(err)
 	}
 	defer vm.Close()
+	// Built: everything that needs privilege is open.
+	if err := jailed.drop(); err != nil {
+		return err
+	}
 	// Only now does the VM exist: a name printed before Build would
 	// precede the errors of a VM that never ran.
 	if generatedName && status == nil {
@@ -336,7 +366,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 
 	// Served until srv.Close, the last step: the name is released only
 	// after the VM's end is recorded, so no listing finds it gone first.
-	go srv.Serve(context.WithoutCancel(ctx), controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput)})
+	go srv.Serve(context.WithoutCancel(ctx), controlTarget{vm, control.NewConsolePort(history, vm.ConsoleInput), jailed.pid(), hostKernel})
 	if status == nil {
 		restore, err := console.RawTerminal(int(os.Stdin.Fd()))
 		if err != nil {
@@ -369,9 +399,17 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 type controlTarget struct {
 	*vmm.VM
 	console control.ConsolePort
+	pid     int    // as the host sees it, also in a jail
+	kernel  string // the path given, not the one in a jail
 }
 
 func (t controlTarget) Console() control.ConsolePort { return t.console }
+
+func (t controlTarget) Info() control.Info {
+	info := t.VM.Info()
+	info.PID, info.Kernel = t.pid, t.kernel
+	return info
+}
 
 // errUserQuit ends the VM when the user types the escape sequence.
 var errUserQuit = errors.New("stopped from the console (Ctrl-a x)")

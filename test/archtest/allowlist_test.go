@@ -45,6 +45,7 @@ var allowList = []rule{
 	{pkg: "ratelimit", tests: "ratelimit/ratelimittest"},
 	{pkg: "control", imports: "golang.org/x/sys/unix", tests: "test/hosttest"},
 	{pkg: "sandbox", imports: "github.com/elastic/go-seccomp-bpf github.com/elastic/go-seccomp-bpf/arch golang.org/x/sys/unix"},
+	{pkg: "jail", imports: "golang.org/x/sys/unix"},
 	{pkg: "sandbox/internal/probe", imports: "sandbox golang.org/x/sys/unix"},
 	{pkg: "guest", tests: "acpi test/hosttest"},
 	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
@@ -71,7 +72,7 @@ var allowList = []rule{
 
 	// The one place that wires everything, and the binary.
 	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
-	{pkg: "cmd/glue", imports: "console control ratelimit vmm github.com/spf13/cobra"},
+	{pkg: "cmd/glue", imports: "console control jail ratelimit vmm github.com/spf13/cobra"},
 
 	// Whole-program tests and what they build.
 	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
