@@ -1,6 +1,7 @@
 package vmm
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -75,6 +76,9 @@ var confine = confineProcess
 // confineProcess sets no_new_privs and the resource limits, then installs
 // the filter as cfg.Seccomp says. From here on the process opens nothing.
 func confineProcess(vm *VM) error {
+	if cgoLinked {
+		return errors.New("vmm: this program is built with cgo, whose C runtime cannot be confined: build it with CGO_ENABLED=0 (for glue: make glue)")
+	}
 	files, err := sandbox.OpenFiles()
 	if err != nil {
 		return err

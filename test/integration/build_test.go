@@ -2,6 +2,7 @@ package integration
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // Build variants (docs/building.md): glue built with tags that leave devices
@@ -281,5 +284,26 @@ func bootVariant(t *testing.T, bin string, v buildVariant) {
 	}
 	if !strings.Contains(out, "GLUE-DONE") {
 		t.Error("no GLUE-DONE")
+	}
+}
+
+// A glue built with cgo (what a plain `go build` gives where a C compiler
+// is installed) cannot be confined: its C runtime starts threads with
+// system calls the filter refuses. It says so and how to build instead,
+// before the guest runs, rather than dying by SIGSYS at its first thread.
+func TestBuildWithCgoRefusesToRun(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	hosttest.LookPath(t, "gcc")
+	bin := filepath.Join(t.TempDir(), "glue")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/gluevmm/glue/cmd/glue")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build with cgo: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "run", "-m", "64", "-c", "2", "-p", "glue.test=cmdline").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "built with cgo") || !strings.Contains(string(out), "CGO_ENABLED=0") {
+		t.Fatalf("glue built with cgo: %v, output:\n%s\nwant exit 1 naming cgo and CGO_ENABLED=0", err, out)
 	}
 }

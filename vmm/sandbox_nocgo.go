@@ -1,0 +1,6 @@
+//go:build !cgo
+
+package vmm
+
+// cgoLinked: see sandbox_cgo.go.
+const cgoLinked = false
