@@ -92,6 +92,8 @@ func TestFilterBites(t *testing.T) {
 		{"thread", ""},
 		{"setrlimit", "(prlimit64)"},
 		{"getsockopt-so", "(getsockopt)"},
+		{"shutdown-wr", ""},
+		{"shutdown-rdwr", "(shutdown) args 0x"},
 	}
 	for _, c := range cases {
 		t.Run(c.probe, func(t *testing.T) {

@@ -20,12 +20,19 @@ type lifecycle struct {
 	stopRequested chan struct{}
 	stopOnce      sync.Once
 	started       time.Time // guarded by mu; set by Run before any vCPU starts
+	running       chan struct{}
 }
 
 func (l *lifecycle) init() {
 	l.state = control.StateRunning
 	l.stopRequested = make(chan struct{})
+	l.running = make(chan struct{})
 }
+
+// Running is closed once Run has confined the process and started the
+// vCPUs: from then on the VM runs until Run returns. A Run that fails
+// before never closes it.
+func (vm *VM) Running() <-chan struct{} { return vm.running }
 
 func (l *lifecycle) setStarted(t time.Time) {
 	l.mu.Lock()

@@ -38,6 +38,7 @@ func (vm *VM) Run(ctx context.Context) (Outcome, error) {
 		wg.Go(func() { ends <- r.Run() })
 	}
 	vm.log.Info("vm running", "name", vm.cfg.Name, "cpus", len(runners), "mem_mib", vm.cfg.MemMiB)
+	close(vm.running)
 
 	var outcome Outcome
 	var err error

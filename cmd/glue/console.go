@@ -22,7 +22,8 @@ func newConsoleCommand(g *globals) *cobra.Command {
 		Long: `Attach this terminal to a running VM's serial console: its recent output
 first, then live output; what you type goes to the guest. Ctrl-a x detaches
 and leaves the VM running (Ctrl-a Ctrl-a sends a Ctrl-a). One terminal at a
-time may be attached.
+time may be attached. When stdin is not a terminal and ends (a file,
+/dev/null), the output goes on until the VM ends or Ctrl-C / SIGTERM.
 
 With --follow (-f), like tail -f, glue console only prints: it never reads
 stdin, leaves the terminal as it is, and ends when the VM ends (or on
@@ -59,7 +60,7 @@ Ctrl-C / SIGTERM, which leave the VM running). For scripts and logs.`,
 			}
 			defer restore()
 			fmt.Fprintf(os.Stderr, "glue: attached to %s; Ctrl-a x detaches\r\n", name)
-			return attach(conn)
+			return attach(cmd.Context(), conn)
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "`NAME` of the VM")
@@ -81,16 +82,17 @@ func followConsole(ctx context.Context, conn io.ReadWriteCloser) error {
 }
 
 // attach copies the console to stdout and stdin (through the escape
-// filter) to the console, until either side ends or the user detaches.
-func attach(conn io.ReadWriteCloser) error {
+// filter) to the console, until the VM ends or the user detaches. Stdin
+// that ends (a file, /dev/null) is not a detach: the output goes on, as
+// with --follow, until the VM ends or ctx does.
+func attach(ctx context.Context, conn io.ReadWriteCloser) error {
 	outDone := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(os.Stdout, conn)
 		outDone <- err
 	}()
-	inDone := make(chan struct{})
+	detached := make(chan struct{})
 	go func() {
-		defer close(inDone)
 		var esc console.Escape
 		buf := make([]byte, 256)
 		for {
@@ -101,7 +103,11 @@ func attach(conn io.ReadWriteCloser) error {
 					return
 				}
 			}
-			if quit || err != nil {
+			if quit {
+				close(detached)
+				return
+			}
+			if err != nil {
 				return
 			}
 		}
@@ -112,7 +118,9 @@ func attach(conn io.ReadWriteCloser) error {
 			err = nil
 		}
 		return err
-	case <-inDone: // detached, or stdin ended
+	case <-detached:
+		return nil
+	case <-ctx.Done(): // a signal: the VM keeps running
 		return nil
 	}
 }

@@ -288,7 +288,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	defer srv.Close()
 	generatedName := cfg.Name == "" || jailed.namedByParent()
 	cfg.Name = srv.Name()
-	end, err := recordVM(dir, f.logPath, g.verbose, &cfg)
+	end, err := recordVM(dir, f.logPath, g.verbose, status != nil, &cfg)
 	if err != nil {
 		return err
 	}
@@ -385,8 +385,13 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		outcome, err := vm.Run(ctx)
 		ran <- result{outcome, err}
 	}()
-	status.ready(cfg.Name)
-	r := <-ran
+	var r result
+	select {
+	case <-vm.Running(): // confined and started: a detached parent may print the name
+		status.ready(cfg.Name)
+		r = <-ran
+	case r = <-ran:
+	}
 	if r.err != nil {
 		return r.err
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxVMLogSize caps a VM's log file; past it the log is rotated once, to
@@ -69,12 +71,25 @@ func (l *vmLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// becomeStderr makes the log the process's stderr (fd 2). Writes there
+// bypass Write, so rotate goes by the file's own size.
+func (l *vmLog) becomeStderr() error {
+	if err := unix.Dup3(int(l.cur.Fd()), unix.Stderr, 0); err != nil {
+		return fmt.Errorf("the VM's log as stderr: %w", err)
+	}
+	return nil
+}
+
 // rotate moves the current content to FILE.1 and empties the file.
 func (l *vmLog) rotate() error {
+	st, err := l.cur.Stat()
+	if err != nil {
+		return err
+	}
 	if err := l.old.Truncate(0); err != nil {
 		return err
 	}
-	if _, err := io.Copy(io.NewOffsetWriter(l.old, 0), io.NewSectionReader(l.cur, 0, l.size)); err != nil {
+	if _, err := io.Copy(io.NewOffsetWriter(l.old, 0), io.NewSectionReader(l.cur, 0, st.Size())); err != nil {
 		return err
 	}
 	if err := l.cur.Truncate(0); err != nil {

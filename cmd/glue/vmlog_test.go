@@ -65,3 +65,28 @@ func TestVMLogAppends(t *testing.T) {
 		t.Errorf("log %q, want both runs", buf.String())
 	}
 }
+
+// What reaches the file past Write (a detached VM's stderr is the log) is
+// rotated with the rest, not cut off.
+func TestVMLogRotatesWritesPastIt(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "vm.log")
+	l, err := openVMLog(path, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write([]byte("logged\n"))
+	stderr, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr.WriteString("printed to stderr\n")
+	stderr.Close()
+	l.Write(bytes.Repeat([]byte("x"), 99)) // rotates
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if old, _ := os.ReadFile(path + ".1"); string(old) != "logged\nprinted to stderr\n" {
+		t.Errorf("rotated log %q", old)
+	}
+}

@@ -25,8 +25,11 @@ type vmEnd struct {
 // recordVM opens the VM's log (--log, default NAME.log in dir) and writes
 // its record, and makes cfg.Logger write to the log as well as to stderr:
 // Info and up (Debug with -vv) go to the file whatever -v says, so a VM's
-// lifecycle is always there.
-func recordVM(dir, logFlag string, verbose int, cfg *vmm.Config) (*vmEnd, error) {
+// lifecycle is always there. A detached VM has no stderr of its own: the
+// log becomes its stderr (and cfg.Logger writes only there), so that what
+// the process prints as it dies — a Go panic or fatal error, the seccomp
+// handler's line — is kept where glue logs looks.
+func recordVM(dir, logFlag string, verbose int, detached bool, cfg *vmm.Config) (*vmEnd, error) {
 	path := logFlag
 	if path == "" {
 		path = control.DefaultLogPath(dir, cfg.Name)
@@ -39,6 +42,12 @@ func recordVM(dir, logFlag string, verbose int, cfg *vmm.Config) (*vmEnd, error)
 	if err != nil {
 		return nil, usageErrorf("--log: %w", err)
 	}
+	if detached {
+		if err := l.becomeStderr(); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	rec, err := control.CreateRecord(dir, cfg.Name, path)
 	if err != nil {
 		l.Close()
@@ -49,7 +58,11 @@ func recordVM(dir, logFlag string, verbose int, cfg *vmm.Config) (*vmEnd, error)
 		level = slog.LevelDebug
 	}
 	fileLog := slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: level}))
-	cfg.Logger = slog.New(slog.NewMultiHandler(cfg.Logger.Handler(), fileLog.Handler()))
+	if detached {
+		cfg.Logger = fileLog
+	} else {
+		cfg.Logger = slog.New(slog.NewMultiHandler(cfg.Logger.Handler(), fileLog.Handler()))
+	}
 	kernel := cfg.Kernel
 	if kernel == "" {
 		kernel = "(built-in guest)"

@@ -306,4 +306,14 @@ func TestBuildWithCgoRefusesToRun(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "built with cgo") || !strings.Contains(string(out), "CGO_ENABLED=0") {
 		t.Fatalf("glue built with cgo: %v, output:\n%s\nwant exit 1 naming cgo and CGO_ENABLED=0", err, out)
 	}
+	// Detached, the refusal comes before the name: a VM that never ran
+	// is not reported as started.
+	dir := vmDir(t)
+	out, err = exec.Command(bin, "--runtime-dir", dir, "run", "--detach", "-n", "cgo", "-m", "64").Output()
+	if !errors.As(err, &exit) {
+		t.Fatalf("glue built with cgo, detached: %v, stdout %q; want exit 1", err, out)
+	}
+	if exit.ExitCode() != 1 || !strings.Contains(string(exit.Stderr), "built with cgo") || len(out) != 0 {
+		t.Fatalf("glue built with cgo, detached: %v, stdout %q, stderr %q; want exit 1, no name, the refusal", err, out, exit.Stderr)
+	}
 }

@@ -461,3 +461,67 @@ func lastCount(out string) int {
 	}
 	return n
 }
+
+// glue console with stdin at its end (a file, /dev/null) is not a detach:
+// it prints the history and then live output until the VM ends.
+func TestFeaturesControlConsoleStdinAtEOF(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	name := detach(t, dir, "-n", "eof", "-m", "32", "-p", "glue.test=counter")
+	s := startGlue(t, "--runtime-dir", dir, "console", "-n", name)
+	s.stdin.Close()
+	n := lastCount(s.waitFor("GLUE-COUNT 0\n", time.Minute))    // the history
+	s.waitFor(fmt.Sprintf("GLUE-COUNT %d\n", n+3), time.Minute) // then live output
+	glueIn(t, dir, "stop", "-n", name)
+	if code := s.wait(time.Minute); code != 0 {
+		t.Fatalf("console: exit %d after the VM ended", code)
+	}
+}
+
+// Clients attach and detach (Ctrl-a x) one after another: the VM runs on
+// through all of them. The session half-closes each detached client's
+// connection (shutdown, which the seccomp filter must allow); eight rounds,
+// because whether a round takes that path depends on which side of the
+// session notices the detach first.
+func TestFeaturesControlConsoleReattach(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	name := detach(t, dir, "-n", "reattached", "-m", "32", "-p", "glue.test=counter")
+	for round := range 8 {
+		s := startGlue(t, "--runtime-dir", dir, "console", "-n", name)
+		n := lastCount(s.waitFor("GLUE-COUNT ", time.Minute))
+		s.waitFor(fmt.Sprintf("GLUE-COUNT %d\n", n+2), time.Minute) // live output
+		fmt.Fprint(s.stdin, "\x01x")
+		if code := s.wait(time.Minute); code != 0 {
+			t.Fatalf("round %d: console exit %d after Ctrl-a x", round, code)
+		}
+		waitState(t, dir, name, control.StateRunning)
+	}
+}
+
+// A detached VM's stderr is its log: what the process prints as it dies
+// (here the Go runtime's SIGQUIT dump; a panic or the seccomp handler's
+// line alike) is there for glue logs.
+func TestFeaturesControlDetachedLastWordsLogged(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	name := detach(t, dir, "-n", "quitter", "-m", "32", "-p", "glue.test=counter")
+	syscall.Kill(listJSON(t, dir)[name].PID, syscall.SIGQUIT)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, ok := listJSON(t, dir)[name]; !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("VM still listed after SIGQUIT")
+		}
+	}
+	logs := glueIn(t, dir, "logs", "-n", name)
+	for _, want := range []string{"SIGQUIT: quit", "goroutine "} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("glue logs lacks %q:\n%s", want, logs)
+		}
+	}
+}

@@ -47,6 +47,14 @@ var probes = map[string]func(file, dir string) error{
 		return unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20})
 	},
 	"getsockopt-so": getsockoptType,
+	"shutdown-wr":   func(string, string) error { return shutdownPair(unix.SHUT_WR) },
+	"shutdown-rdwr": func(string, string) error { return shutdownPair(unix.SHUT_RDWR) },
+}
+
+// shutdownPair shuts one end of the socket pair made before the filter
+// down as how says.
+func shutdownPair(how int) error {
+	return unix.Shutdown(socketFDs[0], how)
 }
 
 // rawFork is fork(2) as clone(SIGCHLD); a child, should there be one,
