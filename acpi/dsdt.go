@@ -12,6 +12,9 @@ const (
 	pciConfigPorts      = 0xcf8
 	pciConfigPortLen    = 8
 	serialPorts         = 8
+	rtcPort             = 0x70 // index and data: 0x70, 0x71
+	rtcPorts            = 2
+	rtcIRQ              = 8
 	notifyButtonPressed = 0x80 // to a power button device: it was pressed
 )
 
@@ -33,6 +36,9 @@ func buildDSDT(m *Machine) ([]byte, error) {
 			aml.Name("_CRS", aml.ResourceTemplate(
 				aml.IO(s.Port, s.Port, 1, serialPorts),
 				aml.IRQNoFlags(s.IRQ)))))
+	}
+	if m.CMOSRTC {
+		devices = append(devices, cmosRTC())
 	}
 	for i, d := range m.VirtioMMIO {
 		devices = append(devices, aml.Device(fmt.Sprintf("V%03X", i),
@@ -127,6 +133,17 @@ func ecamReservation(p *PCIHostBridge) aml.Term {
 		aml.Name("_HID", aml.EISAIDTerm("PNP0C02")),
 		aml.Name("_UID", aml.Int(0)),
 		aml.Name("_CRS", aml.ResourceTemplate(d)))
+}
+
+// cmosRTC is RTC, the CMOS clock (PNP0B00). On a hardware-reduced
+// machine Linux sets up no legacy ISA interrupt by itself: rtc_cmos gets
+// IRQ 8 only through this device's _CRS, and without it fails to probe.
+func cmosRTC() aml.Term {
+	return aml.Device("RTC",
+		aml.Name("_HID", aml.EISAIDTerm("PNP0B00")),
+		aml.Name("_CRS", aml.ResourceTemplate(
+			aml.IO(rtcPort, rtcPort, 1, rtcPorts),
+			aml.IRQNoFlags(rtcIRQ))))
 }
 
 // powerButton is PWRB, the control-method power button (PNP0C0C) that the

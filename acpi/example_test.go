@@ -42,11 +42,11 @@ func Example() {
 		fmt.Printf("%s %#x %d\n", t.Signature, t.Addr, t.Size)
 	}
 	// Output:
-	// RSDP at 0xe0000, 1100 bytes in all
+	// RSDP at 0xe0000, 1140 bytes in all
 	// RSDP 0xe0000 36
 	// XSDT 0xe0028 60
 	// FACP 0xe0068 276
-	// DSDT 0xe0180 572
-	// APIC 0xe03c0 78
-	// MCFG 0xe0410 60
+	// DSDT 0xe0180 611
+	// APIC 0xe03e8 78
+	// MCFG 0xe0438 60
 }
