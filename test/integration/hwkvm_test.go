@@ -179,9 +179,6 @@ func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 			if t.Failed() {
 				t.Logf("glue's output:\n%s", r.Output)
 			}
-			if gap := scenario.PoweroffGap(s, r); gap != "" && !t.Failed() {
-				hosttest.Skip(t, hosttest.ReasonKnownGap, "KNOWN GAP: "+gap)
-			}
 		})
 	}
 }

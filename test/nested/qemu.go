@@ -231,7 +231,7 @@ func (o *Outcome) parse(line string, at time.Duration) {
 		}
 		b.OuterBoot = o.outerBoots
 		o.Compared = append(o.Compared, b)
-	case "NESTED-STALL":
+	case "NESTED-STALL", "NESTED-STEP":
 	case "NESTED-RESULT":
 		name, rest, _ := strings.Cut(rest, " ")
 		_, j, _ := strings.Cut(rest, " ")
