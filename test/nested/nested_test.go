@@ -147,10 +147,8 @@ func (r *outerRun) checkMachine(t *testing.T) {
 		for _, as := range o.Attempts {
 			for _, a := range as {
 				if a.OuterBoot == i+1 {
-					begun++
-					if a.reachedInit() {
-						reached++
-					}
+					b, r := a.linuxBoots()
+					begun, reached = begun+b, reached+r
 				}
 			}
 		}

@@ -75,10 +75,11 @@ func fileSHA256(path string) string {
 }
 
 // tcpServer is the host's side of init's tcp check on the tap NetTap: it
-// sends TCPMiB to the guest and receives as many, hashing both.
+// sends TCPMiB to the guest and receives TCPUpKiB, hashing both.
 type tcpServer struct {
-	ln   net.Listener
-	done chan TCPResult
+	ln    net.Listener
+	conns chan net.Conn // the accepted connection, for close
+	done  chan TCPResult
 }
 
 // serveTCP creates NetTap (persistent, so that it keeps its address
@@ -92,41 +93,56 @@ func serveTCP() (*tcpServer, error) {
 		deleteTap(NetTap)
 		return nil, err
 	}
-	t := &tcpServer{ln: ln, done: make(chan TCPResult, 1)}
-	go func() { t.done <- transfer(ln, TCPMiB<<20) }()
+	t := &tcpServer{ln: ln, conns: make(chan net.Conn, 1), done: make(chan TCPResult, 1)}
+	go func() { t.done <- transfer(ln, t.conns, TCPMiB<<20, TCPUpKiB<<10) }()
 	return t, nil
 }
 
-// close ends the server and returns what it did.
+// close ends the server, and a transfer the guest left unfinished, and
+// returns what it did.
 func (t *tcpServer) close() TCPResult {
 	t.ln.Close()
-	res := <-t.done
+	res := t.closeConn()
 	if err := deleteTap(NetTap); err != nil && res.Err == "" {
 		res.Err = err.Error()
 	}
 	return res
 }
 
-// transfer serves one connection: size bytes out, then size bytes in.
-func transfer(ln net.Listener, size int64) TCPResult {
+// closeConn closes the accepted connection, if any, and waits for the
+// transfer to end.
+func (t *tcpServer) closeConn() TCPResult {
+	select {
+	case conn := <-t.conns:
+		conn.Close()
+	case res := <-t.done:
+		return res
+	}
+	return <-t.done
+}
+
+// transfer serves one connection, which it also sends to conns: out
+// bytes out, then in bytes in.
+func transfer(ln net.Listener, conns chan<- net.Conn, out, in int64) TCPResult {
 	var res TCPResult
 	conn, err := ln.Accept()
 	if err != nil {
 		res.Err = fmt.Sprintf("accept: %v", err)
 		return res
 	}
+	conns <- conn
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Minute))
-	out := sha256.New()
-	res.Sent, err = io.Copy(io.MultiWriter(conn, out), io.LimitReader(&offsetStream{}, size))
-	res.SentSHA = hex.EncodeToString(out.Sum(nil))
+	sent := sha256.New()
+	res.Sent, err = io.Copy(io.MultiWriter(conn, sent), io.LimitReader(&offsetStream{}, out))
+	res.SentSHA = hex.EncodeToString(sent.Sum(nil))
 	if err != nil {
 		res.Err = fmt.Sprintf("send: %v", err)
 		return res
 	}
-	in := sha256.New()
-	res.Received, err = io.CopyN(in, conn, size)
-	res.ReceivedSHA = hex.EncodeToString(in.Sum(nil))
+	received := sha256.New()
+	res.Received, err = io.CopyN(received, conn, in)
+	res.ReceivedSHA = hex.EncodeToString(received.Sum(nil))
 	if err != nil {
 		res.Err = fmt.Sprintf("receive: %v", err)
 	}

@@ -64,6 +64,10 @@ func Run(ctx context.Context, env Env, s Scenario, live io.Writer) (r Result) {
 	var output strings.Builder
 	for i, step := range s.Boots() {
 		marker := fmt.Sprintf("%s%d\n", BootMarker, i+1)
+		if i > 0 && !strings.HasSuffix(output.String(), "\n") {
+			// A killed glue may leave its last line unfinished.
+			marker = "\n" + marker
+		}
 		live.Write([]byte(marker))
 		b, out := runBoot(ctx, env, s, step, initrd, disk, live, &r)
 		output.WriteString(marker + out)
@@ -95,7 +99,7 @@ const hostLine = "typed on the host"
 // stop for the power button, kill -9 in the fsync loop.
 func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk string, live io.Writer, r *Result) (Boot, string) {
 	b := Boot{Exit: -1, Fsck: -1}
-	ctx, cancel := context.WithTimeout(ctx, env.Deadline)
+	ctx, cancel := context.WithTimeout(ctx, s.BootDeadline(env))
 	defer cancel()
 	halt, host, button := newWatch(haltLine), newWatch("GLUE-READY init host"), newWatch("GLUE-READY init button")
 	// The loop's numbers grow, so line KillAfter is the first to hold this.

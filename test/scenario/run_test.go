@@ -2,7 +2,10 @@ package scenario
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +101,82 @@ func TestRunSteps(t *testing.T) {
 	}
 	if got := SplitBoots(r.Output); len(got) != 1 || got[0] != "boot of run \n" || !strings.HasPrefix(r.Output, BootMarker+"1\n") {
 		t.Errorf("output %q", r.Output)
+	}
+}
+
+// The host's side of the tcp check hashes what it sent and received, and
+// close ends a transfer the guest left unfinished instead of waiting out
+// the connection's deadline.
+func TestTransfer(t *testing.T) {
+	t.Parallel()
+	const size = 1 << 20
+	serve := func(t *testing.T) (*tcpServer, string) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &tcpServer{ln: ln, conns: make(chan net.Conn, 1), done: make(chan TCPResult, 1)}
+		go func() { s.done <- transfer(ln, s.conns, size, size/2) }()
+		return s, ln.Addr().String()
+	}
+	t.Run("both ways", func(t *testing.T) {
+		t.Parallel()
+		s, addr := serve(t)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := sha256.New()
+		if _, err := io.CopyN(in, conn, size); err != nil {
+			t.Fatal(err)
+		}
+		out := sha256.New()
+		if _, err := io.CopyN(io.MultiWriter(conn, out), strings.NewReader(strings.Repeat("guest's bytes ", size)), size/2); err != nil {
+			t.Fatal(err)
+		}
+		res := <-s.done
+		conn.Close()
+		if res.Err != "" || res.Sent != size || res.Received != size/2 ||
+			res.SentSHA != hex.EncodeToString(in.Sum(nil)) || res.ReceivedSHA != hex.EncodeToString(out.Sum(nil)) {
+			t.Errorf("%+v", res)
+		}
+	})
+	t.Run("guest gone", func(t *testing.T) {
+		t.Parallel()
+		s, addr := serve(t)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for len(s.conns) == 0 && len(s.done) == 0 { // accepted
+			time.Sleep(10 * time.Millisecond)
+		}
+		done := make(chan TCPResult)
+		go func() { s.ln.Close(); done <- s.closeConn() }()
+		select {
+		case res := <-done:
+			if res.Err == "" {
+				t.Errorf("an unfinished transfer reported no error: %+v", res)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("close waited for the unfinished transfer")
+		}
+	})
+}
+
+// A boot whose last line is cut short (glue killed mid-line) still ends
+// before the next boot's marker.
+func TestRunStepsCutLine(t *testing.T) {
+	t.Parallel()
+	env := fakeGlue(t, `printf "cut short"`)
+	env.RootImage = filepath.Join(env.WorkDir, "root.img")
+	if err := os.WriteFile(env.RootImage, []byte("image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := Scenario{Name: "fake", CPUs: 1, MemMiB: 128, Steps: []Step{{End: "reset"}, {End: "reset"}}}
+	r := Run(context.Background(), env, s, io.Discard)
+	if got := SplitBoots(r.Output); len(got) != 2 || len(r.Boots) != 2 {
+		t.Errorf("%d boots, output %q split into %q", len(r.Boots), r.Output, got)
 	}
 }

@@ -57,18 +57,18 @@ func TestVerifyDevices(t *testing.T) {
 		out := bootOutput(devices, devices.Boots()[0], end,
 			"GLUE-OK init rng current=virtio_rng.0 bytes=32",
 			"GLUE-OK init net if=eth0 mac=02:00:00:00:00:01 addr=192.0.2.2/24 replies=3",
-			fmt.Sprintf("GLUE-OK init tcp bytes=%d received-sha256=%s sent-sha256=%s ms=9000", TCPMiB<<20, sent, received),
+			fmt.Sprintf("GLUE-OK init tcp received=%d received-sha256=%s sent=%d sent-sha256=%s ms=9000", TCPMiB<<20, sent, TCPUpKiB<<10, received),
 			"GLUE-HVC0 hello from hvc0", "GLUE-READY init host", "GLUE-OK init hvc0 echo="+hostLine,
 			"GLUE-OK init net-in echo-requests=0")
 		return Result{Exit: 0, Boots: []Boot{{Fsck: -1}}, End: end, Output: withBoots(out),
-			Net: &TCPResult{Sent: TCPMiB << 20, Received: TCPMiB << 20, SentSHA: sent, ReceivedSHA: received}}
+			Net: &TCPResult{Sent: TCPMiB << 20, Received: TCPUpKiB << 10, SentSHA: sent, ReceivedSHA: received}}
 	}
 	goodDisk := func() Result {
 		steps := disk.Boots()
 		out := withBoots(
 			bootOutput(disk, steps[0], end, "GLUE-FSYNC 0 dev=/dev/vda write_cache=write-back", "GLUE-FSYNC 1", "GLUE-FSYNC 16", "GLUE-FSYNC 17"),
 			bootOutput(disk, steps[1], end, "GLUE-OK init rootrw dev=/dev/vda token="+testEnv.Token+" records=17 written=1"),
-			bootOutput(disk, steps[2], end, "GLUE-OK init rootro dev=/dev/vda ro=1 open-write=EACCES written="+testEnv.Token+" records=17"))
+			bootOutput(disk, steps[2], end, "GLUE-OK init rootro dev=/dev/vda ro=1 write=EPERM written="+testEnv.Token+" records=17"))
 		return Result{Exit: 0, End: end, Output: out, Boots: []Boot{
 			{Exit: -1, Killed: true, Acked: 17, Fsck: -1},
 			{Exit: 0, Fsck: 0},
@@ -104,7 +104,8 @@ func TestVerifyDevices(t *testing.T) {
 		{"hvc0 line lost", devices, replace(goodDevices(), "echo="+hostLine, "echo="), "hvc0"},
 		{"hvc0 output lost", devices, replace(goodDevices(), "GLUE-HVC0 hello from hvc0", ""), "did not reach glue's stdout"},
 		{"disk all right", disk, goodDisk(), ""},
-		{"not killed in time", disk, edit(goodDisk(), func(r *Result) { r.Boots[0].Acked = 3 }), "killed after 3"},
+		{"killed before the loop got going", disk, edit(goodDisk(), func(r *Result) { r.Boots[0].Acked = 3 }), "killed after 3"},
+		{"killed as line 16 came", disk, edit(goodDisk(), func(r *Result) { r.Boots[0].Acked = 15 }), ""},
 		{"fsync loop never killed", disk, edit(goodDisk(), func(r *Result) { r.Boots[0].Killed, r.Boots[0].Exit = false, 0 }),
 			"no GLUE-DONE"},
 		{"no write-back cache", disk, replace(goodDisk(), "write_cache=write-back", "write_cache=write-through"), "write-back"},

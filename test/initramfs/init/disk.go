@@ -194,12 +194,10 @@ func readOnlyRoot(dev, token string, params map[string]string) (string, error) {
 	if strings.TrimSpace(string(ro)) != "1" {
 		return "", fmt.Errorf("/sys/block/.../ro is %q, want 1: the disk is writable", strings.TrimSpace(string(ro)))
 	}
-	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
-	if err == nil {
-		f.Close()
-		return "", errors.New("opened for writing")
+	refused, err := writeRefused(dev)
+	if err != nil {
+		return "", err
 	}
-	refused := errName(err)
 	if _, err := mountRoot(params, 0); err == nil {
 		syscall.Unmount(rootfsMount, 0)
 		return "", errors.New("mounted read-write")
@@ -219,7 +217,31 @@ func readOnlyRoot(dev, token string, params map[string]string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("dev=%s ro=1 open-write=%s written=%s records=%d", dev, refused, token, records), nil
+	return fmt.Sprintf("dev=%s ro=1 write=%s written=%s records=%d", dev, refused, token, records), nil
+}
+
+// writeRefused writes sector 0 back to the device as it is and returns
+// the error's name: Linux opens a read-only disk for writing but refuses
+// the write itself (EPERM). Writing what is there keeps the disk as it
+// was should the write go through, which the test's digest would not
+// catch; the write's success is the failure.
+func writeRefused(dev string) (string, error) {
+	f, err := os.OpenFile(dev, os.O_RDWR, 0)
+	if err != nil {
+		return errName(err), nil
+	}
+	defer f.Close()
+	sector := make([]byte, sectorSize)
+	if _, err := f.ReadAt(sector, 0); err != nil {
+		return "", fmt.Errorf("read sector 0: %w", err)
+	}
+	if _, err := f.WriteAt(sector, 0); err != nil {
+		return errName(err), nil
+	}
+	if err := f.Sync(); err != nil {
+		return errName(err), nil
+	}
+	return "", errors.New("wrote sector 0 of the read-only disk")
 }
 
 // errName is the errno's name for the details ("EACCES"), or the error.

@@ -21,7 +21,8 @@
 //	glue.hw.end=reset                 after GLUE-DONE: reset (default), poweroff,
 //	                                  tick (print GLUE-TICK N lines until stopped),
 //	                                  or button (power off on the ACPI power button)
-//	glue.hw.tcp=MiB                   the tcp check's size each way (default 64)
+//	glue.hw.tcp=MiB                   the tcp check's size from the peer (default 64)
+//	glue.hw.tcp.up=KiB                and to the peer (default 1024)
 //	glue.hw.token=STRING              echoed by the cmdline check; the disk marker
 //	glue.hw.rootfs=vdb                the ext4 disk the rootfs check mounts (default vda)
 //	glue.hw.ip=192.0.2.2/24           the guest's address for the net check

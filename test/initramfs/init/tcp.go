@@ -15,13 +15,15 @@ import (
 // test/scenario spells the same port.
 const tcpPort = 5201
 
-// tcpCheck connects to the peer, receives glue.hw.tcp MiB, then sends as
-// many of its own, and reports the SHA-256 of each direction; the test
-// compares them with what it sent and received, byte for byte.
+// tcpCheck connects to the peer, receives glue.hw.tcp MiB, then sends
+// glue.hw.tcp.up KiB of its own, and reports the SHA-256 of each
+// direction; the test compares them with what it sent and received, byte
+// for byte.
 func tcpCheck(r *report, params map[string]string) {
 	mib, err := strconv.Atoi(paramOr(params, "glue.hw.tcp", "64"))
-	if err != nil || mib <= 0 {
-		r.fail("tcp", "glue.hw.tcp=%q: want MiB", params["glue.hw.tcp"])
+	kib, err2 := strconv.Atoi(paramOr(params, "glue.hw.tcp.up", "1024"))
+	if err != nil || err2 != nil || mib <= 0 || kib <= 0 {
+		r.fail("tcp", "glue.hw.tcp=%q glue.hw.tcp.up=%q: want MiB and KiB", params["glue.hw.tcp"], params["glue.hw.tcp.up"])
 		return
 	}
 	peer := net.JoinHostPort(paramOr(params, "glue.hw.peer", "192.0.2.1"), strconv.Itoa(tcpPort))
@@ -35,17 +37,18 @@ func tcpCheck(r *report, params map[string]string) {
 	size := int64(mib) << 20
 	start := time.Now()
 	in := sha256.New()
-	if n, err := io.CopyN(in, conn, size); err != nil {
+	if n, err := io.CopyN(io.MultiWriter(in, &progress{r: r, what: "received", start: start}), conn, size); err != nil {
 		r.fail("tcp", "received %d of %d bytes: %v", n, size, err)
 		return
 	}
 	out := sha256.New()
-	if n, err := io.Copy(io.MultiWriter(conn, out), &counterStream{left: size}); err != nil {
-		r.fail("tcp", "sent %d of %d bytes: %v", n, size, err)
+	up := int64(kib) << 10
+	if n, err := io.Copy(io.MultiWriter(conn, out, &progress{r: r, what: "sent", start: start}), &counterStream{left: up}); err != nil {
+		r.fail("tcp", "sent %d of %d bytes: %v", n, up, err)
 		return
 	}
-	r.pass("tcp", fmt.Sprintf("bytes=%d received-sha256=%s sent-sha256=%s ms=%d", size,
-		hex.EncodeToString(in.Sum(nil)), hex.EncodeToString(out.Sum(nil)), time.Since(start).Milliseconds()))
+	r.pass("tcp", fmt.Sprintf("received=%d received-sha256=%s sent=%d sent-sha256=%s ms=%d", size,
+		hex.EncodeToString(in.Sum(nil)), up, hex.EncodeToString(out.Sum(nil)), time.Since(start).Milliseconds()))
 }
 
 // counterStream yields left bytes in which every 8 bytes hold their
@@ -72,4 +75,24 @@ func (s *counterStream) Read(p []byte) (int, error) {
 	s.off += n
 	s.left -= n
 	return int(n), nil
+}
+
+// progress prints a GLUE-TCP line every progressStep bytes, so that a
+// slow or stuck transfer shows how far it got.
+type progress struct {
+	r     *report
+	what  string
+	start time.Time
+	n     int64
+}
+
+const progressStep = 16 << 20
+
+func (p *progress) Write(b []byte) (int, error) {
+	before := p.n
+	p.n += int64(len(b))
+	if p.n/progressStep != before/progressStep {
+		p.r.line("GLUE-TCP %s %d MiB ms=%d", p.what, p.n>>20, time.Since(p.start).Milliseconds())
+	}
+	return len(b), nil
 }
