@@ -44,10 +44,6 @@ const (
 	ReasonNetns        Reason = "netns"      // no tun device, or no new network namespace
 	ReasonRegenerate   Reason = "regenerate" // a generator of committed test data, run only on request
 	ReasonLeftOut      Reason = "left-out"   // the build's tags leave out a component the test needs
-	// glue lacks the behaviour the test names, and the test saw exactly
-	// that lack after all its other checks passed; it passes by itself
-	// once the behaviour lands (a power-off without ACPI).
-	ReasonKnownGap Reason = "known-gap"
 )
 
 // ReasonTool is the reason for a missing program: "tool:NAME".

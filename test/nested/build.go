@@ -21,9 +21,19 @@ const (
 	outerInitPackage = "github.com/gluevmm/glue/test/nested/outerinit"
 )
 
-// KVMModules are the modules the outer kernel loads; Resolve adds their
-// dependencies (Debian's kvm.ko needs irqbypass).
-var KVMModules = []string{"kvm", "kvm_amd"}
+// OuterModules are the modules the outer kernel loads; Resolve adds their
+// dependencies (Debian's kvm.ko needs irqbypass): KVM, and tun for the
+// taps of the network scenarios.
+var OuterModules = []string{"kvm", "kvm_amd", "tun"}
+
+// InnerModules are the drivers the inner init loads for the device
+// scenarios: both virtio transports, each device's driver, ext4 for the
+// root disk, and the ACPI power button with evdev, its input node.
+var InnerModules = append([]string{"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console",
+	"button", "evdev"}, initramfs.RootfsModules...)
+
+// rootImageMiB is the size of the root-disk scenarios' ext4 image.
+const rootImageMiB = 32
 
 // BuildStatic builds pkg into out as a static x86-64 Linux program: the
 // outer initramfs has no libc to link against.
@@ -48,9 +58,12 @@ func BuildStatic(ctx context.Context, pkg, out string) error {
 
 // Outer describes the outer initramfs.
 type Outer struct {
-	Init, Glue      []byte // static programs
-	Kernel, Vmlinux []byte // the inner kernel, and the ELF inside it
-	Initrd          []byte // the inner initramfs
+	Init, Glue      []byte   // static programs
+	Kernel, Vmlinux []byte   // the inner kernel, and the ELF inside it
+	Initrd          []byte   // the inner initramfs
+	InnerModules    []string // the modules it carries, in load order
+	RootImage       []byte   // the ext4 image of the root-disk scenarios
+	Fsck            []byte   // a static e2fsck
 	Modules         []initramfs.Module
 	Plan            plan.Plan
 	Extra           []File // QEMU, for the comparison
@@ -85,6 +98,9 @@ func (o Outer) Write(path string) error {
 	add(w.AddFile(strings.TrimPrefix(plan.Kernel, "/"), 0o644, o.Kernel))
 	add(w.AddFile(strings.TrimPrefix(plan.Vmlinux, "/"), 0o644, o.Vmlinux))
 	add(w.AddFile(strings.TrimPrefix(plan.Initrd, "/"), 0o644, o.Initrd))
+	add(w.AddDir("sbin", 0o755))
+	add(w.AddFile(strings.TrimPrefix(plan.RootImage, "/"), 0o644, o.RootImage))
+	add(w.AddFile(strings.TrimPrefix(plan.Fsck, "/"), 0o755, o.Fsck))
 	var order []string
 	for _, m := range o.Modules {
 		add(w.AddFile(strings.TrimPrefix(plan.ModuleDir, "/")+"/"+m.Name+".ko", 0o644, m.Data))
@@ -107,18 +123,36 @@ func (o Outer) Write(path string) error {
 
 // Build builds in dir everything the outer initramfs holds for kernel (a
 // bzImage unpacked from its package, with lib/modules next to it), with
-// extra; the caller sets the plan and writes it.
-func Build(ctx context.Context, dir, kernel string, extra []File) (*Outer, error) {
+// the root disk's image for token, a static e2fsck (fsck, from Debian's
+// e2fsck-static) and extra; the caller sets the plan and writes it.
+func Build(ctx context.Context, dir, kernel, token, fsck string, extra []File) (*Outer, error) {
 	modDir, err := initramfs.ModulesDir(kernel)
 	if err != nil {
 		return nil, err
 	}
-	mods, err := initramfs.Resolve(modDir, KVMModules...)
+	mods, err := initramfs.Resolve(modDir, OuterModules...)
+	if err != nil {
+		return nil, err
+	}
+	inner, err := initramfs.Resolve(modDir, InnerModules...)
 	if err != nil {
 		return nil, err
 	}
 	var o Outer
 	o.Modules, o.Extra = mods, extra
+	for _, m := range inner {
+		o.InnerModules = append(o.InnerModules, m.Name)
+	}
+	image := filepath.Join(dir, "rootfs.ext4")
+	if err := initramfs.RootfsImage(ctx, image, rootImageMiB, token); err != nil {
+		return nil, err
+	}
+	if o.RootImage, err = os.ReadFile(image); err != nil {
+		return nil, fmt.Errorf("nested: %w", err)
+	}
+	if o.Fsck, err = os.ReadFile(fsck); err != nil {
+		return nil, fmt.Errorf("nested: %w", err)
+	}
 	for _, b := range []struct {
 		pkg  string
 		dest *[]byte
@@ -131,13 +165,11 @@ func Build(ctx context.Context, dir, kernel string, extra []File) (*Outer, error
 			return nil, fmt.Errorf("nested: %w", err)
 		}
 	}
-	// The inner initramfs carries no modules: no virtio device is
-	// visible to Linux through glue's virtio-mmio yet (docs/testing.md).
 	innerDir := filepath.Join(dir, "inner")
 	if err := os.Mkdir(innerDir, 0o755); err != nil {
 		return nil, fmt.Errorf("nested: %w", err)
 	}
-	initrd, err := initramfs.Build(ctx, innerDir, nil, true)
+	initrd, err := initramfs.Build(ctx, innerDir, inner, true)
 	if err != nil {
 		return nil, err
 	}

@@ -103,3 +103,25 @@ func TestLegacyPerfProbes(t *testing.T) {
 		t.Errorf("%d probes, want 2", n)
 	}
 }
+
+// The PMU check counts each glue run of an attempt: a root-disk scenario
+// boots Linux three times in one attempt.
+func TestLinuxBoots(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		log            []string
+		begun, reached int
+	}{
+		{"one boot to init", []string{"GLUE-BOOT 1", "glue: VM name x", "GLUE-OK init mounts proc"}, 1, 1},
+		{"three boots, the last stuck early", []string{"GLUE-BOOT 1", "GLUE-OK init pid1 pid=1", "GLUE-BOOT 2",
+			"GLUE-OK init pid1 pid=1", "GLUE-BOOT 3", "[ 1.0] early"}, 3, 2},
+		{"a log without markers", []string{"GLUE-OK init pid1 pid=1"}, 1, 1},
+	}
+	for _, tt := range tests {
+		a := &Attempt{Log: tt.log}
+		if b, r := a.linuxBoots(); b != tt.begun || r != tt.reached {
+			t.Errorf("%s: %d begun, %d reached init; want %d, %d", tt.name, b, r, tt.begun, tt.reached)
+		}
+	}
+}

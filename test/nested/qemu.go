@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,9 +65,16 @@ type Attempt struct {
 	OuterBoot int
 }
 
-// reachedInit reports whether the attempt's Linux got to init.
-func (a *Attempt) reachedInit() bool {
-	return slices.ContainsFunc(a.Log, func(l string) bool { return strings.HasPrefix(l, "GLUE-OK init ") })
+// linuxBoots counts the attempt's glue runs (a scenario with a root disk
+// has several), and those whose Linux got to init.
+func (a *Attempt) linuxBoots() (begun, reached int) {
+	for _, out := range scenario.SplitBoots(strings.Join(a.Log, "\n")) {
+		begun++
+		if strings.HasPrefix(out, "GLUE-OK init ") || strings.Contains(out, "\nGLUE-OK init ") {
+			reached++
+		}
+	}
+	return begun, reached
 }
 
 // Outcome is what the boots of the machine reported, together.
@@ -231,7 +237,7 @@ func (o *Outcome) parse(line string, at time.Duration) {
 		}
 		b.OuterBoot = o.outerBoots
 		o.Compared = append(o.Compared, b)
-	case "NESTED-STALL":
+	case "NESTED-STALL", "NESTED-STEP":
 	case "NESTED-RESULT":
 		name, rest, _ := strings.Cut(rest, " ")
 		_, j, _ := strings.Cut(rest, " ")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,9 +19,13 @@ import (
 // Run runs s once and returns what it showed; live is sent glue's output
 // (or the console file's) as it comes. Run never fails the caller: what
 // went wrong is in the Result, for Verify.
-func Run(ctx context.Context, env Env, s Scenario, live io.Writer) Result {
+func Run(ctx context.Context, env Env, s Scenario, live io.Writer) (r Result) {
 	start := time.Now()
-	var r Result
+	r.Exit = -1
+	defer func() {
+		r.Secs = time.Since(start).Seconds()
+		r.End = time.Now()
+	}()
 	initrd := env.Initrd
 	if s.PayloadMiB > 0 {
 		var err error
@@ -28,78 +33,192 @@ func Run(ctx context.Context, env Env, s Scenario, live io.Writer) Result {
 			filepath.Join(env.WorkDir, s.Name+"-initrd.cpio"), s.PayloadMiB<<20)
 		if err != nil {
 			r.problem("large initramfs: %v", err)
-			r.Exit = -1
 			return r
 		}
 		defer os.Remove(initrd)
 	}
-	ctx, cancel := context.WithTimeout(ctx, env.Deadline)
-	defer cancel()
 	if s.Control {
+		ctx, cancel := context.WithTimeout(ctx, env.Deadline)
+		defer cancel()
 		runControl(ctx, env, s, initrd, live, &r)
-	} else {
-		runBoot(ctx, env, s, initrd, live, &r)
+		return r
 	}
-	r.Secs = time.Since(start).Seconds()
-	r.End = time.Now()
+	var disk string
+	if len(s.Steps) > 0 {
+		var err error
+		if disk, err = copyRootImage(ctx, env, s.Name); err != nil {
+			r.problem("root disk: %v", err)
+			return r
+		}
+		defer os.Remove(disk)
+	}
+	var tcp *tcpServer
+	if s.Net {
+		var err error
+		if tcp, err = serveTCP(); err != nil {
+			r.problem("network: %v", err)
+			return r
+		}
+		defer func() { res := tcp.close(); r.Net = &res }()
+	}
+	var output strings.Builder
+	for i, step := range s.Boots() {
+		marker := fmt.Sprintf("%s%d\n", BootMarker, i+1)
+		if i > 0 && !strings.HasSuffix(output.String(), "\n") {
+			// A killed glue may leave its last line unfinished.
+			marker = "\n" + marker
+		}
+		live.Write([]byte(marker))
+		b, out := runBoot(ctx, env, s, step, initrd, disk, live, &r)
+		output.WriteString(marker + out)
+		r.Boots = append(r.Boots, b)
+		r.Exit = b.Exit
+		if r.Stalled || len(r.Problems) > 0 {
+			break
+		}
+	}
+	r.Output = output.String()
 	return r
 }
 
-// runBoot runs glue in the foreground until it exits or ctx ends.
-func runBoot(ctx context.Context, env Env, s Scenario, initrd string, live io.Writer, r *Result) {
-	out := syncBuffer{watch: haltLine, seen: make(chan struct{})}
-	cmd := exec.Command(env.Glue, s.RunArgs(env, initrd)...)
+// watch closes seen when glue's output first contains text.
+type watch struct {
+	text string
+	seen chan struct{}
+}
+
+func newWatch(text string) *watch { return &watch{text: text, seen: make(chan struct{})} }
+
+// hostLine is what Run types on glue's stdin when init's hvc0 check asks
+// for it (GLUE-READY init host); it arrives on hvc0.
+const hostLine = "typed on the host"
+
+// runBoot runs glue once for step, in the foreground, until it exits or
+// its deadline passes, and returns what it showed and its output. It
+// answers init's requests on the way: a line on stdin for hvc0, glue
+// stop for the power button, kill -9 in the fsync loop.
+func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk string, live io.Writer, r *Result) (Boot, string) {
+	b := Boot{Exit: -1, Fsck: -1}
+	ctx, cancel := context.WithTimeout(ctx, s.BootDeadline(env))
+	defer cancel()
+	halt, host, button := newWatch(haltLine), newWatch("GLUE-READY init host"), newWatch("GLUE-READY init button")
+	// The loop's numbers grow, so line KillAfter is the first to hold this.
+	fsync := newWatch(fmt.Sprintf("GLUE-FSYNC %d", step.KillAfter))
+	out := syncBuffer{watches: []*watch{halt, host, button, fsync}}
+	args := s.RunArgs(env, initrd, step, disk)
+	dir, name := filepath.Join(env.WorkDir, s.Name+"-run"), "nested-"+env.Token
+	if step.End == "button" {
+		args = append([]string{"--runtime-dir", dir}, append(args, "-n", name)...)
+	}
+	if step.ReadOnly {
+		b.ImageBefore = fileSHA256(disk)
+	}
+	cmd := exec.Command(env.Glue, args...)
 	w := io.MultiWriter(&out, live)
 	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		r.Exit = -1
-		r.problem("start glue: %v", err)
-		return
+	stdin, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
 	}
+	if err != nil {
+		r.problem("start glue: %v", err)
+		return b, ""
+	}
+	defer stdin.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-out.seen:
-		// Linux halted its CPUs and will do nothing more; a VMM that
-		// ends the VM on a halt would exit within haltGrace.
+	stopped := make(chan error, 1)
+	stopping := false
+	// Each request is answered once: its channel is then nil.
+	hostSeen, buttonSeen, fsyncSeen, haltSeen := host.seen, button.seen, fsync.seen, halt.seen
+	for waiting := true; waiting; {
 		select {
 		case err = <-done:
-		case <-time.After(haltGrace):
-			r.Halted = true
+			waiting = false
+		case <-hostSeen:
+			hostSeen = nil
+			fmt.Fprint(stdin, hostLine+"\r")
+		case <-buttonSeen:
+			buttonSeen, stopping = nil, true
+			go func() {
+				out, err := exec.Command(env.Glue, "--runtime-dir", dir, "stop", "-n", name, "--timeout", stopTimeout.String()).CombinedOutput()
+				if err != nil {
+					err = fmt.Errorf("glue stop: %w: %s", err, bytes.TrimSpace(out))
+				}
+				stopped <- err
+			}()
+		case <-fsyncSeen:
+			fsyncSeen = nil
+			if step.KillAfter > 0 {
+				b.Killed = true
+				cmd.Process.Kill()
+			}
+		case <-haltSeen:
+			haltSeen = nil
+			// Linux halted its CPUs and will do nothing more; a VMM that
+			// ends the VM on a halt would exit within haltGrace.
+			select {
+			case err = <-done:
+				waiting = false
+			case <-time.After(haltGrace):
+				b.Halted = true
+				cmd.Process.Kill()
+			}
+		case <-ctx.Done():
+			r.Stalled = true
 			cmd.Process.Kill()
 			err = <-done
+			waiting = false
 		}
-	case <-ctx.Done():
-		r.Stalled = true
-		cmd.Process.Kill()
-		err = <-done
 	}
-	r.Output = out.String()
+	if stopping {
+		if err := <-stopped; err != nil {
+			r.problem("%v", err)
+		}
+	}
+	output := out.String()
 	var exitErr *exec.ExitError
 	switch {
-	case r.Stalled || r.Halted:
-		r.Exit = -1
+	case b.Killed:
+		b.Acked = lastNumber(fsyncLine, output)
+	case r.Stalled || b.Halted:
 	case errors.As(err, &exitErr):
-		r.Exit = exitErr.ExitCode()
+		b.Exit = exitErr.ExitCode()
 	case err != nil:
-		r.Exit = -1
 		r.problem("glue: %v", err)
+	default:
+		b.Exit = 0
 	}
+	if step.Fsck {
+		b.Fsck, b.FsckOutput = fsck(env, disk)
+	}
+	if step.ReadOnly {
+		b.ImageAfter = fileSHA256(disk)
+	}
+	return b, output
+}
+
+// stopTimeout is how long glue stop gives Linux to power off after the
+// button: generous, under emulation.
+const stopTimeout = 90 * time.Second
+
+var fsyncLine = regexp.MustCompile(`GLUE-FSYNC (\d+)\r?\n`)
+
+// lastNumber is the number of the last line of out that re matches, 0
+// if none.
+func lastNumber(re *regexp.Regexp, out string) int {
+	all := re.FindAllStringSubmatch(out, -1)
+	if len(all) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(all[len(all)-1][1])
+	return n
 }
 
 var tickLine = regexp.MustCompile(`GLUE-TICK (\d+)`)
 
 // lastTick is the number of the last GLUE-TICK line in out, 0 if none.
-func lastTick(out []byte) int {
-	all := tickLine.FindAllSubmatch(out, -1)
-	if len(all) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(string(all[len(all)-1][1]))
-	return n
-}
+func lastTick(out []byte) int { return lastNumber(tickLine, string(out)) }
 
 // pauseQuiet is how long a paused VM's console must stay unchanged, after
 // it has settled, for the pause to count: many tick intervals.
@@ -109,7 +228,9 @@ const pauseQuiet = 2 * time.Second
 // init's ticks, pauses it and checks that the console stays silent,
 // resumes it and checks that the ticks go on, and stops it.
 func runControl(ctx context.Context, env Env, s Scenario, initrd string, live io.Writer, r *Result) {
-	r.Exit = -1 // a detached VM's exit status is not observable; stop's is
+	// A detached VM's exit status is not observable; stop's is.
+	b := Boot{Exit: -1, Fsck: -1}
+	defer func() { r.Boots, r.Exit = []Boot{b}, b.Exit }()
 	dir := filepath.Join(env.WorkDir, s.Name+"-run")
 	console := filepath.Join(env.WorkDir, s.Name+".console")
 	name := "nested-" + env.Token
@@ -126,7 +247,7 @@ func runControl(ctx context.Context, env Env, s Scenario, initrd string, live io
 	follow := &follower{path: console, live: live}
 	defer func() { follow.poll(); r.Output = string(follow.seen) }()
 
-	args := append([]string{"run", "--detach", "-n", name, "--console", "file=" + console}, s.RunArgs(env, initrd)[1:]...)
+	args := append([]string{"run", "--detach", "-n", name, "--console", "file=" + console}, s.RunArgs(env, initrd, s.Boots()[0], "")[1:]...)
 	if err := glue(args...); err != nil {
 		r.problem("%v", err)
 		return
@@ -168,7 +289,7 @@ func runControl(ctx context.Context, env Env, s Scenario, initrd string, live io
 		r.problem("%v", err)
 		return
 	}
-	r.Exit = 0 // stop waited for the process to exit and found it gone
+	b.Exit = 0 // stop waited for the process to exit and found it gone
 }
 
 // follower reads a growing file.
@@ -226,32 +347,31 @@ func (f *follower) settle(ctx context.Context, quiet, limit time.Duration) bool 
 	return true
 }
 
-// haltLine is what Linux prints when it halts the machine: after a
-// power-off request that it has no way to carry out (no ACPI), which
-// the reboot system call turns into a halt.
+// haltLine is what Linux prints when it halts the machine, as it does
+// after a power-off request it has no way to carry out.
 const haltLine = "reboot: System halted"
 
 // haltGrace is how long glue may take to end a VM whose Linux halted.
 const haltGrace = 5 * time.Second
 
 // syncBuffer is a bytes.Buffer for glue's stdout and stderr together; it
-// closes seen when the output first contains watch.
+// closes each watch's seen when the output first contains its text.
 type syncBuffer struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	watch string
-	seen  chan struct{}
-	found bool
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	watches []*watch
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Write(p)
-	// The tail of the buffer is enough: the line is short.
-	if tail := b.buf.Bytes()[max(0, b.buf.Len()-len(p)-len(b.watch)):]; !b.found && bytes.Contains(tail, []byte(b.watch)) {
-		b.found = true
-		close(b.seen)
+	for i, w := range b.watches {
+		// The tail of the buffer is enough: the lines are short.
+		if w != nil && bytes.Contains(b.buf.Bytes()[max(0, b.buf.Len()-len(p)-len(w.text)):], []byte(w.text)) {
+			close(w.seen)
+			b.watches[i] = nil
+		}
 	}
 	return len(p), nil
 }

@@ -26,7 +26,8 @@ type Scenario struct {
 	// extracts from a bzImage.
 	Entry []string
 	// End is how init ends after its checks (glue.hw.end): "reset",
-	// "poweroff", or "tick" for Control.
+	// "poweroff", "button" (glue stop presses the ACPI power button and
+	// Linux powers off), or "tick" for Control.
 	End string
 	// PayloadMiB > 0 appends an archive with a file of that size to the
 	// initramfs, which init hashes (the large --initrd check).
@@ -34,18 +35,87 @@ type Scenario struct {
 	// Control runs the VM with --detach and drives it with glue pause,
 	// resume and stop while init prints ticks.
 	Control bool
+	// Devices are the glue run flags of the VM's devices, and Virtio the
+	// number of virtio devices Linux must find.
+	Devices []string
+	Virtio  int
+	// Checks are init's device checks (glue.hw), in order.
+	Checks []string
+	// Net gives the VM the tap NetTap, which Run creates with the host's
+	// address NetHost and serves the tcp check on.
+	Net bool
+	// Deadline, if set, replaces Env.Deadline for each of its boots.
+	Deadline time.Duration
+	// Steps, if any, are the boots of a VM with an ext4 root disk
+	// (root=/dev/vda), a fresh copy of Env.RootImage, one glue run each on
+	// the same disk; they replace End and Checks.
+	Steps []Step
 }
+
+// Step is one boot of a scenario with a root disk.
+type Step struct {
+	Checks []string
+	End    string
+	// ReadOnly offers the disk read-only (ro=on).
+	ReadOnly bool
+	// KillAfter > 0 kills glue with SIGKILL once init has acknowledged
+	// that many fsyncs (GLUE-FSYNC N).
+	KillAfter int
+	// Fsck runs e2fsck -n -f on the image after glue ended.
+	Fsck bool
+}
+
+// Boots are the steps s runs: its Steps, or one made of End and Checks.
+func (s Scenario) Boots() []Step {
+	if len(s.Steps) > 0 {
+		return s.Steps
+	}
+	return []Step{{Checks: s.Checks, End: s.End}}
+}
+
+// The tap of a Net scenario and its addresses; the tcp check's size.
+const (
+	NetTap   = "gluetap0"
+	NetHost  = "192.0.2.1"
+	NetGuest = "192.0.2.2/24"
+	TCPMiB   = 64 // host to guest
+	// TCPUpKiB is the guest's part: guest-to-host TCP through glue's
+	// virtio-net runs at tens of KiB/s inside the emulated machine
+	// (docs/testing.md), where the other way runs at ~0.7 MiB/s.
+	TCPUpKiB = 256
+	TCPPort  = 5201 // init's tcp.go spells the same port
+)
+
+// netDeadline is the network scenario's: 64 MiB to the guest take 80-105 s
+// of an emulated machine on top of a 40 s boot.
+const netDeadline = 210 * time.Second
+
+// killAfterFsyncs is how many acknowledged fsyncs the kill -9 waits for.
+const killAfterFsyncs = 16
 
 // All is the tier's scenarios. Each boot costs ~10-25 s inside the
 // emulated machine, so the checks are combined: every scenario checks the
 // command line, CPUs, memory and clock, and each adds one entry path, one
-// way of ending, or the large initramfs.
+// way of ending, the large initramfs, or devices that Linux's own drivers
+// drive.
 var All = []Scenario{
 	{Name: "extracted-elf-1cpu-reset", CPUs: 1, MemMiB: 256, End: "reset"},
 	{Name: "bzimage-entry-2cpu-large-initrd", CPUs: 2, MemMiB: 384, Entry: []string{"--bzimage-entry"},
 		End: "reset", PayloadMiB: 32},
 	{Name: "vmlinux-pvh-4cpu-poweroff", CPUs: 4, MemMiB: 256, ELF: true, Entry: []string{"--boot", "pvh"}, End: "poweroff"},
 	{Name: "vmlinux-control-pause-resume-stop", CPUs: 1, MemMiB: 256, ELF: true, End: "tick", Control: true},
+	{Name: "vmlinux-stop-power-button", CPUs: 2, MemMiB: 256, ELF: true, End: "button"},
+	{Name: "vmlinux-pci-rng-net-tcp-hvc0", CPUs: 2, MemMiB: 256, ELF: true, End: "reset",
+		Devices: []string{"--rng=on", "--console", "virtio", "--net", "tap=" + NetTap}, Virtio: 3,
+		Checks: []string{"rng", "net", "tcp", "hvc0"}, Net: true, Deadline: netDeadline},
+	{Name: "vmlinux-mmio-rng-hvc0", CPUs: 1, MemMiB: 256, ELF: true, End: "poweroff",
+		Devices: []string{"--transport", "mmio", "--rng=on", "--console", "virtio"}, Virtio: 2,
+		Checks: []string{"rng", "hvc0"}},
+	{Name: "vmlinux-pci-ext4-root-kill9-fsck-readonly", CPUs: 1, MemMiB: 256, ELF: true, Virtio: 1, Steps: []Step{
+		{Checks: []string{"fsync"}, End: "reset", KillAfter: killAfterFsyncs},
+		{Checks: []string{"rootrw"}, End: "reset", Fsck: true},
+		{Checks: []string{"rootro"}, End: "poweroff", ReadOnly: true, Fsck: true},
+	}},
 }
 
 // PVH reports whether s enters the kernel through PVH.
@@ -90,6 +160,14 @@ func Lookup(name string) (Scenario, bool) {
 	return Scenario{}, false
 }
 
+// BootDeadline is how long one boot of s may take in env.
+func (s Scenario) BootDeadline(env Env) time.Duration {
+	if s.Deadline > 0 {
+		return s.Deadline
+	}
+	return env.Deadline
+}
+
 // Env is what a scenario runs with, the same on both hosts.
 type Env struct {
 	Glue    string   // the glue binary
@@ -101,9 +179,14 @@ type Env struct {
 	// SetupVersion is Kernel's boot protocol version as init's boot
 	// check prints it (SetupVersion), which glue's zero page carries.
 	SetupVersion string
-	WorkDir      string // for the large initramfs, runtime directories, consoles
+	WorkDir      string // for the large initramfs, runtime directories, consoles, disks
 	// Deadline is how long one boot may take before it counts as stalled.
 	Deadline time.Duration
+	// RootImage is the ext4 image that root-disk scenarios copy
+	// (initramfs.RootfsImage with Token); "": Run makes one with mkfs.ext4.
+	RootImage string
+	// Fsck is e2fsck; "": found in PATH.
+	Fsck string
 }
 
 // BaseParams start every scenario's command line: panic=-1 resets at
@@ -113,26 +196,46 @@ type Env struct {
 // prints the kernel log when a check fails).
 const BaseParams = "console=ttyS0 panic=-1 reboot=k rdinit=/init quiet"
 
-// Params is the kernel command line for s.
-func (s Scenario) Params(env Env) string {
-	p := BaseParams + " glue.hw.token=" + env.Token + " glue.hw.end=" + s.End
+// Params is the kernel command line for step of s.
+func (s Scenario) Params(env Env, step Step) string {
+	p := BaseParams + " glue.hw.token=" + env.Token + " glue.hw.end=" + step.End +
+		" glue.hw.virtio=" + strconv.Itoa(s.Virtio)
+	checks := step.Checks
 	if s.PayloadMiB > 0 {
-		p += " glue.hw=payload"
+		checks = append([]string{"payload"}, checks...)
+	}
+	if len(checks) > 0 {
+		p += " glue.hw=" + strings.Join(checks, ",")
+	}
+	if s.Net {
+		p += fmt.Sprintf(" glue.hw.ip=%s glue.hw.peer=%s glue.hw.tcp=%d glue.hw.tcp.up=%d", NetGuest, NetHost, TCPMiB, TCPUpKiB)
+	}
+	if len(s.Steps) > 0 {
+		p += " root=/dev/vda"
 	}
 	return p
 }
 
-// RunArgs are the glue run arguments for s with initrd as its initramfs;
-// --boot-timeline puts glue's boot phases in the log, which says where an
-// emulated machine's time went.
-func (s Scenario) RunArgs(env Env, initrd string) []string {
+// RunArgs are the glue run arguments for step of s with initrd as its
+// initramfs and disk as its root disk, if it has one; --boot-timeline
+// puts glue's boot phases in the log, which says where an emulated
+// machine's time went.
+func (s Scenario) RunArgs(env Env, initrd string, step Step, disk string) []string {
 	kernel := env.Kernel
 	if s.ELF {
 		kernel = env.Vmlinux
 	}
 	args := []string{"run", "-k", kernel, "--initrd", initrd, "-m", strconv.Itoa(s.MemMiB),
-		"-c", strconv.Itoa(s.CPUs), "--boot-timeline", "-p", s.Params(env)}
-	return append(args, s.Entry...)
+		"-c", strconv.Itoa(s.CPUs), "--boot-timeline", "-p", s.Params(env, step)}
+	args = append(append(args, s.Entry...), s.Devices...)
+	if disk != "" {
+		spec := "path=" + disk
+		if step.ReadOnly {
+			spec += ",ro=on"
+		}
+		args = append(args, "-d", spec)
+	}
+	return args
 }
 
 // QEMUArgs are the arguments that make QEMU's microvm boot s the way
@@ -144,24 +247,55 @@ func (s Scenario) QEMUArgs(env Env, initrd string) []string {
 	return []string{"-M", "microvm,rtc=on,acpi=off", "-enable-kvm", "-cpu", "host",
 		"-m", strconv.Itoa(s.MemMiB) + "M", "-smp", strconv.Itoa(s.CPUs),
 		"-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
-		"-kernel", env.Vmlinux, "-initrd", initrd, "-append", s.Params(env)}
+		"-kernel", env.Vmlinux, "-initrd", initrd, "-append", s.Params(env, s.Boots()[0])}
 }
 
 // Result is what running a scenario showed. It travels as JSON from the
 // emulated machine to the test, without Output, which travels line by
 // line.
 type Result struct {
-	Exit    int       `json:"exit"`    // glue's exit status; -1 when it did not exit by itself
-	Stalled bool      `json:"stalled"` // the deadline passed first
-	Halted  bool      `json:"halted"`  // Linux halted and glue ran on, until killed
-	Secs    float64   `json:"secs"`    // wall time, glue's start to its end
+	Exit    int       `json:"exit"`    // the last boot's glue exit status; -1 when it did not exit by itself
+	Stalled bool      `json:"stalled"` // a boot's deadline passed first
+	Boots   []Boot    `json:"boots"`   // one per step that ran
+	Secs    float64   `json:"secs"`    // wall time, the first glue's start to the last one's end
 	End     time.Time `json:"end"`     // the host's clock at the end, for the RTC check
 	// PayloadSHA256 is the hex SHA-256 of the payload packed, if any.
 	PayloadSHA256 string `json:"payload_sha256,omitempty"`
+	// Net is the host's side of the tcp check.
+	Net *TCPResult `json:"net,omitempty"`
 	// Problems are failures seen while driving the VM (control steps).
 	Problems []string `json:"problems,omitempty"`
-	Output   string   `json:"-"` // glue's stdout and stderr, or the console file
+	// Output is glue's stdout and stderr, or the console file, each
+	// boot's after a BootMarker line.
+	Output string `json:"-"`
 }
+
+// Boot is what one glue run of a scenario showed.
+type Boot struct {
+	Exit   int  `json:"exit"`   // glue's exit status; -1 when it did not exit by itself
+	Halted bool `json:"halted"` // Linux halted and glue ran on, until killed
+	Killed bool `json:"killed"` // killed with SIGKILL during init's fsync loop
+	// Acked is the last fsync init acknowledged before the kill.
+	Acked int `json:"acked,omitempty"`
+	// Fsck is e2fsck -n's exit status (-1: not run) and FsckOutput what
+	// it said.
+	Fsck       int    `json:"fsck"`
+	FsckOutput string `json:"fsck_output,omitempty"`
+	// ImageBefore and ImageAfter are the disk image's SHA-256 around the
+	// boot.
+	ImageBefore string `json:"image_before,omitempty"`
+	ImageAfter  string `json:"image_after,omitempty"`
+}
+
+// TCPResult is what the host sent to the guest and received from it.
+type TCPResult struct {
+	Sent, Received       int64
+	SentSHA, ReceivedSHA string
+	Err                  string `json:",omitempty"`
+}
+
+// BootMarker starts each boot's output in Result.Output: "GLUE-BOOT N".
+const BootMarker = "GLUE-BOOT "
 
 func (r *Result) problem(format string, args ...any) {
 	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,7 +35,11 @@ func initOutput(s Scenario, end time.Time, payloadSHA string) string {
 	if s.PayloadMiB > 0 {
 		lines = append(lines, fmt.Sprintf("GLUE-OK init payload bytes=%d sha256=%s", s.PayloadMiB<<20, payloadSHA))
 	}
-	return strings.Join(append(lines, "GLUE-DONE init ok=9 failed=0", "[ 17.4] reboot: Restarting system"), "\r\n") + "\r\n"
+	last := "[ 17.4] reboot: Restarting system"
+	if s.End == "poweroff" {
+		last = "[ 17.4] reboot: Power down"
+	}
+	return strings.Join(append(lines, "GLUE-DONE init ok=9 failed=0", last), "\r\n") + "\r\n"
 }
 
 // Each case breaks one thing a scenario checks and names the complaint
@@ -46,7 +51,7 @@ func TestVerify(t *testing.T) {
 	large, _ := Lookup("bzimage-entry-2cpu-large-initrd")
 	poweroff, _ := Lookup("vmlinux-pvh-4cpu-poweroff")
 	good := func(s Scenario) Result {
-		return Result{Exit: 0, End: end, PayloadSHA256: sha, Output: initOutput(s, end, sha)}
+		return Result{Exit: 0, Boots: []Boot{{Fsck: -1}}, End: end, PayloadSHA256: sha, Output: initOutput(s, end, sha)}
 	}
 	edit := func(s Scenario, f func(*Result)) Result { r := good(s); f(&r); return r }
 	replace := func(s Scenario, old, new string) Result {
@@ -59,8 +64,9 @@ func TestVerify(t *testing.T) {
 		want string
 	}{
 		{"all right", large, good(large), ""},
-		{"glue failed", large, edit(large, func(r *Result) { r.Exit = 1 }), "glue exit 1"},
-		{"stalled", large, edit(large, func(r *Result) { r.Stalled, r.Exit = true, -1 }), "stalled"},
+		{"glue failed", large, edit(large, func(r *Result) { r.Boots[0].Exit = 1 }), "glue exit 1"},
+		{"glue did not run", large, edit(large, func(r *Result) { r.Boots = nil }), "boot 1 of 1 did not run"},
+		{"stalled", large, edit(large, func(r *Result) { r.Stalled, r.Boots[0].Exit = true, -1 }), "stalled"},
 		{"a control step failed", large, edit(large, func(r *Result) { r.Problems = []string{"console advanced while paused"} }),
 			"console advanced while paused"},
 		{"init failed a check", large, replace(large, "GLUE-OK init rtc", "GLUE-FAIL init rtc no clock\r\nGLUE-OK init rtc"), "init: rtc no clock"},
@@ -78,8 +84,11 @@ func TestVerify(t *testing.T) {
 		{"module missing", large, replace(large, "loaded=virtio_mmio", "loaded="), "modules: loaded"},
 		{"payload cut short", large, replace(large, "bytes=", "bytes=1"), "payload: bytes"},
 		{"payload changed", large, edit(large, func(r *Result) { r.PayloadSHA256 = "00" }), "payload: sha256"},
-		{"halted instead of reset", large, edit(large, func(r *Result) { r.Halted, r.Exit = true, -1 }), "Linux halted"},
-		{"power-off gap is left to the caller", poweroff, edit(poweroff, func(r *Result) { r.Halted, r.Exit = true, -1 }), ""},
+		{"halted instead of reset", large, edit(large, func(r *Result) { r.Boots[0].Halted, r.Boots[0].Exit = true, -1 }), "Linux halted"},
+		{"halted instead of powered off", poweroff, edit(poweroff, func(r *Result) { r.Boots[0].Halted, r.Boots[0].Exit = true, -1 }),
+			"Linux halted"},
+		{"power-off that fails", poweroff, edit(poweroff, func(r *Result) { r.Boots[0].Exit = 1 }), "glue exit 1"},
+		{"power-off that is a reset", poweroff, replace(poweroff, "reboot: Power down", "reboot: Restarting system"), "did not power off"},
 		{"power-off that ends glue", poweroff, good(poweroff), ""},
 	}
 	for _, tt := range tests {
@@ -96,21 +105,6 @@ func TestVerify(t *testing.T) {
 				t.Errorf("Verify: %q, want one saying %q", errs, tt.want)
 			}
 		})
-	}
-}
-
-func TestPoweroffGap(t *testing.T) {
-	t.Parallel()
-	poweroff, _ := Lookup("vmlinux-pvh-4cpu-poweroff")
-	reset, _ := Lookup("extracted-elf-1cpu-reset")
-	if PoweroffGap(poweroff, Result{Halted: true}) == "" {
-		t.Error("a halted power-off is not reported as the gap")
-	}
-	if gap := PoweroffGap(poweroff, Result{}); gap != "" {
-		t.Errorf("a power-off that ended glue is reported as a gap: %s", gap)
-	}
-	if gap := PoweroffGap(reset, Result{Halted: true}); gap != "" {
-		t.Errorf("a halted reset scenario is excused as the power-off gap: %s", gap)
 	}
 }
 
@@ -157,7 +151,8 @@ func TestWritePayloadInitrd(t *testing.T) {
 }
 
 // Every scenario is runnable: a unique name, CPUs and memory, a known
-// way of ending, and Control only with ticks to watch.
+// way of ending for each boot, Control only with ticks to watch, and
+// root-disk steps that only a scenario of several boots has.
 func TestTable(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
@@ -169,8 +164,18 @@ func TestTable(t *testing.T) {
 		if s.CPUs < 1 || s.MemMiB < 128 {
 			t.Errorf("%s: %d CPUs, %d MiB", s.Name, s.CPUs, s.MemMiB)
 		}
-		if ends := map[string]bool{"reset": !s.Control, "poweroff": !s.Control, "tick": s.Control}; !ends[s.End] {
-			t.Errorf("%s: End %q with Control %v", s.Name, s.End, s.Control)
+		if len(s.Steps) > 0 && (s.End != "" || len(s.Checks) > 0 || s.Control) {
+			t.Errorf("%s: Steps with End, Checks or Control, which they replace", s.Name)
+		}
+		for i, step := range s.Boots() {
+			ends := map[string]bool{"reset": !s.Control, "poweroff": !s.Control, "button": !s.Control, "tick": s.Control}
+			if !ends[step.End] {
+				t.Errorf("%s boot %d: End %q with Control %v", s.Name, i+1, step.End, s.Control)
+			}
+			if (step.KillAfter > 0) != slices.Contains(step.Checks, "fsync") {
+				t.Errorf("%s boot %d: KillAfter %d with checks %v: only the fsync loop is killed, and it must be", s.Name, i+1,
+					step.KillAfter, step.Checks)
+			}
 		}
 	}
 }

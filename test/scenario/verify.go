@@ -42,90 +42,224 @@ func (r Report) Field(check, key string) string {
 	return ""
 }
 
-// PoweroffGap says why a power-off does not end glue today, when r shows
-// exactly that: Linux halted after a power-off request (it has no ACPI
-// to power off with, so the reboot system call halts instead) and glue
-// ran on. "" otherwise. Verify leaves that outcome to the caller, which
-// reports it as a known gap rather than a pass.
-func PoweroffGap(s Scenario, r Result) string {
-	if s.End != "poweroff" || !r.Halted {
-		return ""
-	}
-	return "power-off does not end glue: without ACPI Linux turns poweroff into a halt " +
-		"(\"" + haltLine + "\") and glue keeps the halted VM running; this passes once glue offers " +
-		"a power-off to Linux (ACPI)"
-}
-
 // rtcSlack is how far the guest's clock may be from the host's: minutes,
 // since this checks the RTC model, not timing.
 const rtcSlack = 10 * time.Minute
+
+// powerDownLine is what Linux prints as it powers the machine off.
+const powerDownLine = "reboot: Power down"
 
 // Verify returns what is wrong with r as a run of s in env; nil when it
 // passed.
 func Verify(s Scenario, env Env, r Result) []string {
 	var errs []string
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if r.Stalled {
-		fail("stalled: no end within %v", env.Deadline)
+		errs = append(errs, fmt.Sprintf("stalled: a boot did not end within %v", s.BootDeadline(env)))
 	}
 	errs = append(errs, r.Problems...)
-	switch {
-	case r.Halted && PoweroffGap(s, r) == "":
-		fail("Linux halted and glue did not end the VM (init ends it with %s)", s.End)
-	case !r.Stalled && !r.Halted && r.Exit != 0:
-		fail("glue exit %d, want 0 (init ends the VM with %s)", r.Exit, s.End)
-	}
-	rep := ParseReport(r.Output)
-	for _, f := range rep.Fails {
-		fail("init: %s", f)
-	}
-	if !rep.Done {
-		fail("init did not finish (no GLUE-DONE)")
-	}
-	for _, line := range strings.Split(r.Output, "\n") {
-		if strings.Contains(line, "Kernel panic") {
-			fail("the kernel panicked: %s", strings.TrimSpace(line))
+	steps := s.Boots()
+	outputs := SplitBoots(r.Output)
+	acked := 0
+	for i, step := range steps {
+		if i >= len(r.Boots) || i >= len(outputs) {
+			errs = append(errs, fmt.Sprintf("boot %d of %d did not run", i+1, len(steps)))
+			break
 		}
-	}
-	if !rep.Done {
-		return errs // the checks below would only repeat that
-	}
-	want := func(check, key, value string) {
-		if _, ok := rep.Checks[check]; !ok {
-			fail("no GLUE-OK for %s", check)
-		} else if got := rep.Field(check, key); got != value {
-			fail("%s: %s=%q, want %q (%s)", check, key, got, value, rep.Checks[check])
+		v := verifier{s: s, env: env, r: r, step: step, b: r.Boots[i], out: outputs[i], acked: acked}
+		if len(steps) > 1 {
+			v.prefix = fmt.Sprintf("boot %d (%s): ", i+1, strings.Join(step.Checks, ","))
 		}
-	}
-	number := func(check, key string) int64 {
-		v, err := strconv.ParseInt(rep.Field(check, key), 10, 64)
-		if err != nil {
-			fail("%s: %s: %v (%q)", check, key, err, rep.Checks[check])
+		errs = append(errs, v.verify()...)
+		if v.b.Killed {
+			acked = v.b.Acked
 		}
-		return v
-	}
-	want("pid1", "pid", "1")
-	if got := rep.Checks["mounts"]; got != "proc,sysfs,devtmpfs" {
-		fail("mounts: %q, want proc,sysfs,devtmpfs", got)
-	}
-	want("cmdline", "token", env.Token)
-	if got, wantBoot := rep.Checks["boot"], s.WantBoot(env); got != wantBoot {
-		fail("boot_params: %q, want %q", got, wantBoot)
-	}
-	want("cpus", "n", strconv.Itoa(s.CPUs))
-	// The kernel keeps some memory for itself; MemTotal is the rest, and
-	// more than half of a small VM.
-	if kib := number("mem", "total-kib"); kib <= int64(s.MemMiB)*1024/2 || kib > int64(s.MemMiB)*1024 {
-		fail("MemTotal %d KiB for a %d MiB VM", kib, s.MemMiB)
-	}
-	if skew := r.End.Sub(time.Unix(number("rtc", "since-epoch"), 0)); skew.Abs() > rtcSlack {
-		fail("guest RTC is %v off the host's clock", skew)
-	}
-	want("modules", "loaded", strings.Join(env.Modules, ","))
-	want("virtio", "devices", "0")
-	if s.PayloadMiB > 0 {
-		want("payload", "bytes", strconv.Itoa(s.PayloadMiB<<20))
-		want("payload", "sha256", r.PayloadSHA256)
 	}
 	return errs
+}
+
+// SplitBoots cuts a Result's Output into its boots' outputs at the
+// BootMarker lines; output without one is a single boot's.
+func SplitBoots(out string) []string {
+	var boots []string
+	cur := -1
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if strings.HasPrefix(line, BootMarker) {
+			boots = append(boots, "")
+			cur++
+			continue
+		}
+		if cur < 0 {
+			boots, cur = append(boots, ""), 0
+		}
+		boots[cur] += line
+	}
+	return boots
+}
+
+// verifier checks one boot of a scenario.
+type verifier struct {
+	s      Scenario
+	env    Env
+	r      Result
+	step   Step
+	b      Boot
+	out    string
+	acked  int // the fsyncs acknowledged before an earlier boot's kill
+	prefix string
+	errs   []string
+}
+
+func (v *verifier) fail(format string, args ...any) {
+	v.errs = append(v.errs, v.prefix+fmt.Sprintf(format, args...))
+}
+
+func (v *verifier) verify() []string {
+	s, step, b := v.s, v.step, v.b
+	switch {
+	case b.Halted:
+		v.fail("Linux halted and glue did not end the VM (init ends it with %s)", step.End)
+	case b.Killed:
+		// The kill comes as line KillAfter arrives, which may be cut
+		// short; the lines before it were acknowledged.
+		if b.Acked < step.KillAfter-1 {
+			v.fail("killed after %d acknowledged fsyncs, want %d", b.Acked, step.KillAfter-1)
+		}
+	case !v.r.Stalled && b.Exit != 0:
+		v.fail("glue exit %d, want 0 (init ends the VM with %s)", b.Exit, step.End)
+	}
+	rep := ParseReport(v.out)
+	for _, f := range rep.Fails {
+		v.fail("init: %s", f)
+	}
+	if !rep.Done && !b.Killed {
+		v.fail("init did not finish (no GLUE-DONE)")
+	}
+	for _, line := range strings.Split(v.out, "\n") {
+		if strings.Contains(line, "Kernel panic") {
+			v.fail("the kernel panicked: %s", strings.TrimSpace(line))
+		}
+	}
+	if step.Fsck && b.Fsck != 0 {
+		v.fail("e2fsck -n -f: exit %d, want 0 (clean):\n%s", b.Fsck, b.FsckOutput)
+	}
+	if step.ReadOnly && b.ImageBefore != b.ImageAfter {
+		v.fail("the read-only disk changed: SHA-256 %s before the boot, %s after", b.ImageBefore, b.ImageAfter)
+	}
+	if !rep.Done && !b.Killed {
+		return v.errs // the checks below would only repeat that
+	}
+	v.basic(rep)
+	for _, c := range step.Checks {
+		v.device(rep, c)
+	}
+	if s.PayloadMiB > 0 {
+		v.want(rep, "payload", "bytes", strconv.Itoa(s.PayloadMiB<<20))
+		v.want(rep, "payload", "sha256", v.r.PayloadSHA256)
+	}
+	if step.End == "poweroff" || step.End == "button" {
+		if !strings.Contains(v.out, powerDownLine) {
+			v.fail("no %q: Linux did not power off through ACPI", powerDownLine)
+		}
+	}
+	if step.End == "button" && !strings.Contains(v.out, "GLUE-BUTTON power") {
+		v.fail("init saw no power button press (GLUE-BUTTON power)")
+	}
+	return v.errs
+}
+
+func (v *verifier) want(rep Report, check, key, value string) {
+	if _, ok := rep.Checks[check]; !ok {
+		v.fail("no GLUE-OK for %s", check)
+	} else if got := rep.Field(check, key); got != value {
+		v.fail("%s: %s=%q, want %q (%s)", check, key, got, value, rep.Checks[check])
+	}
+}
+
+func (v *verifier) number(rep Report, check, key string) int64 {
+	n, err := strconv.ParseInt(rep.Field(check, key), 10, 64)
+	if err != nil {
+		v.fail("%s: %s: %v (%q)", check, key, err, rep.Checks[check])
+	}
+	return n
+}
+
+// basic checks what every boot shows: pid 1, the mounts, the command
+// line, the entry path, CPUs, memory, the clock, modules and devices.
+func (v *verifier) basic(rep Report) {
+	s, env := v.s, v.env
+	v.want(rep, "pid1", "pid", "1")
+	if got := rep.Checks["mounts"]; got != "proc,sysfs,devtmpfs" {
+		v.fail("mounts: %q, want proc,sysfs,devtmpfs", got)
+	}
+	v.want(rep, "cmdline", "token", env.Token)
+	if got, wantBoot := rep.Checks["boot"], s.WantBoot(env); got != wantBoot {
+		v.fail("boot_params: %q, want %q", got, wantBoot)
+	}
+	v.want(rep, "cpus", "n", strconv.Itoa(s.CPUs))
+	// The kernel keeps some memory for itself; MemTotal is the rest, and
+	// more than half of a small VM.
+	if kib := v.number(rep, "mem", "total-kib"); kib <= int64(s.MemMiB)*1024/2 || kib > int64(s.MemMiB)*1024 {
+		v.fail("MemTotal %d KiB for a %d MiB VM", kib, s.MemMiB)
+	}
+	if skew := v.r.End.Sub(time.Unix(v.number(rep, "rtc", "since-epoch"), 0)); skew.Abs() > rtcSlack {
+		v.fail("guest RTC is %v off the host's clock", skew)
+	}
+	v.want(rep, "modules", "loaded", strings.Join(env.Modules, ","))
+	v.want(rep, "virtio", "devices", strconv.Itoa(s.Virtio))
+}
+
+// device checks what init's device check c reported against what the
+// host knows.
+func (v *verifier) device(rep Report, c string) {
+	switch c {
+	case "rng":
+		if cur := rep.Field("rng", "current"); !strings.HasPrefix(cur, "virtio_rng") {
+			v.fail("rng: rng_current %q, want virtio_rng (%s)", cur, rep.Checks["rng"])
+		}
+		v.want(rep, "rng", "bytes", "32")
+	case "hvc0":
+		if got := rep.Checks["hvc0"]; got != "echo="+hostLine {
+			v.fail("hvc0: %q, want the line typed on glue's stdin, %q", got, hostLine)
+		}
+		if !strings.Contains(v.out, "GLUE-HVC0 hello from hvc0") {
+			v.fail("hvc0: init's line on hvc0 did not reach glue's stdout")
+		}
+	case "net":
+		v.want(rep, "net", "replies", "3")
+	case "tcp":
+		n := v.r.Net
+		if n == nil {
+			v.fail("tcp: the host's side did not run")
+			return
+		}
+		if n.Err != "" {
+			v.fail("tcp: host: %s", n.Err)
+		}
+		v.want(rep, "tcp", "received", strconv.Itoa(TCPMiB<<20))
+		v.want(rep, "tcp", "sent", strconv.Itoa(TCPUpKiB<<10))
+		v.want(rep, "tcp", "received-sha256", n.SentSHA)
+		v.want(rep, "tcp", "sent-sha256", n.ReceivedSHA)
+		if n.Sent != TCPMiB<<20 || n.Received != TCPUpKiB<<10 {
+			v.fail("tcp: host sent %d and received %d bytes, want %d and %d", n.Sent, n.Received, TCPMiB<<20, TCPUpKiB<<10)
+		}
+	case "fsync":
+		if !strings.Contains(v.out, "write_cache=write-back") {
+			v.fail("fsync: init did not start its loop on a write-back disk")
+		}
+	case "rootrw", "rootro":
+		if c == "rootrw" {
+			v.want(rep, c, "token", v.env.Token)
+		}
+		if recs := v.number(rep, c, "records"); recs < int64(v.acked) {
+			v.fail("%s: %d fsync records on the disk, but %d were acknowledged before the kill", c, recs, v.acked)
+		}
+		if c == "rootro" {
+			v.want(rep, c, "ro", "1")
+			v.want(rep, c, "written", v.env.Token)
+		}
+	default:
+		if _, ok := rep.Checks[c]; !ok {
+			v.fail("no GLUE-OK for %s", c)
+		}
+	}
 }

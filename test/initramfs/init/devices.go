@@ -155,6 +155,13 @@ func hvc0Check(r *report, _ map[string]string) {
 		return
 	}
 	defer hvc.Close()
+	// Without echo: the tty would echo the host's line onto hvc0, which
+	// glue writes to the same stdout as the serial port's markers, and
+	// the two interleave.
+	if err := noEcho(int(hvc.Fd())); err != nil {
+		r.fail("hvc0", "turn echo off: %v", err)
+		return
+	}
 	if _, err := hvc.WriteString("GLUE-HVC0 hello from hvc0\n"); err != nil {
 		r.fail("hvc0", "write: %v", err)
 		return

@@ -15,9 +15,14 @@
 // the kernel command line:
 //
 //	glue.hw=blk,rootfs,rng,net,hvc0   device checks to run, in this order;
-//	                                  payload checks the initramfs's /payload
+//	                                  payload checks the initramfs's /payload;
+//	                                  fsync, rootrw, rootro the ext4 disk of root=
+//	                                  (disk.go), tcp a transfer with the peer
 //	glue.hw.end=reset                 after GLUE-DONE: reset (default), poweroff,
-//	                                  or tick (print GLUE-TICK N lines until stopped)
+//	                                  tick (print GLUE-TICK N lines until stopped),
+//	                                  or button (power off on the ACPI power button)
+//	glue.hw.tcp=MiB                   the tcp check's size from the peer (default 64)
+//	glue.hw.tcp.up=KiB                and to the peer (default 1024)
 //	glue.hw.token=STRING              echoed by the cmdline check; the disk marker
 //	glue.hw.rootfs=vdb                the ext4 disk the rootfs check mounts (default vda)
 //	glue.hw.ip=192.0.2.2/24           the guest's address for the net check
@@ -58,7 +63,7 @@ func main() {
 
 	checks := map[string]func(*report, map[string]string){
 		"blk": blkCheck, "rootfs": rootfsCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
-		"payload": payloadCheck,
+		"payload": payloadCheck, "fsync": fsyncCheck, "rootrw": rootrwCheck, "rootro": rootroCheck, "tcp": tcpCheck,
 	}
 	for _, name := range strings.Split(params["glue.hw"], ",") {
 		if name == "" {
@@ -138,14 +143,15 @@ func mountAll(r *report) {
 
 // finish reports the totals and ends init as end says:
 //
-//   - "reset" or "": reset the machine. glue has no ACPI, so a power-off
-//     would only halt the CPUs, while a reset through the keyboard
-//     controller (reboot=k on the command line) ends glue with status 0.
-//   - "poweroff": ask the kernel to power off. Without ACPI the kernel has
-//     no way to, returns, and kills init; "Attempted to kill init" panics
-//     and panic=-1 resets. A test sees what glue makes of that.
+//   - "reset" or "": reset the machine, through the keyboard controller
+//     with reboot=k on the command line; glue ends with status 0.
+//   - "poweroff": ask the kernel to power off, which it does through
+//     ACPI's S5 ("reboot: Power down"); glue ends with status 0. Should
+//     the call return, init exits and panic=-1 resets.
 //   - "tick": print GLUE-TICK 1, 2, ... every tickInterval until the VM is
 //     stopped, so a test can watch output stop while the VM is paused.
+//   - "button": wait for the ACPI power button (glue stop), then power
+//     off as "poweroff" does.
 //
 // On success it never returns; if the reboot call fails, init exits, the
 // kernel panics and panic=-1 resets instead — the GLUE-FAIL line still
@@ -163,6 +169,8 @@ func finish(r *report, end string) {
 	case "poweroff":
 		err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF)
 		r.fail("poweroff", "reboot(POWER_OFF): %v", err)
+	case "button":
+		awaitPowerButton(r)
 	case "tick":
 		for n := 1; ; n++ {
 			r.line("GLUE-TICK %d", n)

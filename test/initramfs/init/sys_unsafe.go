@@ -32,3 +32,16 @@ func ioctlIfreq(fd int, req uintptr, r *ifreq) error {
 	}
 	return nil
 }
+
+// noEcho turns a terminal's echo off (TCGETS, then TCSETS without ECHO).
+func noEcho(fd int) error {
+	var t syscall.Termios
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TCGETS, uintptr(unsafe.Pointer(&t))); errno != 0 {
+		return errno
+	}
+	t.Lflag &^= syscall.ECHO
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TCSETS, uintptr(unsafe.Pointer(&t))); errno != 0 {
+		return errno
+	}
+	return nil
+}

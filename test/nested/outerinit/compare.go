@@ -20,7 +20,7 @@ import (
 // NESTED-COMPARE line.
 func compare(out *markers, env scenario.Env, c *plan.Compare) {
 	s := c.Scenario
-	glue := append([]string{env.Glue}, s.RunArgs(env, env.Initrd)...)
+	glue := append([]string{env.Glue}, s.RunArgs(env, env.Initrd, scenario.Step{End: s.End}, "")...)
 	qemu := append([]string{plan.QEMU}, s.QEMUArgs(env, env.Initrd)...)
 	qemuEnv := append(os.Environ(), "LD_LIBRARY_PATH="+strings.Join(c.LibDirs, ":"))
 	for k := c.From; k < 2*c.Boots; k++ {

@@ -9,6 +9,7 @@
 //	NESTED-READY kvm-api=12
 //	NESTED-BEGIN NAME attempt=N
 //	NESTED-LOG NAME| LINE           glue's output, line by line
+//	NESTED-STEP NAME boot=N         a scenario's next glue run begins
 //	NESTED-STALL NAME attempt=N     the attempt hit its deadline
 //	NESTED-RESULT NAME attempt=N JSON (scenario.Result)
 //	NESTED-COMPARE JSON             one boot of the comparison (plan.Boot)
@@ -81,7 +82,12 @@ func run(out *markers) error {
 		// A stalled attempt is retried once; the test reports both.
 		for attempt := max(1, p.Attempt[name]); attempt <= plan.Attempts; attempt++ {
 			out.line("NESTED-BEGIN %s attempt=%d", name, attempt)
-			log := &lineWriter{emit: func(l string) { out.line("NESTED-LOG %s| %s", name, l) }}
+			log := &lineWriter{emit: func(l string) {
+				out.line("NESTED-LOG %s| %s", name, l)
+				if n, ok := strings.CutPrefix(l, scenario.BootMarker); ok {
+					out.line("NESTED-STEP %s boot=%s", name, n)
+				}
+			}}
 			r := scenario.Run(context.Background(), p.Env, s, log)
 			log.flush()
 			if r.Stalled {

@@ -14,6 +14,8 @@ const (
 	Kernel        = "/inner/vmlinuz"
 	Vmlinux       = "/inner/vmlinux"
 	Initrd        = "/inner/initramfs.cpio.gz"
+	RootImage     = "/inner/rootfs.ext4"
+	Fsck          = "/sbin/e2fsck"
 	WorkDir       = "/tmp"
 )
 
