@@ -126,26 +126,29 @@ func firstLine(name string, args ...string) string {
 	return strings.TrimSpace(l)
 }
 
+// The markers around the generated blocks of docs/performance.md.
 const (
-	beginMarker = "<!-- perf:begin -->"
-	endMarker   = "<!-- perf:end -->"
+	beginMarker    = "<!-- perf:begin -->"
+	endMarker      = "<!-- perf:end -->"
+	transportBegin = "<!-- perf-pci:begin -->"
+	transportEnd   = "<!-- perf-pci:end -->"
 )
 
-// rewriteDoc replaces what lies between the markers in the file at path
-// with block, leaving the rest of the page as written.
-func rewriteDoc(path, block string) error {
+// rewriteDoc replaces what lies between the markers begin and end in the
+// file at path with block, leaving the rest of the page as written.
+func rewriteDoc(path, begin, end, block string) error {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	before, rest, ok := bytes.Cut(doc, []byte(beginMarker))
-	_, after, ok2 := bytes.Cut(rest, []byte(endMarker))
+	before, rest, ok := bytes.Cut(doc, []byte(begin))
+	_, after, ok2 := bytes.Cut(rest, []byte(end))
 	if !ok || !ok2 {
-		return errors.New(path + ": no " + beginMarker + " ... " + endMarker + " section")
+		return errors.New(path + ": no " + begin + " ... " + end + " section")
 	}
 	var out bytes.Buffer
 	out.Write(before)
-	out.WriteString(beginMarker + "\n" + block + endMarker)
+	out.WriteString(begin + "\n" + block + end)
 	out.Write(after)
 	return os.WriteFile(path, out.Bytes(), 0o644)
 }
