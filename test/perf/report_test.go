@@ -52,19 +52,25 @@ func report(machine string, at time.Time, took time.Duration, nRounds int) strin
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.metric, g.summary(r.verb), q.summary(r.verb),
 			h.summary(r.verb), ratio(g, q), ratio(g, h), r.target, judge(r.target, r.values).cell())
 	}
+	targetsByRound(&b, rows)
+	return b.String()
+}
+
+// targetsByRound lists each row's target with its verdict and the
+// judged quantity round by round.
+func targetsByRound(b *strings.Builder, rows []row) {
 	b.WriteString("\nThe targets, round by round:\n\n")
 	for _, r := range rows {
 		if len(r.target) == 0 {
 			continue
 		}
 		v := judge(r.target, r.values)
-		fmt.Fprintf(&b, "- %s, target %s: **%s**", r.metric, r.target, strings.Trim(v.outcome.String(), "*"))
+		fmt.Fprintf(b, "- %s, target %s: **%s**", r.metric, r.target, strings.Trim(v.outcome.String(), "*"))
 		if pr := v.perRound(); pr != "" {
-			fmt.Fprintf(&b, "; %s", pr)
+			fmt.Fprintf(b, "; %s", pr)
 		}
 		b.WriteString(".\n")
 	}
-	return b.String()
 }
 
 // ratio renders a/b of the medians, or "–" without both or when b's is 0.

@@ -53,9 +53,9 @@ func BenchmarkTransports(b *testing.B) {
 	n := *nRounds
 	first, write, read, rtt, cpu, ping := newRounds(n), newRounds(n), newRounds(n), newRounds(n), newRounds(n), newRounds(n)
 	order := warmUpAll(b, variants)
-	runs := map[string]int{}
 	reqKiB := 0
 	for r := range n {
+		runs := map[string]int{}
 		interleaveRound(r, *transportRuns, order, func(r int, v vmm) {
 			o := bootOpts{dev: devices{disk: img}}
 			var pingMS sample
@@ -175,5 +175,6 @@ func transportReport(machine string, at time.Time) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.metric, g.summary(r.verb), m.summary(r.verb),
 			q.summary(r.verb), ratio(g, m), ratio(g, q), r.target, judge(r.target, r.values).cell())
 	}
+	targetsByRound(&b, transportRows)
 	return b.String()
 }
