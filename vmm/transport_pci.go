@@ -29,14 +29,21 @@ var notifyWidths = []uint32{2, 4}
 
 // pciVirtio is one device's transport and its notification eventfds.
 type pciVirtio struct {
-	t   *virtiopci.Transport
-	mu  sync.Mutex // guards evs (rebound on BAR moves)
-	fds []int      // per queue
-	evs []kvm.IOEvent
-	// queued marks queues whose leftover work (from a notification that
-	// reached the BAR, not an ioeventfd) waits on the event loop, so a
-	// guest that keeps kicking that way queues one drain, not one per kick.
+	t      *virtiopci.Transport
+	mu     sync.Mutex // guards evs (rebound on BAR moves)
+	fds    []int      // per queue
+	evs    []kvm.IOEvent
+	drains *queueDrains
+}
+
+// queueDrains runs the queues' work left by notifications that reached
+// the BAR (not an ioeventfd) on the event loop. queued marks the queues
+// whose drain waits there, so a guest that keeps kicking that way queues
+// one drain per queue, not one per kick.
+type queueDrains struct {
 	queued []atomic.Bool
+	submit func(func()) error // the event loop's Submit
+	notify func(q int) bool   // the transport's NotifyQueue: true if work is left
 }
 
 // addPCIVirtio puts dev in the next PCI slot.
@@ -54,11 +61,16 @@ func (dm *deviceManager) addPCIVirtio(dev virtio.Device) (notify func(queue int)
 	if err != nil {
 		return nil, err
 	}
-	pv := &pciVirtio{queued: make([]atomic.Bool, len(dev.QueueMaxSizes()))}
+	pv := &pciVirtio{}
+	pv.drains = &queueDrains{
+		queued: make([]atomic.Bool, len(dev.QueueMaxSizes())),
+		submit: dm.loop.Submit,
+		notify: func(q int) bool { return pv.t.NotifyQueue(q) },
+	}
 	t, err := virtiopci.New(dev, dm.mem, virtiopci.Config{
 		BARAddr:  uint64(addr),
 		MSIX:     sink,
-		Resubmit: func(q int) { pv.queueDrain(dm, q) },
+		Resubmit: pv.drains.queue,
 	}, log)
 	if err != nil {
 		return nil, err
@@ -90,16 +102,16 @@ func (dm *deviceManager) addPCIVirtio(dev virtio.Device) (notify func(queue int)
 	return t.NotifyQueue, nil
 }
 
-// queueDrain has the event loop run queue q's work left by a notification
+// queue has the event loop run queue q's work left by a notification
 // that reached the BAR, unless that is queued already.
-func (pv *pciVirtio) queueDrain(dm *deviceManager, q int) {
-	if q < 0 || q >= len(pv.queued) || !pv.queued[q].CompareAndSwap(false, true) {
+func (d *queueDrains) queue(q int) {
+	if q < 0 || q >= len(d.queued) || !d.queued[q].CompareAndSwap(false, true) {
 		return
 	}
-	dm.loop.Submit(func() {
-		pv.queued[q].Store(false)
-		if pv.t.NotifyQueue(q) {
-			pv.queueDrain(dm, q)
+	d.submit(func() {
+		d.queued[q].Store(false)
+		if d.notify(q) {
+			d.queue(q)
 		}
 	})
 }

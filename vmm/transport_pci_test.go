@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -84,5 +85,49 @@ func TestPCIVirtioNotifyFollowsBAR(t *testing.T) {
 	}
 	if !bound(notify(newBAR)) {
 		t.Error("no ioeventfd at the new notify address")
+	}
+}
+
+// A guest that keeps kicking a queue through the BAR while its drain waits
+// on the event loop queues that one drain, not one per kick; once it ran,
+// the next kick queues again, and a drain that leaves work queues the next.
+func TestPCIVirtioOneQueuedDrainPerQueue(t *testing.T) {
+	t.Parallel()
+	var pending []func()
+	notified := map[int]int{}
+	workLeft := false
+	d := &queueDrains{
+		queued: make([]atomic.Bool, 2),
+		submit: func(fn func()) error { pending = append(pending, fn); return nil },
+		notify: func(q int) bool { notified[q]++; return workLeft },
+	}
+	runPending := func() {
+		fns := pending
+		pending = nil
+		for _, fn := range fns {
+			fn()
+		}
+	}
+	for range 1000 {
+		d.queue(0)
+	}
+	d.queue(1)
+	d.queue(-1) // out of range: ignored
+	d.queue(2)
+	if len(pending) != 2 {
+		t.Fatalf("1000 kicks of queue 0 and one of queue 1 queued %d drains, want 2", len(pending))
+	}
+	runPending()
+	if notified[0] != 1 || notified[1] != 1 {
+		t.Fatalf("drains ran NotifyQueue %v times, want once per queue", notified)
+	}
+	d.queue(0)
+	if len(pending) != 1 {
+		t.Fatalf("a kick after the drain ran queued %d drains, want 1", len(pending))
+	}
+	workLeft = true
+	runPending()
+	if len(pending) != 1 {
+		t.Fatalf("a drain that left work queued %d drains, want 1", len(pending))
 	}
 }

@@ -111,7 +111,8 @@ void smp_start_aps(const struct cpu_list *cpus, struct smp_result *res);
 uint32_t cpu_apic_id(void); /* of the CPU that calls it */
 void lapic_setup(void);      /* enables the LAPIC (again: harmless) */
 void lapic_eoi(void);
-void lapic_touch(void);
+void lapic_timer_setup(uint8_t vector); /* one-shot, divide by 1 */
+void lapic_timer_start(uint32_t count);
 
 /* tsc.c */
 uint64_t tsc_khz(bool calibrate); /* calibrate: may spend ~2 s on the RTC */

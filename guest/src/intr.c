@@ -21,6 +21,10 @@ static volatile uint32_t counts[256];
 static intr_hook hooks[256];
 static void *hook_args[256];
 static bool armed[256];
+static bool wake_ready;
+
+/* The backstop timer of intr_window: 1 ms at a 1 GHz APIC bus. */
+#define WAKE_COUNT 1000000u
 
 /* Firmware (SeaBIOS on QEMU's q35) may leave the 8259 PICs unmasked with
  * the timer on IRQ 0 at vector 8: once interrupts open, that would look
@@ -47,18 +51,32 @@ void intr_disarm(uint8_t v)
 }
 
 /*
- * An interrupt that became pending while interrupts were off goes in when
- * the VMM next enters the guest with IF set and no interrupt shadow.
- * sti's shadow covers the nop; the LAPIC read after it is a VM exit (one
- * the kernel handles: cheap), so that entry comes at once rather than at
- * whatever exit happens next (on this project's PVM hosts the QEMU PCI
- * tests ran 13 s with it and 33 s without).
+ * Waits for an interrupt: sti; hlt, with sti's shadow covering the hlt,
+ * so an interrupt that became pending while interrupts were off ends the
+ * hlt at once, and one that comes later wakes the halted vCPU. The
+ * LAPIC's one-shot timer, restarted each time, bounds the wait (about
+ * 1 ms with KVM's 1 GHz APIC bus), so a device that never interrupts
+ * still leaves the caller's timeout in charge.
+ *
+ * An earlier version opened a two-instruction window, sti; nop; LAPIC
+ * read; cli, relying on the read's VM exit to let the interrupt in. On
+ * this project's PVM hosts that lost most of the time a request took:
+ * the guest kernel runs in KVM's instruction emulator there, the LAPIC
+ * read is handled inside it without a new VM entry, and an interrupt
+ * pending in the IRR went in only at the next real entry, tens to
+ * thousands of windows later (host trace: kvm_msi_set_irq to the
+ * guest's EOI). QEMU's virtio-pci was as slow with that guest, so it
+ * was not the VMM's delivery; see docs/performance.md.
  */
 void intr_window(void)
 {
-	__asm__ volatile("sti; nop" ::: "memory");
-	lapic_touch();
-	__asm__ volatile("cli" ::: "memory");
+	if (!wake_ready) {
+		lapic_setup();
+		lapic_timer_setup(INTR_WAKE);
+		wake_ready = true;
+	}
+	lapic_timer_start(WAKE_COUNT);
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
 uint32_t intr_count(uint8_t v)
@@ -68,6 +86,10 @@ uint32_t intr_count(uint8_t v)
 
 bool intr_handle(uint64_t v)
 {
+	if (v == INTR_WAKE) {
+		lapic_eoi();
+		return true;
+	}
 	if (v > 255 || !armed[v])
 		return false;
 	counts[v]++;

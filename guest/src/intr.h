@@ -10,6 +10,8 @@
 /* Vectors the devices may use; every other one is still fatal (desc.c). */
 #define INTR_FIRST 0x40
 #define INTR_LAST  0xdf
+/* The LAPIC timer that bounds intr_window's hlt. */
+#define INTR_WAKE  0xe0
 
 typedef void (*intr_hook)(void *arg);
 
@@ -20,7 +22,7 @@ void intr_disarm(uint8_t v);
 uint32_t intr_count(uint8_t v);
 /* desc.c: true if the vector was an armed device interrupt (handled). */
 bool intr_handle(uint64_t v);
-/* Lets pending interrupts in: sti, a VM exit, cli. */
+/* Waits for an interrupt, at most about 1 ms: sti; hlt; cli. */
 void intr_window(void);
 
 /* IOAPIC redirection for gsi: vector, trigger, polarity, to the BSP;

@@ -24,6 +24,9 @@
 #define LAPIC_SVR    0x0f0
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_ICR_HI 0x310
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_DIV  0x3e0
 
 #define SVR_ENABLE      0x100
 #define SPURIOUS_VECTOR 0xff
@@ -80,10 +83,17 @@ void lapic_setup(void)
 	lapic_write(LAPIC_SVR, SVR_ENABLE | SPURIOUS_VECTOR);
 }
 
-/* A read of the ID register: a VM exit the kernel handles (intr.c). */
-void lapic_touch(void)
+/* One-shot LAPIC timer: vector, divide by 1. */
+void lapic_timer_setup(uint8_t vector)
 {
-	(void)lapic_read(LAPIC_ID);
+	lapic_write(LAPIC_TIMER_DIV, 0xb);
+	lapic_write(LAPIC_LVT_TIMER, vector);
+}
+
+/* (Re)starts the one-shot timer: it fires after count bus clocks. */
+void lapic_timer_start(uint32_t count)
+{
+	lapic_write(LAPIC_TIMER_INIT, count);
 }
 
 /* End of interrupt: the in-service vector is done. */

@@ -12,10 +12,12 @@ import (
 // "ACPI: MCFG 0x00000000000E09F8 00003C (v01 GLUE ...".
 var acpiTableLine = regexp.MustCompile(`ACPI: (RSDP|XSDT|FACP|DSDT|APIC|MCFG) 0x([0-9A-F]+) ([0-9A-F]+) \(v\d+ GLUE`)
 
-// Debian's stock kernel finds glue's ACPI tables through the zero page's
-// acpi_rsdp_addr, lists every one, takes its CPUs from the MADT (not from
-// the MP table, which is there too) and counts exactly --cpus of them, and
-// sees the ECAM range reserved in e820.
+// Debian's stock kernel finds glue's ACPI tables, lists every one, takes
+// its CPUs from the MADT (not from the MP table, which is there too) and
+// counts exactly --cpus of them, and sees the ECAM range reserved in e820.
+// It would find the RSDP without the zero page's acpi_rsdp_addr too, by
+// scanning 0xe0000-0xfffff, where glue puts the tables: that field is
+// checked by x86's boot-information tests, not here.
 func TestBasicLinuxACPITables(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)

@@ -63,7 +63,7 @@ func TestRewriteDoc(t *testing.T) {
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := rewriteDoc(path, "new table\n"); err != nil {
+	if err := rewriteDoc(path, beginMarker, endMarker, "new table\n"); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
@@ -74,7 +74,7 @@ func TestRewriteDoc(t *testing.T) {
 	if err := os.WriteFile(path, []byte("no markers\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := rewriteDoc(path, "x"); err == nil {
+	if err := rewriteDoc(path, beginMarker, endMarker, "x"); err == nil {
 		t.Error("rewriteDoc without markers: no error")
 	}
 }
@@ -145,7 +145,7 @@ func TestBlkPhase(t *testing.T) {
 // benchmarks; QEMU's microvm needs acpi=off to list virtio devices.
 func TestVMMArgs(t *testing.T) {
 	t.Parallel()
-	q, g := qemuVMM("qemu", "g.elf"), glueVMM("glue", "g.elf", "/r")
+	q, g := qemuVMM("qemu", "g.elf", mmio), glueVMM("glue", "g.elf", "/r", mmio)
 	if got := strings.Join(q.args("x", devices{}), " "); strings.Contains(got, "acpi") || strings.Contains(got, "virtio") {
 		t.Errorf("QEMU without devices: %s", got)
 	}

@@ -33,10 +33,11 @@ var (
 const (
 	guestELF = "../../guest/glue-guest.elf"
 	docPath  = "../../docs/performance.md"
-	// benchmarks is how many Benchmark functions this package has; each
-	// adds one setup line, and -update-doc rewrites the results only when
-	// all of them ran (TestBenchmarkCount keeps the number right).
-	benchmarks = 7
+	// benchmarks is how many Benchmark functions this package has
+	// (TestBenchmarkCount keeps the number right); all but
+	// BenchmarkTransports add one setup line to the main block, which
+	// -update-doc rewrites only when all of them ran.
+	benchmarks = 8
 )
 
 // buildDir holds, for one package run, the glue binary, the disk image and
@@ -61,27 +62,62 @@ func TestMain(m *testing.M) {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
-	if code == 0 && len(rows) > 0 {
+	if code == 0 {
 		load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadBefore, loadAverage())
-		block := report(machine()+"; "+load, time.Now(), took, *nRounds)
-		fmt.Print("\n", block)
-		switch {
-		case *updateDoc && len(setups) < benchmarks:
-			fmt.Fprintln(os.Stderr, "update-doc: run every benchmark (-bench .) to rewrite the results")
-			code = 1
-		case *updateDoc && *nRounds < minRounds:
-			fmt.Fprintf(os.Stderr, "update-doc: a verdict needs -rounds %d or more\n", minRounds)
-			code = 1
-		case *updateDoc:
-			if err := rewriteDoc(docPath, block); err != nil {
-				fmt.Fprintln(os.Stderr, "update-doc:", err)
-				code = 1
-			} else {
-				fmt.Println("updated", docPath)
-			}
-		}
+		code = writeBlocks(generatedBlocks(machine()+"; "+load, time.Now(), took))
 	}
 	os.Exit(code)
+}
+
+// docBlock is one generated block of docs/performance.md and whether the
+// run measured all of it.
+type docBlock struct {
+	begin, end, text string
+	complete         bool
+	incomplete       string // what to run instead, when not complete
+}
+
+// generatedBlocks are the blocks of the benchmarks that ran: the main
+// table, and BenchmarkTransports' comparison.
+func generatedBlocks(machine string, at time.Time, took time.Duration) []docBlock {
+	var blocks []docBlock
+	if len(rows) > 0 {
+		blocks = append(blocks, docBlock{beginMarker, endMarker, report(machine, at, took, *nRounds),
+			len(setups) == benchmarks-1, "run every benchmark (-bench .) to rewrite the main results"})
+	}
+	if len(transportRows) > 0 {
+		blocks = append(blocks, docBlock{transportBegin, transportEnd, transportReport(machine, at), true, ""})
+	}
+	return blocks
+}
+
+// writeBlocks prints the blocks and, with -update-doc, writes each into
+// docPath; it returns the exit code.
+func writeBlocks(blocks []docBlock) int {
+	for _, blk := range blocks {
+		fmt.Print("\n", blk.text)
+	}
+	if !*updateDoc || len(blocks) == 0 {
+		return 0
+	}
+	if *nRounds < minRounds {
+		fmt.Fprintf(os.Stderr, "update-doc: a verdict needs -rounds %d or more\n", minRounds)
+		return 1
+	}
+	for _, blk := range blocks {
+		if !blk.complete {
+			fmt.Fprintln(os.Stderr, "update-doc:", blk.incomplete)
+			return 1
+		}
+	}
+	for _, blk := range blocks {
+		if err := rewriteDoc(docPath, blk.begin, blk.end, blk.text); err != nil {
+			fmt.Fprintln(os.Stderr, "update-doc:", err)
+			return 1
+		}
+	}
+	fmt.Println("updated", docPath)
+	return 0
 }
 
 // vmms returns glue, built once for the package, and QEMU if it is
@@ -108,11 +144,11 @@ func vmms(b *testing.B) (glue vmm, qemu *vmm) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	glue = glueVMM(glueBin, elf, runtimeDir())
+	glue = glueVMM(glueBin, elf, runtimeDir(), transport())
 	if path, err := exec.LookPath(*qemuFlag); err != nil {
 		b.Logf("QEMU parts skipped: %v", err)
 	} else {
-		q := qemuVMM(path, elf)
+		q := qemuVMM(path, elf, transport())
 		qemu = &q
 	}
 	return glue, qemu

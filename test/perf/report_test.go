@@ -52,19 +52,25 @@ func report(machine string, at time.Time, took time.Duration, nRounds int) strin
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.metric, g.summary(r.verb), q.summary(r.verb),
 			h.summary(r.verb), ratio(g, q), ratio(g, h), r.target, judge(r.target, r.values).cell())
 	}
+	targetsByRound(&b, rows)
+	return b.String()
+}
+
+// targetsByRound lists each row's target with its verdict and the
+// judged quantity round by round.
+func targetsByRound(b *strings.Builder, rows []row) {
 	b.WriteString("\nThe targets, round by round:\n\n")
 	for _, r := range rows {
 		if len(r.target) == 0 {
 			continue
 		}
 		v := judge(r.target, r.values)
-		fmt.Fprintf(&b, "- %s, target %s: **%s**", r.metric, r.target, strings.Trim(v.outcome.String(), "*"))
+		fmt.Fprintf(b, "- %s, target %s: **%s**", r.metric, r.target, strings.Trim(v.outcome.String(), "*"))
 		if pr := v.perRound(); pr != "" {
-			fmt.Fprintf(&b, "; %s", pr)
+			fmt.Fprintf(b, "; %s", pr)
 		}
 		b.WriteString(".\n")
 	}
-	return b.String()
 }
 
 // ratio renders a/b of the medians, or "–" without both or when b's is 0.
@@ -126,26 +132,29 @@ func firstLine(name string, args ...string) string {
 	return strings.TrimSpace(l)
 }
 
+// The markers around the generated blocks of docs/performance.md.
 const (
-	beginMarker = "<!-- perf:begin -->"
-	endMarker   = "<!-- perf:end -->"
+	beginMarker    = "<!-- perf:begin -->"
+	endMarker      = "<!-- perf:end -->"
+	transportBegin = "<!-- perf-pci:begin -->"
+	transportEnd   = "<!-- perf-pci:end -->"
 )
 
-// rewriteDoc replaces what lies between the markers in the file at path
-// with block, leaving the rest of the page as written.
-func rewriteDoc(path, block string) error {
+// rewriteDoc replaces what lies between the markers begin and end in the
+// file at path with block, leaving the rest of the page as written.
+func rewriteDoc(path, begin, end, block string) error {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	before, rest, ok := bytes.Cut(doc, []byte(beginMarker))
-	_, after, ok2 := bytes.Cut(rest, []byte(endMarker))
+	before, rest, ok := bytes.Cut(doc, []byte(begin))
+	_, after, ok2 := bytes.Cut(rest, []byte(end))
 	if !ok || !ok2 {
-		return errors.New(path + ": no " + beginMarker + " ... " + endMarker + " section")
+		return errors.New(path + ": no " + begin + " ... " + end + " section")
 	}
 	var out bytes.Buffer
 	out.Write(before)
-	out.WriteString(beginMarker + "\n" + block + endMarker)
+	out.WriteString(begin + "\n" + block + end)
 	out.Write(after)
 	return os.WriteFile(path, out.Bytes(), 0o644)
 }

@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -186,5 +187,63 @@ func TestFigure(t *testing.T) {
 		if got := figure(x); got != want {
 			t.Errorf("figure(%v) = %q, want %q", x, got, want)
 		}
+	}
+}
+
+// The transports' block puts glue on PCI, glue on MMIO and QEMU on PCI in
+// their columns, with glue PCI's ratio to each, and judges the targets
+// against QEMU on PCI.
+func TestTransportReport(t *testing.T) {
+	r := threeRounds([3]float64{100, 50, -1}, [3]float64{120, 50, -1}, [3]float64{110, 50, -1})
+	for i, mmio := range []float64{200, 200, 220} {
+		r.add(i, glueMMIO, mmio)
+	}
+	transportRows, transportSetup, transportTook = []row{{"write (MiB/s)", "%.0f", r, atLeastQEMU}}, "x: 2 runs", 3*time.Minute
+	t.Cleanup(func() { transportRows, transportSetup, transportTook = nil, "", 0 })
+	got := transportReport("a machine", time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
+	for _, want := range []string{
+		"Measured 2026-12-03 09:00 UTC on: a machine.",
+		"Runs: x: 2 runs. The benchmark took 3.0 minutes.",
+		"| metric | glue, virtio-pci | glue, virtio-mmio | QEMU microvm, virtio-pci | glue pci/mmio | glue/QEMU, pci |",
+		"| write (MiB/s) | 110 (100–120) | 200 (200–220) | 50 (50–50) | 0.550 | 2.200 | ≥ QEMU | met (glue/QEMU 2.00–2.40) |",
+		"- write (MiB/s), target ≥ QEMU: **met**; glue/QEMU 2.00, 2.40, 2.20.\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("transport report lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// -update-doc may rewrite the transports' block after BenchmarkTransports
+// alone, but the main block only after every other benchmark ran.
+func TestGeneratedBlocks(t *testing.T) {
+	one := []row{{"x", "%.0f", threeRounds([3]float64{1, 1, -1}, [3]float64{1, 1, -1}, [3]float64{1, 1, -1}), nil}}
+	t.Cleanup(func() { rows, setups, transportRows = nil, nil, nil })
+	for _, tc := range []struct {
+		name       string
+		main, pci  bool
+		setupLines int
+		want       map[string]bool // begin marker → complete
+	}{
+		{"transports alone", false, true, 0, map[string]bool{transportBegin: true}},
+		{"some main benchmarks", true, false, 2, map[string]bool{beginMarker: false}},
+		{"everything", true, true, benchmarks - 1, map[string]bool{beginMarker: true, transportBegin: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, setups, transportRows = nil, make([]string, tc.setupLines), nil
+			if tc.main {
+				rows = one
+			}
+			if tc.pci {
+				transportRows = one
+			}
+			got := map[string]bool{}
+			for _, blk := range generatedBlocks("m", time.Now(), time.Minute) {
+				got[blk.begin] = blk.complete
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("blocks (begin marker → complete) = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

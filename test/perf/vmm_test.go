@@ -30,14 +30,21 @@ type devices struct {
 // for a 512 MiB guest.
 const guestMiB = 512
 
-// glueVMM runs glue with its control sockets in runDir, so that a VM the
-// benchmark kills leaves its socket and lock file there.
-func glueVMM(bin, elf, runDir string) vmm {
+// The virtio transports a benchmark can put the devices on.
+const (
+	mmio = "mmio"
+	pci  = "pci"
+)
+
+// glueVMM runs glue with its devices on transport (mmio or pci) and its
+// control sockets in runDir, so that a VM the benchmark kills leaves its
+// socket and lock file there.
+func glueVMM(bin, elf, runDir, transport string) vmm {
 	return vmm{
 		name: "glue",
 		path: bin,
 		args: func(cmdline string, dev devices) []string {
-			args := []string{"run", "--runtime-dir", runDir, "-c", "1", "-m", fmt.Sprint(guestMiB), "--transport", transport()}
+			args := []string{"run", "--runtime-dir", runDir, "-c", "1", "-m", fmt.Sprint(guestMiB), "--transport", transport}
 			if dev.disk != "" {
 				args = append(args, "-d", dev.disk)
 			}
@@ -49,7 +56,8 @@ func glueVMM(bin, elf, runDir string) vmm {
 	}
 }
 
-func qemuVMM(bin, elf string) vmm {
+// qemuVMM runs QEMU's microvm with its devices on transport (mmio or pci).
+func qemuVMM(bin, elf, transport string) vmm {
 	return vmm{
 		name: "qemu",
 		path: bin,
@@ -58,7 +66,7 @@ func qemuVMM(bin, elf string) vmm {
 			// 0x10a"); rtc=on gives the guest the same RTC glue has.
 			machine, kind := "microvm,rtc=on", "device"
 			switch {
-			case *pciFlag:
+			case transport == pci:
 				// A PCIe root (GPEX) described by ACPI, as glue's PCI
 				// is. Devices on its root bus are transitional unless
 				// told otherwise; the guest drives modern ones only.
@@ -73,7 +81,7 @@ func qemuVMM(bin, elf string) vmm {
 			args := []string{"-M", machine, "-enable-kvm", "-cpu", "host,-arch-capabilities",
 				"-m", fmt.Sprintf("%dM", guestMiB), "-smp", "1", "-nographic", "-no-reboot",
 				"-kernel", elf, "-append", cmdline}
-			if dev != (devices{}) && !*pciFlag {
+			if dev != (devices{}) && transport == mmio {
 				args = append(args, "-global", "virtio-mmio.force-legacy=false")
 			}
 			if dev.disk != "" {
@@ -89,13 +97,14 @@ func qemuVMM(bin, elf string) vmm {
 	}
 }
 
-// transport is glue's virtio transport in this run: MMIO, like microvm's
-// default, unless -pci asks for PCI on both.
+// transport is the virtio transport of both VMMs in the benchmarks other
+// than BenchmarkTransports: MMIO, like microvm's default, unless -pci
+// asks for PCI on both.
 func transport() string {
 	if *pciFlag {
-		return "pci"
+		return pci
 	}
-	return "mmio"
+	return mmio
 }
 
 // line is one line of guest output and when its newline reached us.
