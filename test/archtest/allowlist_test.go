@@ -34,7 +34,7 @@ var allowList = []rule{
 	{pkg: "serial"},
 	{pkg: "pci", tests: "test/hosttest"},
 	{pkg: "acpi/aml", tests: "acpi/internal/iasltest"},
-	{pkg: "acpi", imports: "acpi/aml", tests: "acpi/internal/iasltest"},
+	{pkg: "acpi", imports: "acpi/aml", tests: "acpi/internal/iasltest test/hosttest"},
 	{pkg: "i8042"},
 	{pkg: "tap", imports: "golang.org/x/sys/unix", tests: "eventloop test/hosttest"},
 
