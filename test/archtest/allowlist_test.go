@@ -81,5 +81,6 @@ var allowList = []rule{
 	{pkg: "test/nested/outerinit", imports: "test/nested/plan test/scenario"},
 	{pkg: "test/perf", tests: "control kvm/kvmtest test/hosttest"},
 	{pkg: "test/archtest"},
+	{pkg: "test/doctest", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "test/testreport"},
 }
