@@ -117,48 +117,54 @@ func (c *Client) Stop(ctx context.Context, grace time.Duration) error {
 }
 
 // Console attaches to the guest console. Reads return the console history,
-// then live output; writes go to the guest's console input; Close
+// then live output; writes go to the guest's console input. Close
 // detaches, and returns once the server has released the console (at most
-// DetachTimeout), so that attaching again right after it succeeds. ctx and
-// the Client's Timeout bound attaching only. Only one client may be attached: a second gets an
-// *Error with CodeBusy.
-func (c *Client) Console(ctx context.Context) (io.ReadWriteCloser, error) {
+// DetachTimeout), so that attaching again right after it succeeds;
+// CloseWrite detaches too, but reads go on until what the server had
+// queued for the client (the history, output not yet sent) is read. ctx
+// and the Client's Timeout bound attaching only. Only one client may be
+// attached: a second gets an *Error with CodeBusy.
+func (c *Client) Console(ctx context.Context) (*ConsoleStream, error) {
 	nc, br, _, err := c.roundTrip(ctx, Request{Version: Version, Op: OpConsole})
 	if err != nil {
 		return nil, err
 	}
-	return &consoleStream{Conn: nc, unix: nc.(*net.UnixConn), br: br}, nil
+	return &ConsoleStream{Conn: nc, unix: nc.(*net.UnixConn), br: br}, nil
 }
 
 // DetachTimeout bounds how long a console stream's Close waits for the
 // server to confirm the detach.
 const DetachTimeout = 2 * time.Second
 
-// consoleStream reads through the buffered reader that read the reply, so
-// console bytes that arrived with it are not lost. Reads are serialized
-// with Close's drain (readMu): a caller may read in one goroutine and
-// close in another.
+// ConsoleStream is an attached console. It reads through the buffered
+// reader that read the reply, so console bytes that arrived with it are
+// not lost. Reads are serialized with Close's drain (readMu): a caller
+// may read in one goroutine and close in another.
 //
 // It embeds net.Conn, not *net.UnixConn: the latter's SyscallConn would
 // let io.Copy into an *os.File splice from the socket itself, skipping
 // what br holds.
-type consoleStream struct {
+type ConsoleStream struct {
 	net.Conn
 	unix   *net.UnixConn // for CloseWrite
 	br     *bufio.Reader
 	readMu sync.Mutex
 }
 
-func (s *consoleStream) Read(p []byte) (int, error) {
+func (s *ConsoleStream) Read(p []byte) (int, error) {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	return s.br.Read(p)
 }
 
+// CloseWrite detaches but keeps reading: the server sends what it had
+// queued, then ends the stream (io.EOF).
+func (s *ConsoleStream) CloseWrite() error { return s.unix.CloseWrite() }
+
 // Close detaches: it ends the client's side, then waits for the server to
 // end its own, which it does once the console is free again (output still
 // arriving meanwhile is discarded).
-func (s *consoleStream) Close() error {
+func (s *ConsoleStream) Close() error {
 	if err := s.unix.CloseWrite(); err == nil {
 		s.SetReadDeadline(time.Now().Add(DetachTimeout))
 		s.readMu.Lock()

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 )
@@ -10,9 +9,10 @@ import (
 // ConsolePort is a VM's guest console as the control server sees it.
 type ConsolePort interface {
 	// Attach connects a client. The reader yields the console history,
-	// then live output, until it is closed (detach) or the console ends
-	// (io.EOF). At most one client is attached at a time: Attach returns
-	// ErrConsoleBusy while another is.
+	// then live output, until it is closed (detach) or the console ends;
+	// either way it then yields what it had queued, then io.EOF. At most
+	// one client is attached at a time: Attach returns ErrConsoleBusy
+	// while another is.
 	Attach() (io.ReadCloser, error)
 	// Input queues host bytes for the guest's console input, blocking
 	// until the guest has taken them or ctx ends. Blocking here only
@@ -161,11 +161,10 @@ func (b *ConsoleBuffer) Close() error {
 
 // consoleReader is one attachment. Its fields are guarded by b.mu.
 type consoleReader struct {
-	b      *ConsoleBuffer
-	buf    []byte
-	eof    bool          // the console ended: EOF once buf is drained
-	closed bool          // detached by the client
-	wake   chan struct{} // capacity 1: "buf grew, or eof/closed changed"
+	b    *ConsoleBuffer
+	buf  []byte
+	eof  bool          // the console ended or the client detached: EOF once buf is drained
+	wake chan struct{} // capacity 1: "buf grew, or eof changed"
 }
 
 func (r *consoleReader) signal() {
@@ -175,8 +174,6 @@ func (r *consoleReader) signal() {
 	}
 }
 
-var errDetached = errors.New("control: console detached")
-
 func (r *consoleReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -184,9 +181,6 @@ func (r *consoleReader) Read(p []byte) (int, error) {
 	for {
 		r.b.mu.Lock()
 		switch {
-		case r.closed:
-			r.b.mu.Unlock()
-			return 0, errDetached
 		case len(r.buf) > 0:
 			n := copy(p, r.buf)
 			r.buf = r.buf[n:]
@@ -204,16 +198,15 @@ func (r *consoleReader) Read(p []byte) (int, error) {
 	}
 }
 
-// Close detaches: the buffer stops queueing for this reader and a blocked
-// Read returns. Another client may then attach.
+// Close detaches: the buffer stops queueing for this reader, which then
+// yields what it holds and io.EOF. Another client may attach at once.
 func (r *consoleReader) Close() error {
 	r.b.mu.Lock()
 	defer r.b.mu.Unlock()
 	if r.b.reader == r {
 		r.b.reader = nil
 	}
-	r.closed = true
-	r.buf = nil
+	r.eof = true
 	r.signal()
 	return nil
 }

@@ -219,7 +219,7 @@ func TestConsoleThroughServer(t *testing.T) {
 
 	// Closing the server ends the session.
 	s.Close()
-	again.(interface{ SetDeadline(time.Time) error }).SetDeadline(time.Now().Add(10 * time.Second))
+	again.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.ReadAll(again); err != nil && !strings.Contains(err.Error(), "reset") {
 		t.Fatalf("reading after server close: %v", err)
 	}
@@ -323,7 +323,53 @@ func TestConsoleStreamHidesItsSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stream.Close()
-	if _, ok := stream.(syscall.Conn); ok {
+	if _, ok := any(stream).(syscall.Conn); ok {
 		t.Fatal("the console stream is a syscall.Conn")
+	}
+}
+
+// A client that ends its input (CloseWrite: a script's stdin at EOF)
+// still gets what the session had queued for it, the history first, then
+// the end of the stream; the console is free again meanwhile.
+func TestConsoleCloseWriteDeliversTheHistory(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	fake.console.Write([]byte("boot messages\n"))
+	_, dir := startServer(t, "eof", fake, nil)
+	c := dial(t, dir, "eof")
+	stream, err := c.Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if err := stream.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	stream.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(stream)
+	if err != nil || string(got) != "boot messages\n" {
+		t.Fatalf("after CloseWrite: %q, %v; want the history, then EOF", got, err)
+	}
+	again, err := c.Console(testCtx(t))
+	if err != nil {
+		t.Fatalf("attach after the history was delivered: %v", err)
+	}
+	again.Close()
+}
+
+// A detached reader yields what it held, then io.EOF.
+func TestConsoleBufferCloseKeepsWhatWasQueued(t *testing.T) {
+	t.Parallel()
+	b := NewConsoleBuffer(64)
+	b.Write([]byte("queued"))
+	r, err := b.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	b.Write([]byte(" later")) // not for r any more
+	got, err := io.ReadAll(r)
+	if err != nil || string(got) != "queued" {
+		t.Fatalf("after Close: %q, %v; want %q, then EOF", got, err, "queued")
 	}
 }

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"github.com/gluevmm/glue/test/hosttest"
+
 	"errors"
 	"os"
 	"os/exec"
@@ -78,7 +80,7 @@ func TestStoppedVMAnswersNothingAndIsKilled(t *testing.T) {
 func TestKillRefusesAProcessNotHoldingTheLock(t *testing.T) {
 	t.Parallel()
 	_, dir := startServer(t, "held", newFake(), nil)
-	bystander := exec.Command("sleep", "60")
+	bystander := exec.Command(hosttest.LookPath(t, "sleep"), "60")
 	if err := bystander.Start(); err != nil {
 		t.Fatal(err)
 	}

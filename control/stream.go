@@ -78,8 +78,9 @@ func (s *Server) console(c *conn, br *bufio.Reader, t Target) {
 					cancel()
 				}
 				// The client closed: detach at once, so that it (or
-				// another) can attach again right away, and give what
-				// it typed last a moment to reach the guest.
+				// another) can attach again right away; what was
+				// queued for it still goes out above, and what it typed
+				// last gets a moment to reach the guest.
 				detached.Store(true)
 				out.Close()
 				time.AfterFunc(s.readTimeout(), cancel)

@@ -27,17 +27,40 @@ func LoadFile(mem *guestmem.Memory, path string, opts Options) (*Kernel, error) 
 	return Load(mem, image, opts)
 }
 
-// LoadInitrdFile reads the initrd at path and loads it as LoadInitrd does.
-// Files larger than guest RAM are refused before they are read.
+// LoadInitrdFile loads the initrd at path as LoadInitrd does, reading the
+// file straight into the guest RAM it is placed in: no copy of it is made
+// on the heap. Files larger than guest RAM are refused before they are
+// read. If reading fails part-way (the file shrank, an I/O error), the
+// chosen RAM may hold part of the file; the VM is not started then.
 func LoadInitrdFile(mem *guestmem.Memory, path string, k *Kernel) (Initrd, error) {
 	if mem == nil {
 		return Initrd{}, fmt.Errorf("loader: initrd: nil guest memory")
 	}
-	data, err := readImage(mem, path)
+	limit := min(MaxImageSize, mem.Size())
+	f, fi, err := openImage(path, limit)
+	if err != nil {
+		if errors.Is(err, ErrFileTooLarge) && limit < MaxImageSize {
+			err = fmt.Errorf("%w (%d MiB): %w", ErrFileLargerThanRAM, mem.Size()>>20, err)
+		}
+		return Initrd{}, fmt.Errorf("loader: initrd: %w", err)
+	}
+	defer f.Close()
+	rd, err := placeInitrd(mem, uint64(fi.Size()), k)
+	if err != nil {
+		return Initrd{}, err
+	}
+	dst, err := mem.Slice(rd.Addr, rd.Size)
 	if err != nil {
 		return Initrd{}, fmt.Errorf("loader: initrd: %w", err)
 	}
-	return LoadInitrd(mem, data, k)
+	if _, err := io.ReadFull(f, dst); err != nil {
+		return Initrd{}, fmt.Errorf("loader: initrd: read %s: %w", path, err)
+	}
+	// A file that grew after the size was taken would load truncated.
+	if n, _ := f.Read(make([]byte, 1)); n != 0 {
+		return Initrd{}, errorf(ErrFileTooLarge, "loader: initrd: %s grew past its %d bytes while being read", path, rd.Size)
+	}
+	return rd, nil
 }
 
 // readImage reads a kernel or initrd file for mem. Neither can be larger

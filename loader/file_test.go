@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/gluevmm/glue/guestmem"
@@ -112,5 +113,41 @@ func TestLoadFileLargerThanRAM(t *testing.T) {
 			assertErrorIs(t, err, ErrFileTooLarge)
 			assertUntouched(t, mem)
 		})
+	}
+}
+
+// LoadInitrdFile reads the file into guest RAM directly: loading a 64 MiB
+// initrd allocates a few KiB on the heap, not a 64 MiB copy. Not parallel,
+// so that no other test allocates during the measurement.
+func TestLoadInitrdFileStreams(t *testing.T) {
+	const size = 64 << 20
+	path := filepath.Join(t.TempDir(), "initrd")
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data = nil
+	mem := newMem(t, guestmem.Span{Base: 0, Size: 128 << 20})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rd, err := LoadInitrdFile(mem, path, &Kernel{End: 2 << 20})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 1<<20 {
+		t.Errorf("loading a %d MiB initrd allocated %d KiB on the heap", size>>20, allocated>>10)
+	}
+	got, err := mem.Slice(rd.Addr, rd.Size)
+	if err != nil || rd.Size != size {
+		t.Fatalf("initrd %+v: %v", rd, err)
+	}
+	for _, i := range []int{0, 1, size / 2, size - 1} {
+		if got[i] != byte(i*7) {
+			t.Fatalf("byte %d of the loaded initrd is %#x, want %#x", i, got[i], byte(i*7))
+		}
 	}
 }

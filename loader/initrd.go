@@ -21,13 +21,25 @@ type Initrd struct {
 // have room), within the RAM that lies above the end of kernel k and at or
 // below k.InitrdAddrMax. On error nothing has been written.
 func LoadInitrd(mem *guestmem.Memory, data []byte, k *Kernel) (Initrd, error) {
+	rd, err := placeInitrd(mem, uint64(len(data)), k)
+	if err != nil {
+		return Initrd{}, err
+	}
+	if err := mem.WriteAt(data, rd.Addr); err != nil {
+		return Initrd{}, err
+	}
+	return rd, nil
+}
+
+// placeInitrd chooses where an initrd of size bytes goes, as LoadInitrd
+// describes, without writing anything.
+func placeInitrd(mem *guestmem.Memory, size uint64, k *Kernel) (Initrd, error) {
 	if mem == nil || k == nil {
 		return Initrd{}, errors.New("loader: initrd: nil memory or kernel")
 	}
-	if len(data) == 0 {
+	if size == 0 {
 		return Initrd{}, errorf(ErrInitrdEmpty, "loader: initrd is empty")
 	}
-	size := uint64(len(data))
 	floor, ok := alignUp(uint64(k.End), pageSize)
 	if !ok {
 		return Initrd{}, errorf(ErrAddressOverflow, "loader: initrd: kernel end %#x", k.End)
@@ -51,9 +63,6 @@ func LoadInitrd(mem *guestmem.Memory, data []byte, k *Kernel) (Initrd, error) {
 		addr := (top - size) &^ (pageSize - 1)
 		if addr < bottom {
 			continue
-		}
-		if err := mem.WriteAt(data, guestmem.Addr(addr)); err != nil {
-			return Initrd{}, err
 		}
 		return Initrd{Addr: guestmem.Addr(addr), Size: size}, nil
 	}

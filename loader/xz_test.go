@@ -74,9 +74,10 @@ func TestWriteXZTestdata(t *testing.T) {
 	if !*writeXZTestdata {
 		hosttest.Skip(t, hosttest.ReasonRegenerate, "run with -args -write-xz-testdata to regenerate testdata/xz")
 	}
+	xz := hosttest.LookPath(t, "xz")
 	data := x86LikeData(1, xzTestdataSize)
 	for _, f := range xzTestFiles {
-		cmd := exec.Command("xz", append([]string{"--format=xz", "--stdout"}, f.args...)...)
+		cmd := exec.Command(xz, append([]string{"--format=xz", "--stdout"}, f.args...)...)
 		cmd.Stdin = bytes.NewReader(data)
 		out, err := cmd.Output()
 		if err != nil {
@@ -135,10 +136,10 @@ func TestXZLibraryRejectsBCJ(t *testing.T) {
 // Round trips through the real xz tool, both ways, when it is installed.
 func TestXZAgainstXZUtils(t *testing.T) {
 	t.Parallel()
-	hosttest.LookPath(t, "xz")
+	xz := hosttest.LookPath(t, "xz")
 	for _, size := range []int{0, 1, 5, 4095, 100000, 1 << 20} {
 		data := x86LikeData(uint64(size), size)
-		cmd := exec.Command("xz", "--format=xz", "--stdout", "--check=crc32", "--x86", "--lzma2=dict=2MiB")
+		cmd := exec.Command(xz, "--format=xz", "--stdout", "--check=crc32", "--x86", "--lzma2=dict=2MiB")
 		cmd.Stdin = bytes.NewReader(data)
 		out, err := cmd.Output()
 		if err != nil {
@@ -149,7 +150,7 @@ func TestXZAgainstXZUtils(t *testing.T) {
 			t.Errorf("size %d: xz --x86 output: decoded %d bytes, err %v", size, len(got), err)
 		}
 
-		cmd = exec.Command("xz", "--decompress", "--stdout")
+		cmd = exec.Command(xz, "--decompress", "--stdout")
 		cmd.Stdin = bytes.NewReader(loadertest.XZ(t, data))
 		back, err := cmd.Output()
 		if err != nil || !bytes.Equal(back, data) {

@@ -22,8 +22,8 @@ func newConsoleCommand(g *globals) *cobra.Command {
 		Long: `Attach this terminal to a running VM's serial console: its recent output
 first, then live output; what you type goes to the guest. Ctrl-a x detaches
 and leaves the VM running (Ctrl-a Ctrl-a sends a Ctrl-a). One terminal at a
-time may be attached. When stdin is not a terminal and ends (a file,
-/dev/null), the output goes on until the VM ends or Ctrl-C / SIGTERM.
+time may be attached. Stdin that ends (a file, /dev/null) detaches once the
+recent output is printed.
 
 With --follow (-f), like tail -f, glue console only prints: it never reads
 stdin, leaves the terminal as it is, and ends when the VM ends (or on
@@ -60,7 +60,7 @@ Ctrl-C / SIGTERM, which leave the VM running). For scripts and logs.`,
 			}
 			defer restore()
 			fmt.Fprintf(os.Stderr, "glue: attached to %s; Ctrl-a x detaches\r\n", name)
-			return attach(cmd.Context(), conn)
+			return attach(conn)
 		},
 	}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "`NAME` of the VM")
@@ -83,9 +83,9 @@ func followConsole(ctx context.Context, conn io.ReadWriteCloser) error {
 
 // attach copies the console to stdout and stdin (through the escape
 // filter) to the console, until the VM ends or the user detaches. Stdin
-// that ends (a file, /dev/null) is not a detach: the output goes on, as
-// with --follow, until the VM ends or ctx does.
-func attach(ctx context.Context, conn io.ReadWriteCloser) error {
+// that ends (a file, /dev/null) detaches too, but only once what the VM
+// had for this client, its history first, is printed.
+func attach(conn *control.ConsoleStream) error {
 	outDone := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(os.Stdout, conn)
@@ -108,19 +108,18 @@ func attach(ctx context.Context, conn io.ReadWriteCloser) error {
 				return
 			}
 			if err != nil {
+				conn.CloseWrite() // the output ends after what was queued
 				return
 			}
 		}
 	}()
 	select {
-	case err := <-outDone: // the VM ended or closed the console
+	case err := <-outDone: // the VM ended, or the console after stdin did
 		if errors.Is(err, io.EOF) {
 			err = nil
 		}
 		return err
 	case <-detached:
-		return nil
-	case <-ctx.Done(): // a signal: the VM keeps running
 		return nil
 	}
 }

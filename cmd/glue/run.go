@@ -258,7 +258,10 @@ func runVM(ctx context.Context, g *globals, f *runFlags) error {
 	// Classified here, so that a detached child reports the same status.
 	err = runtimeDirFlagError(err)
 	if status != nil && err != nil {
+		// Said to the waiting parent, or once it has gone, in the log's
+		// last line; stderr is the log, so not again there.
 		status.fail(err)
+		return reportedExit(exitStatus(err))
 	}
 	return err
 }

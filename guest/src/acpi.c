@@ -73,7 +73,7 @@ static const uint8_t *search_rsdp(void)
 }
 
 /* Searched once: the scan of the BIOS areas costs ~10^5 instructions,
- * which on the emulating hosts of KVM-HOST.md is a noticeable fraction of
+ * which where KVM emulates them (PVM hosts, docs/testing.md) is a noticeable fraction of
  * a second, and every PCI and virtio probe asks for tables. */
 static const uint8_t *find_rsdp(void)
 {

@@ -123,7 +123,7 @@ void interrupt(struct frame *f)
 
 /* Triple fault on purpose: with an empty IDT, #UD cannot be delivered, nor
  * can the #GP or #DF that follow, so the CPU shuts down. (ud2 rather than
- * int3: KVM's instruction emulator cannot run int3, see KVM-HOST.md.) */
+ * int3: KVM's instruction emulator cannot run int3, see docs/testing.md.) */
 void triple_fault(void)
 {
 	static const struct table_desc empty = {0, 0};

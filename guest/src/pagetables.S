@@ -2,7 +2,7 @@
  * pagetables.S - the guest's page tables for the first 4 GiB, prebuilt.
  *
  * An identity map with 2 MiB pages (never 1 GiB pages: they triple-fault
- * on some KVM hosts, see KVM-HOST.md): PML4[0] -> PDPT, PDPT[0..3] -> four
+ * on some KVM hosts, see docs/testing.md): PML4[0] -> PDPT, PDPT[0..3] -> four
  * page directories of 512 entries each. [3 GiB, 4 GiB), the PC's MMIO hole
  * with the IOAPIC and the LAPIC, is mapped cache-disabled.
  *
@@ -10,7 +10,7 @@
  * loads these into CR3 as they are, and the Linux entry switches to them in
  * paging_init, which only adds page directories for RAM above 4 GiB
  * (paging.c). That matters where a guest's instructions are emulated one by
- * one (KVM-HOST.md): a loop over 2048 entries costs tens of milliseconds.
+ * one (docs/testing.md): a loop over 2048 entries costs tens of milliseconds.
  */
 #include "layout.h"
 

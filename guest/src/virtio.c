@@ -40,7 +40,7 @@ void *dma_alloc(size_t size, size_t align)
 }
 
 /* Eight bytes per store: a byte loop costs eight times as many emulated
- * instructions on the hosts of KVM-HOST.md. */
+ * instructions on PVM hosts (docs/testing.md). */
 void zero_words(void *p, size_t bytes)
 {
 	uint64_t *w = p;

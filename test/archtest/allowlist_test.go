@@ -34,7 +34,7 @@ var allowList = []rule{
 	{pkg: "serial"},
 	{pkg: "pci", tests: "test/hosttest"},
 	{pkg: "acpi/aml", tests: "acpi/internal/iasltest"},
-	{pkg: "acpi", imports: "acpi/aml", tests: "acpi/internal/iasltest"},
+	{pkg: "acpi", imports: "acpi/aml", tests: "acpi/internal/iasltest test/hosttest"},
 	{pkg: "i8042"},
 	{pkg: "tap", imports: "golang.org/x/sys/unix", tests: "eventloop test/hosttest"},
 
@@ -72,17 +72,18 @@ var allowList = []rule{
 
 	// The one place that wires everything, and the binary.
 	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
-	{pkg: "cmd/glue", imports: "console control jail ratelimit vmm github.com/spf13/cobra"},
+	{pkg: "cmd/glue", imports: "console control jail ratelimit vmm github.com/spf13/cobra golang.org/x/sys/unix"},
 
 	// Whole-program tests and what they build.
 	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
 	{pkg: "test/initramfs/init"},
 	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs test/scenario x86 golang.org/x/sys/unix"},
-	{pkg: "test/scenario", imports: "loader test/initramfs"},
+	{pkg: "test/scenario", imports: "loader tap test/initramfs golang.org/x/sys/unix"},
 	{pkg: "test/nested", imports: "test/initramfs test/nested/plan test/scenario", tests: "test/hosttest"},
 	{pkg: "test/nested/plan", imports: "test/scenario"},
 	{pkg: "test/nested/outerinit", imports: "test/nested/plan test/scenario"},
 	{pkg: "test/perf", tests: "control kvm/kvmtest test/hosttest"},
 	{pkg: "test/archtest"},
+	{pkg: "test/doctest", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "test/testreport"},
 }

@@ -80,6 +80,24 @@ func LookPath(t testing.TB, name string) string {
 	return path
 }
 
+// LookPathOptional is LookPath for a program a test or benchmark can do
+// without (a side-by-side with QEMU): where it is missing it logs so and
+// returns false, and where skips are Required it fails t unless the
+// reason ReasonTool(name) is Allowed, as a skip would.
+func LookPathOptional(t testing.TB, name string) (string, bool) {
+	t.Helper()
+	path, err := lookPath(name)
+	if err == nil {
+		return path, true
+	}
+	r := ReasonTool(name)
+	if Required() && !Allowed(r) {
+		t.Fatalf("%v [missing tool %q: %s=1 forbids leaving out what needs it; %s=%s would allow it]", err, name, RequireEnv, AllowEnv, r)
+	}
+	t.Logf("%v: what needs it is left out [skip reason %q]", err, r)
+	return "", false
+}
+
 func lookPath(name string) (string, error) {
 	path, err := exec.LookPath(name)
 	if err == nil || !errors.Is(err, exec.ErrNotFound) {

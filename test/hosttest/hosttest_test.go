@@ -84,6 +84,35 @@ func TestLookPath(t *testing.T) {
 	}
 }
 
+func TestLookPathOptional(t *testing.T) {
+	tests := []struct {
+		name, tool, require, allow string
+		wantFound, wantFail        bool
+	}{
+		{"present", "sh", "1", "", true, false},
+		{"missing, not required", "glue-no-such-tool", "", "", false, false},
+		{"missing, required", "glue-no-such-tool", "1", "", false, true},
+		{"missing, required, allowed", "glue-no-such-tool", "1", "tool:glue-no-such-tool", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(RequireEnv, tt.require)
+			t.Setenv(AllowEnv, tt.allow)
+			var found bool
+			r := run(t, func(tb testing.TB) { _, found = LookPathOptional(tb, tt.tool) })
+			if r.skipped != "" {
+				t.Fatalf("skipped %q: an optional tool never skips", r.skipped)
+			}
+			if got := r.failed != ""; got != tt.wantFail || found != tt.wantFound {
+				t.Fatalf("found %t, failed %q; want found %t, failure %t", found, r.failed, tt.wantFound, tt.wantFail)
+			}
+			if tt.wantFail && !strings.Contains(r.failed, AllowEnv+"=tool:"+tt.tool) {
+				t.Errorf("failure %q does not say how to allow it", r.failed)
+			}
+		})
+	}
+}
+
 func TestKernel(t *testing.T) {
 	t.Setenv(RequireEnv, "1")
 	t.Setenv(AllowEnv, "")

@@ -2,11 +2,12 @@ package integration
 
 import (
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 func readFile(t *testing.T, path string) string {
@@ -198,10 +199,7 @@ func runWithoutFileAccessOverride(t *testing.T, args ...string) result {
 	if os.Geteuid() != 0 {
 		return runGlue(t, nil, args...)
 	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Fatalf("setpriv (util-linux) not installed: %v", err)
-	}
+	setpriv := hosttest.LookPath(t, "setpriv") // Debian: util-linux
 	return runBinary(t, setpriv, nil, append([]string{"--bounding-set", "-dac_override,-dac_read_search", glueBin}, args...)...)
 }
 

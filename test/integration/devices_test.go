@@ -125,10 +125,7 @@ func TestDevicesBlockWritesReachImage(t *testing.T) {
 func TestDevicesBlockFlushSyncs(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Fatalf("strace not installed (.ci/run installs it): %v", err)
-	}
+	strace := hosttest.LookPath(t, "strace")
 	for _, tc := range []struct {
 		name, inject string
 		wantFail     bool

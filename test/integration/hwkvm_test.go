@@ -26,7 +26,7 @@ import (
 // Tier 4, the hardware-KVM tier: Debian's kernel boots all the way to a
 // tiny init (test/initramfs/init) that checks what userspace sees and
 // drives glue's virtio devices through Linux's own drivers, then resets
-// the VM. On a PVM host a stock kernel never gets that far (KVM-HOST.md),
+// the VM. On a PVM host a stock kernel never gets that far (docs/testing.md#pvm-hosts),
 // so these tests skip there, saying so; TestBasicLinuxInitrd checks
 // the part of the chain that PVM hosts can run.
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // procStatus returns the Seccomp and NoNewPrivs fields of every thread of
@@ -171,7 +173,7 @@ func TestFeaturesSeccompLog(t *testing.T) {
 		t.Fatalf("log mode: exit %d, stderr:\n%s", res.code, res.stderr)
 	}
 	// The kernel's audit record of the call (SECCOMP_RET_LOG).
-	kernelLog, err := exec.Command("dmesg").Output()
+	kernelLog, err := exec.Command(hosttest.LookPath(t, "dmesg")).Output()
 	if err != nil {
 		t.Fatalf("dmesg: %v", err)
 	}

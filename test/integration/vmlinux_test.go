@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // vmlinuxEntries reads a bzImage's own statement of its entry points,
@@ -33,11 +35,11 @@ func vmlinuxEntries(t *testing.T, bzImage string) (linux64, pvh uint64) {
 	if end > len(img) || !bytes.HasPrefix(img[start:end], []byte("\xfd7zXZ\x00")) {
 		t.Fatalf("%s: no xz payload at %#x-%#x (Debian's kernels are xz-compressed)", bzImage, start, end)
 	}
-	xz := exec.Command("xz", "--decompress", "--stdout", "--single-stream")
+	xz := exec.Command(hosttest.LookPath(t, "xz"), "--decompress", "--stdout", "--single-stream")
 	xz.Stdin = bytes.NewReader(img[start:end])
 	vmlinux, err := xz.Output()
 	if err != nil {
-		t.Fatalf("xz: %v (.ci/run installs xz-utils)", err)
+		t.Fatalf("xz: %v", err)
 	}
 	f, err := elf.NewFile(bytes.NewReader(vmlinux))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 var (
@@ -145,9 +146,7 @@ func vmms(b *testing.B) (glue vmm, qemu *vmm) {
 		b.Fatal(err)
 	}
 	glue = glueVMM(glueBin, elf, runtimeDir(), transport())
-	if path, err := exec.LookPath(*qemuFlag); err != nil {
-		b.Logf("QEMU parts skipped: %v", err)
-	} else {
+	if path, ok := hosttest.LookPathOptional(b, *qemuFlag); ok {
 		q := qemuVMM(path, elf, transport())
 		qemu = &q
 	}

@@ -5,11 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 var transportRuns = flag.Int("transport-runs", 2, "BenchmarkTransports: runs per VMM and transport, and round")
@@ -41,7 +42,7 @@ func BenchmarkTransports(b *testing.B) {
 	img := blockImage(b)
 	tests := fmt.Sprintf("blk-bench glue.blk.mib=%d glue.blk.iops=%d", *blkMiB, *blkOps)
 	var ns netns
-	withNet := os.Geteuid() == 0 && haveTools("ip", "ping")
+	withNet := os.Geteuid() == 0 && haveTools(b, "ip", "ping")
 	if withNet {
 		ns = newNetns(b)
 		tests = strings.Replace(tests, "blk-bench", "blk-bench,net", 1) +
@@ -147,10 +148,11 @@ func warmUpAll(b *testing.B, order []vmm) []vmm {
 	return order
 }
 
-// haveTools reports whether every named program is on PATH.
-func haveTools(names ...string) bool {
+// haveTools reports whether every named program is there, by the skip
+// rule (hosttest.LookPathOptional) for each.
+func haveTools(b *testing.B, names ...string) bool {
 	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
+		if _, ok := hosttest.LookPathOptional(b, n); !ok {
 			return false
 		}
 	}
