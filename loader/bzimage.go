@@ -46,6 +46,7 @@ const (
 
 	entry64Offset = 0x200 // the 64-bit entry: startup_64 in arch/x86/boot/compressed/head_64.S
 	sectorSize    = 512
+	maxSetupSize  = 256 * sectorSize // setup_sects is one byte: at most 255 sectors and the boot sector
 	maxVersionLen = 256
 )
 
@@ -59,26 +60,29 @@ type bzImage struct {
 	initSize        uint64
 	cmdlineSize     uint32
 	initrdAddrMax   uint32
-	kernel          []byte // the protected-mode part: (setup_sects+1)*512 onward
-	payload         []byte // nil before protocol 2.08
-	header          []byte // setup_header as it goes into the zero page
-	kernelVersion   string
+	// The protected-mode part, (setup_sects+1)*512 onward, and the
+	// compressed payload inside it, as offsets into the file. payloadSize
+	// is zero when the header names no payload.
+	kernelOff, kernelSize   uint64
+	payloadOff, payloadSize uint64
+	header                  []byte // setup_header as it goes into the zero page
+	kernelVersion           string
 }
 
 func isBzImage(image []byte) bool {
 	return len(image) >= hdrMagic+4 && string(image[hdrMagic:hdrMagic+4]) == "HdrS"
 }
 
-func loadBzImage(mem *guestmem.Memory, image []byte, opts Options) (*Kernel, error) {
-	bz, err := parseBzImage(image)
+func loadBzImage(mem *guestmem.Memory, src source, opts Options) (*Kernel, error) {
+	bz, err := parseBzImage(src)
 	if err != nil {
 		return nil, err
 	}
 	var k *Kernel
 	if opts.BzImageMode == BzImageEntry64 {
-		k, err = bz.loadEntry64(mem, opts)
+		k, err = bz.loadEntry64(mem, src, opts)
 	} else {
-		k, err = bz.loadExtracted(mem, opts)
+		k, err = bz.loadExtracted(mem, src, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -95,8 +99,13 @@ func loadBzImage(mem *guestmem.Memory, image []byte, opts Options) (*Kernel, err
 }
 
 // parseBzImage validates the setup header and locates the kernel and its
-// payload inside the file.
-func parseBzImage(image []byte) (*bzImage, error) {
+// payload inside the file. It reads only the real-mode setup (at most
+// maxSetupSize bytes).
+func parseBzImage(src source) (*bzImage, error) {
+	image, err := src.bytesAt(0, min(src.size, maxSetupSize))
+	if err != nil {
+		return nil, err
+	}
 	le := binary.LittleEndian
 	if !isBzImage(image) {
 		return nil, errorf(ErrBzImageHeader, "no \"HdrS\" magic at %#x", hdrMagic)
@@ -113,8 +122,8 @@ func parseBzImage(image []byte) (*bzImage, error) {
 	if headerEnd > zeroPageHeaderEnd {
 		return nil, errorf(ErrBzImageHeader, "setup header ends at %#x, past the zero page's %#x", headerEnd, zeroPageHeaderEnd)
 	}
-	if headerEnd > len(image) {
-		return nil, errorf(ErrSetupSize, "setup header ends at %#x, past the %d-byte file", headerEnd, len(image))
+	if headerEnd > len(image) { // only when the file is shorter than maxSetupSize
+		return nil, errorf(ErrSetupSize, "setup header ends at %#x, past the %d-byte file", headerEnd, src.size)
 	}
 	if headerEnd < hdrVersion+2 {
 		return nil, errorf(ErrBzImageHeader, "setup header ends at %#x, before its version field", headerEnd)
@@ -137,11 +146,11 @@ func parseBzImage(image []byte) (*bzImage, error) {
 		setupSects = 4 // boot.rst: "If this field is 0, the real value is 4."
 	}
 	setupSize := (setupSects + 1) * sectorSize
-	if setupSize >= uint64(len(image)) {
+	if setupSize >= src.size {
 		return nil, errorf(ErrSetupSize, "setup_sects %d (%d bytes of setup) leaves no kernel in the %d-byte file",
-			image[hdrSetupSects], setupSize, len(image))
+			image[hdrSetupSects], setupSize, src.size)
 	}
-	kernelSize := uint64(len(image)) - setupSize
+	kernelSize := src.size - setupSize
 	if syssize := uint64(le.Uint32(image[hdrSyssize:])); syssize != 0 {
 		// The file may carry more after the kernel (a signature, padding).
 		if syssize*16 > kernelSize {
@@ -156,7 +165,8 @@ func parseBzImage(image []byte) (*bzImage, error) {
 		kernelAlignment: le.Uint32(image[hdrKernelAlignment:]),
 		relocatable:     image[hdrRelocatable] != 0,
 		cmdlineSize:     le.Uint32(image[hdrCmdlineSize:]),
-		kernel:          image[setupSize : setupSize+kernelSize],
+		kernelOff:       setupSize,
+		kernelSize:      kernelSize,
 		header:          append([]byte(nil), image[hdrSetupSects:headerEnd]...),
 		kernelVersion:   readKernelVersion(image[:setupSize]),
 	}
@@ -170,11 +180,11 @@ func parseBzImage(image []byte) (*bzImage, error) {
 	payloadOffset := uint64(le.Uint32(image[hdrPayloadOffset:]))
 	payloadLength := uint64(le.Uint32(image[hdrPayloadLength:]))
 	if payloadLength > 0 {
-		if !inFile(payloadOffset, payloadLength, len(bz.kernel)) {
+		if !inFile(payloadOffset, payloadLength, bz.kernelSize) {
 			return nil, errorf(ErrPayloadRange, "payload_offset %#x + payload_length %#x past the %d-byte kernel",
-				payloadOffset, payloadLength, len(bz.kernel))
+				payloadOffset, payloadLength, bz.kernelSize)
 		}
-		bz.payload = bz.kernel[payloadOffset : payloadOffset+payloadLength]
+		bz.payloadOff, bz.payloadSize = bz.kernelOff+payloadOffset, payloadLength
 	}
 	return bz, nil
 }
@@ -210,9 +220,10 @@ func readKernelVersion(setup []byte) string {
 	return ""
 }
 
-// loadEntry64 copies the protected-mode kernel to its load address for the
-// 64-bit entry: the guest's own decompressor runs from there.
-func (bz *bzImage) loadEntry64(mem *guestmem.Memory, opts Options) (*Kernel, error) {
+// loadEntry64 copies the protected-mode kernel from src straight to its
+// load address for the 64-bit entry: the guest's own decompressor runs
+// from there.
+func (bz *bzImage) loadEntry64(mem *guestmem.Memory, src source, opts Options) (*Kernel, error) {
 	if bz.version < minVersionEntry64 {
 		return nil, errorf(ErrBzImageVersion, "boot protocol %s has no xloadflags; the 64-bit entry needs %s",
 			protocolVersion(bz.version), protocolVersion(minVersionEntry64))
@@ -220,20 +231,24 @@ func (bz *bzImage) loadEntry64(mem *guestmem.Memory, opts Options) (*Kernel, err
 	if bz.xloadflags&xlfKernel64 == 0 {
 		return nil, errorf(ErrNo64BitEntry, "xloadflags %#x lack XLF_KERNEL_64", bz.xloadflags)
 	}
-	if len(bz.kernel) <= entry64Offset {
+	if bz.kernelSize <= entry64Offset {
 		return nil, errorf(ErrSetupSize, "protected-mode kernel is %d bytes; its 64-bit entry would be at +%#x",
-			len(bz.kernel), entry64Offset)
+			bz.kernelSize, entry64Offset)
 	}
 	if opts.protocol() == PVH {
 		return nil, errorf(ErrNoPVHEntry, "the 64-bit entry is for the Linux 64-bit boot protocol only; use extraction for PVH")
 	}
-	size := max(bz.initSize, uint64(len(bz.kernel)))
+	size := max(bz.initSize, bz.kernelSize)
 	addr, err := bz.chooseLoadAddr(mem, opts.minAddr(), size)
 	if err != nil {
 		return nil, err
 	}
-	if err := mem.WriteAt(bz.kernel, addr); err != nil {
+	dst, err := mem.Slice(addr, bz.kernelSize)
+	if err != nil {
 		return nil, err
+	}
+	if err := src.readAt(dst, bz.kernelOff); err != nil {
+		return nil, fmt.Errorf("protected-mode kernel: %w", err)
 	}
 	entry := addr + entry64Offset
 	return &Kernel{
@@ -279,12 +294,16 @@ func (bz *bzImage) chooseLoadAddr(mem *guestmem.Memory, minAddr guestmem.Addr, s
 }
 
 // loadExtracted decompresses the payload and loads the vmlinux ELF in it.
-func (bz *bzImage) loadExtracted(mem *guestmem.Memory, opts Options) (*Kernel, error) {
-	if bz.payload == nil {
-		return nil, errorf(ErrPayloadRange, "payload_length is 0: nothing to extract")
+// The compressed payload (bounded by the file, itself bounded by guest RAM)
+// and the decompressed vmlinux (bounded by guest RAM) are held in memory
+// while its segments are copied.
+func (bz *bzImage) loadExtracted(mem *guestmem.Memory, src source, opts Options) (*Kernel, error) {
+	payload, err := bz.readPayload(src)
+	if err != nil {
+		return nil, err
 	}
 	limit := min(MaxDecompressedSize, mem.Size())
-	vmlinux, format, err := decompress(opts.context(), bz.payload, limit)
+	vmlinux, format, err := decompress(opts.context(), payload, limit)
 	if errors.Is(err, ErrPayloadTooLarge) && limit < MaxDecompressedSize {
 		// Guest RAM, not the absolute cap, was the limit: more memory would
 		// fit this kernel, so say so in the error's kind too.
@@ -293,7 +312,7 @@ func (bz *bzImage) loadExtracted(mem *guestmem.Memory, opts Options) (*Kernel, e
 	if err != nil {
 		return nil, err
 	}
-	k, err := loadELF(mem, vmlinux, opts)
+	k, err := loadELF(mem, bytesSource(vmlinux), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s payload: extracted vmlinux: %w", format, err)
 	}
@@ -303,4 +322,16 @@ func (bz *bzImage) loadExtracted(mem *guestmem.Memory, opts Options) (*Kernel, e
 		k.Path += "-pvh"
 	}
 	return k, nil
+}
+
+// readPayload reads the compressed payload from src.
+func (bz *bzImage) readPayload(src source) ([]byte, error) {
+	if bz.payloadSize == 0 {
+		return nil, errorf(ErrPayloadRange, "payload_length is 0: nothing to extract")
+	}
+	payload, err := src.bytesAt(bz.payloadOff, bz.payloadSize)
+	if err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	return payload, nil
 }

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/gluevmm/glue/guestmem"
@@ -45,8 +46,13 @@ type elfImage struct {
 	hasPVH   bool
 }
 
-func loadELF(mem *guestmem.Memory, image []byte, opts Options) (*Kernel, error) {
-	img, err := parseELF(image)
+// loadELF validates the ELF in src against mem and copies its segments from
+// src straight into guest RAM. On a validation error nothing has been
+// written; only a read error of src itself (a file shrinking under the
+// loader, an I/O error) can leave part of a segment written, and the VM is
+// not started then.
+func loadELF(mem *guestmem.Memory, src source, opts Options) (*Kernel, error) {
+	img, err := parseELF(src)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +91,12 @@ func loadELF(mem *guestmem.Memory, image []byte, opts Options) (*Kernel, error) 
 	// Everything is validated; from here on nothing can fail half-way.
 	for _, s := range img.loads {
 		paddr := guestmem.Addr(s.paddr)
-		if err := mem.WriteAt(image[s.offset:s.offset+s.filesz], paddr); err != nil {
+		dst, err := mem.Slice(paddr, s.filesz)
+		if err != nil {
 			return nil, err
+		}
+		if err := src.readAt(dst, s.offset); err != nil {
+			return nil, fmt.Errorf("segment %d: %w", s.index, err)
 		}
 		if err := mem.Zero(paddr+guestmem.Addr(s.filesz), s.memsz-s.filesz); err != nil {
 			return nil, err
@@ -95,39 +105,44 @@ func loadELF(mem *guestmem.Memory, image []byte, opts Options) (*Kernel, error) 
 	return k, nil
 }
 
-// parseELF validates the ELF header, the program headers and the notes.
-func parseELF(image []byte) (*elfImage, error) {
-	if len(image) < elfHeaderSize {
-		return nil, errorf(ErrELFHeader, "file is %d bytes, shorter than the %d-byte ELF header", len(image), elfHeaderSize)
+// parseELF validates the ELF header, the program headers and the notes,
+// reading src one header at a time.
+func parseELF(src source) (*elfImage, error) {
+	if src.size < elfHeaderSize {
+		return nil, errorf(ErrELFHeader, "file is %d bytes, shorter than the %d-byte ELF header", src.size, elfHeaderSize)
+	}
+	ehdr, err := src.bytesAt(0, elfHeaderSize)
+	if err != nil {
+		return nil, err
 	}
 	le := binary.LittleEndian
-	if string(image[:4]) != string(elfMagic) {
-		return nil, errorf(ErrELFHeader, "bad magic % x", image[:4])
+	if string(ehdr[:4]) != string(elfMagic) {
+		return nil, errorf(ErrELFHeader, "bad magic % x", ehdr[:4])
 	}
-	if c := image[4]; c != elfClass64 {
+	if c := ehdr[4]; c != elfClass64 {
 		return nil, errorf(ErrELFClass, "EI_CLASS %d, want %d (ELFCLASS64)", c, elfClass64)
 	}
-	if d := image[5]; d != elfData2LSB {
+	if d := ehdr[5]; d != elfData2LSB {
 		return nil, errorf(ErrELFClass, "EI_DATA %d, want %d (little-endian)", d, elfData2LSB)
 	}
-	if v := image[6]; v != evCurrent {
+	if v := ehdr[6]; v != evCurrent {
 		return nil, errorf(ErrELFHeader, "EI_VERSION %d, want %d", v, evCurrent)
 	}
-	switch t := le.Uint16(image[0x10:]); t {
+	switch t := le.Uint16(ehdr[0x10:]); t {
 	case etExec:
 	case etDyn:
 		return nil, errorf(ErrELFType, "e_type ET_DYN: position-independent images need relocation, which the loader does not do")
 	default:
 		return nil, errorf(ErrELFType, "e_type %d, want %d (ET_EXEC)", t, etExec)
 	}
-	if m := le.Uint16(image[0x12:]); m != emX86_64 {
+	if m := le.Uint16(ehdr[0x12:]); m != emX86_64 {
 		return nil, errorf(ErrELFMachine, "e_machine %d, want %d (EM_X86_64)", m, emX86_64)
 	}
-	if v := le.Uint32(image[0x14:]); v != evCurrent {
+	if v := le.Uint32(ehdr[0x14:]); v != evCurrent {
 		return nil, errorf(ErrELFHeader, "e_version %d, want %d", v, evCurrent)
 	}
 
-	phdrs, err := parseProgHeaders(image)
+	phdrs, err := parseProgHeaders(src, ehdr)
 	if err != nil {
 		return nil, err
 	}
@@ -135,18 +150,18 @@ func parseELF(image []byte) (*elfImage, error) {
 	for _, ph := range phdrs {
 		switch ph.typ {
 		case ptLoad:
-			if err := checkSegment(ph, len(image)); err != nil {
+			if err := checkSegment(ph, src.size); err != nil {
 				return nil, err
 			}
 			if ph.memsz > 0 {
 				img.loads = append(img.loads, ph)
 			}
 		case ptNote:
-			if !inFile(ph.offset, ph.filesz, len(image)) {
+			if !inFile(ph.offset, ph.filesz, src.size) {
 				return nil, errorf(ErrSegmentFileRange, "PT_NOTE %d: offset %#x + size %#x past the %d-byte file",
-					ph.index, ph.offset, ph.filesz, len(image))
+					ph.index, ph.offset, ph.filesz, src.size)
 			}
-			entry, found, err := findPVHEntry(image[ph.offset:ph.offset+ph.filesz], ph.align)
+			entry, found, err := findPVHEntry(src.stream(ph.offset, ph.filesz), ph.filesz, ph.align)
 			if err != nil {
 				return nil, errorf(ErrMalformedNote, "PT_NOTE %d: %v", ph.index, err)
 			}
@@ -175,7 +190,7 @@ func parseELF(image []byte) (*elfImage, error) {
 		}
 	}
 	if !img.hasPVH {
-		if err := img.findPVHInSections(image); err != nil {
+		if err := img.findPVHInSections(src, ehdr); err != nil {
 			return nil, err
 		}
 	}
@@ -184,7 +199,7 @@ func parseELF(image []byte) (*elfImage, error) {
 			return nil, errorf(ErrBadEntry, "PVH entry %#x is in no loaded segment", img.pvhEntry)
 		}
 	}
-	img.entry = le.Uint64(image[0x18:])
+	img.entry = le.Uint64(ehdr[0x18:])
 	if phys, ok := img.physical(img.entry); ok {
 		img.entry, img.entryOK = phys, true
 	} else if phys, ok := img.virtualToPhysical(img.entry); ok {
@@ -193,11 +208,13 @@ func parseELF(image []byte) (*elfImage, error) {
 	return img, nil
 }
 
-func parseProgHeaders(image []byte) ([]progHeader, error) {
+// parseProgHeaders reads the program header table that ELF header ehdr
+// describes, one entry at a time.
+func parseProgHeaders(src source, ehdr []byte) ([]progHeader, error) {
 	le := binary.LittleEndian
-	phoff := le.Uint64(image[0x20:])
-	phentsize := uint64(le.Uint16(image[0x36:]))
-	phnum := uint64(le.Uint16(image[0x38:]))
+	phoff := le.Uint64(ehdr[0x20:])
+	phentsize := uint64(le.Uint16(ehdr[0x36:]))
+	phnum := uint64(le.Uint16(ehdr[0x38:]))
 	switch {
 	case phnum == 0:
 		return nil, errorf(ErrNoLoadableSegments, "e_phnum is 0")
@@ -205,15 +222,14 @@ func parseProgHeaders(image []byte) ([]progHeader, error) {
 		return nil, errorf(ErrProgramHeaders, "e_phnum %#x (extended numbering) is not supported", phnum)
 	case phentsize < progHeaderSize:
 		return nil, errorf(ErrProgramHeaders, "e_phentsize %d is smaller than Elf64_Phdr (%d)", phentsize, progHeaderSize)
-	case !inFile(phoff, phnum*phentsize, len(image)): // both factors < 2^16
+	case !inFile(phoff, phnum*phentsize, src.size): // both factors < 2^16
 		return nil, errorf(ErrProgramHeaders, "table at e_phoff %#x (%d entries of %d bytes) runs past the %d-byte file",
-			phoff, phnum, phentsize, len(image))
+			phoff, phnum, phentsize, src.size)
 	}
 	phdrs := make([]progHeader, phnum)
-	for i := range phdrs {
-		b := image[phoff+uint64(i)*phentsize:]
+	err := src.readTable(phoff, phnum, phentsize, progHeaderSize, func(i uint64, b []byte) error {
 		phdrs[i] = progHeader{
-			index:  i,
+			index:  int(i),
 			typ:    le.Uint32(b[0:]),
 			offset: le.Uint64(b[0x08:]),
 			vaddr:  le.Uint64(b[0x10:]),
@@ -222,12 +238,16 @@ func parseProgHeaders(image []byte) ([]progHeader, error) {
 			memsz:  le.Uint64(b[0x28:]),
 			align:  le.Uint64(b[0x30:]),
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("program headers: %w", err)
 	}
 	return phdrs, nil
 }
 
 // checkSegment validates a PT_LOAD against the file and the address space.
-func checkSegment(ph progHeader, fileLen int) error {
+func checkSegment(ph progHeader, fileLen uint64) error {
 	if ph.filesz > ph.memsz {
 		return errorf(ErrSegmentSize, "segment %d: p_filesz %#x > p_memsz %#x", ph.index, ph.filesz, ph.memsz)
 	}
@@ -283,40 +303,43 @@ func (img *elfImage) virtualToPhysical(addr uint64) (uint64, bool) {
 
 // findPVHInSections looks for the PVH note in SHT_NOTE sections, for images
 // whose notes are not covered by a PT_NOTE segment. An image without section
-// headers (e_shnum 0) simply has none.
-func (img *elfImage) findPVHInSections(image []byte) error {
+// headers (e_shnum 0) simply has none. ehdr is the ELF header; the table
+// is read one entry at a time.
+func (img *elfImage) findPVHInSections(src source, ehdr []byte) error {
 	le := binary.LittleEndian
-	shoff := le.Uint64(image[0x28:])
-	shentsize := uint64(le.Uint16(image[0x3a:]))
-	shnum := uint64(le.Uint16(image[0x3c:]))
+	shoff := le.Uint64(ehdr[0x28:])
+	shentsize := uint64(le.Uint16(ehdr[0x3a:]))
+	shnum := uint64(le.Uint16(ehdr[0x3c:]))
 	if shnum == 0 {
 		return nil
 	}
 	if shentsize < sectionHeaderSize {
 		return errorf(ErrSectionHeaders, "e_shentsize %d is smaller than Elf64_Shdr (%d)", shentsize, sectionHeaderSize)
 	}
-	if !inFile(shoff, shnum*shentsize, len(image)) {
+	if !inFile(shoff, shnum*shentsize, src.size) {
 		return errorf(ErrSectionHeaders, "table at e_shoff %#x (%d entries of %d bytes) runs past the %d-byte file",
-			shoff, shnum, shentsize, len(image))
+			shoff, shnum, shentsize, src.size)
 	}
-	for i := range shnum {
-		sh := image[shoff+i*shentsize:]
-		if le.Uint32(sh[4:]) != shtNote {
-			continue
+	err := src.readTable(shoff, shnum, shentsize, sectionHeaderSize, func(i uint64, sh []byte) error {
+		if img.hasPVH || le.Uint32(sh[4:]) != shtNote {
+			return nil
 		}
 		offset, size, align := le.Uint64(sh[0x18:]), le.Uint64(sh[0x20:]), le.Uint64(sh[0x30:])
-		if !inFile(offset, size, len(image)) {
+		if !inFile(offset, size, src.size) {
 			return errorf(ErrSectionHeaders, "SHT_NOTE section %d: offset %#x + size %#x past the %d-byte file",
-				i, offset, size, len(image))
+				i, offset, size, src.size)
 		}
-		entry, found, err := findPVHEntry(image[offset:offset+size], align)
+		entry, found, err := findPVHEntry(src.stream(offset, size), size, align)
 		if err != nil {
 			return errorf(ErrMalformedNote, "SHT_NOTE section %d: %v", i, err)
 		}
 		if found {
 			img.pvhEntry, img.hasPVH = entry, true
-			return nil
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("section headers: %w", err)
 	}
 	return nil
 }

@@ -276,6 +276,6 @@ func TestLoadOptionsValidated(t *testing.T) {
 
 func TestParseELFBadMagic(t *testing.T) {
 	t.Parallel()
-	_, err := parseELF(append([]byte("MZ\x90\x00"), testELF(false).Bytes()[4:]...))
+	_, err := parseELF(bytesSource(append([]byte("MZ\x90\x00"), testELF(false).Bytes()[4:]...)))
 	assertErrorIs(t, err, ErrELFHeader)
 }

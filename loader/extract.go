@@ -8,12 +8,14 @@ import "context"
 // the kernel's scripts/extract-vmlinux do the same). At most
 // MaxDecompressedSize bytes are decompressed.
 func ExtractVmlinux(image []byte) (vmlinux []byte, format string, err error) {
-	bz, err := parseBzImage(image)
+	src := bytesSource(image)
+	bz, err := parseBzImage(src)
 	if err != nil {
 		return nil, "", err
 	}
-	if bz.payload == nil {
-		return nil, "", errorf(ErrPayloadRange, "payload_length is 0: nothing to extract")
+	payload, err := bz.readPayload(src)
+	if err != nil {
+		return nil, "", err
 	}
-	return decompress(context.Background(), bz.payload, MaxDecompressedSize)
+	return decompress(context.Background(), payload, MaxDecompressedSize)
 }

@@ -1,10 +1,10 @@
 package loader
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/gluevmm/glue/guestmem"
 )
@@ -13,18 +13,22 @@ import (
 // LoadInitrdFile read; distribution kernels are around 10 MiB.
 const MaxImageSize = 1 << 30
 
-// LoadFile reads the kernel image at path (a regular file of at most
-// MaxImageSize bytes, and no larger than guest RAM) and loads it as Load
-// does. A file too large is refused from its size, before it is read.
+// LoadFile loads the kernel image at path (a regular file of at most
+// MaxImageSize bytes, and no larger than guest RAM) as Load does, without
+// reading the file whole: headers are read piece by piece and segment data
+// straight into guest RAM. A file too large is refused from its size,
+// before it is read. A read error part-way (the file shrank, an I/O error)
+// may leave part of the kernel written; the VM is not started then.
 func LoadFile(mem *guestmem.Memory, path string, opts Options) (*Kernel, error) {
 	if mem == nil {
 		return nil, fmt.Errorf("loader: kernel: nil guest memory")
 	}
-	image, err := readImage(mem, path)
+	f, fi, err := openForRAM(mem, path)
 	if err != nil {
 		return nil, fmt.Errorf("loader: kernel: %w", err)
 	}
-	return Load(mem, image, opts)
+	defer f.Close()
+	return load(mem, source{r: f, size: uint64(fi.Size())}, opts)
 }
 
 // LoadInitrdFile loads the initrd at path as LoadInitrd does, reading the
@@ -36,12 +40,8 @@ func LoadInitrdFile(mem *guestmem.Memory, path string, k *Kernel) (Initrd, error
 	if mem == nil {
 		return Initrd{}, fmt.Errorf("loader: initrd: nil guest memory")
 	}
-	limit := min(MaxImageSize, mem.Size())
-	f, fi, err := openImage(path, limit)
+	f, fi, err := openForRAM(mem, path)
 	if err != nil {
-		if errors.Is(err, ErrFileTooLarge) && limit < MaxImageSize {
-			err = fmt.Errorf("%w (%d MiB): %w", ErrFileLargerThanRAM, mem.Size()>>20, err)
-		}
 		return Initrd{}, fmt.Errorf("loader: initrd: %w", err)
 	}
 	defer f.Close()
@@ -63,36 +63,16 @@ func LoadInitrdFile(mem *guestmem.Memory, path string, k *Kernel) (Initrd, error
 	return rd, nil
 }
 
-// readImage reads a kernel or initrd file for mem. Neither can be larger
+// openForRAM opens a kernel or initrd file for mem. Neither can be larger
 // than guest RAM once loaded (a bzImage's payload only grows when
 // decompressed; an ELF's debug sections are the exception, and a file
-// that large wants stripping), so RAM bounds what is read: a 1 GiB file
-// for a 64 MiB guest costs a stat, not 1 GiB of host memory.
-func readImage(mem *guestmem.Memory, path string) ([]byte, error) {
+// that large wants stripping), so RAM bounds the file: a 1 GiB file for a
+// 64 MiB guest costs a stat, not a read.
+func openForRAM(mem *guestmem.Memory, path string) (*os.File, os.FileInfo, error) {
 	limit := min(MaxImageSize, mem.Size())
-	data, err := readFileLimited(path, limit)
-	if errors.Is(err, ErrFileTooLarge) && limit < MaxImageSize {
-		return nil, fmt.Errorf("%w (%d MiB): %w", ErrFileLargerThanRAM, mem.Size()>>20, err)
-	}
-	return data, err
-}
-
-// readFileLimited reads a regular file of at most limit bytes. The limit is
-// checked against the size before reading (openImage) and enforced while
-// reading, in case the file grows.
-func readFileLimited(path string, limit uint64) ([]byte, error) {
 	f, fi, err := openImage(path, limit)
-	if err != nil {
-		return nil, err
+	if errors.Is(err, ErrFileTooLarge) && limit < MaxImageSize {
+		return nil, nil, fmt.Errorf("%w (%d MiB): %w", ErrFileLargerThanRAM, mem.Size()>>20, err)
 	}
-	defer f.Close()
-	// Sized for the file as stated, plus room for ReadFrom to see EOF.
-	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
-	if _, err := buf.ReadFrom(io.LimitReader(f, int64(limit)+1)); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if uint64(buf.Len()) > limit {
-		return nil, errorf(ErrFileTooLarge, "%s grew past the %d-byte limit while being read", path, limit)
-	}
-	return buf.Bytes(), nil
+	return f, fi, err
 }

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gluevmm/glue/guestmem"
+	"github.com/gluevmm/glue/loader/loadertest"
 )
 
 func TestLoadFile(t *testing.T) {
@@ -62,20 +62,6 @@ func TestLoadFileRejects(t *testing.T) {
 			assertUntouched(t, mem)
 			t.Log(err)
 		})
-	}
-}
-
-func TestReadFileLimited(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, make([]byte, 5000), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := readFileLimited(path, 5000); err != nil || len(b) != 5000 {
-		t.Errorf("at the limit: %d bytes, %v", len(b), err)
-	}
-	if _, err := readFileLimited(path, 4999); !errors.Is(err, ErrFileTooLarge) {
-		t.Errorf("over the limit: %v", err)
 	}
 }
 
@@ -149,5 +135,61 @@ func TestLoadInitrdFileStreams(t *testing.T) {
 		if got[i] != byte(i*7) {
 			t.Fatalf("byte %d of the loaded initrd is %#x, want %#x", i, got[i], byte(i*7))
 		}
+	}
+}
+
+// LoadFile reads a kernel file's segments straight into guest RAM: loading
+// a 48 MiB ELF segment, or a bzImage whose 48 MiB protected-mode kernel the
+// 64-bit entry runs, allocates a few hundred KiB on the heap (headers and
+// the setup sectors), not a copy of the file. Not parallel, so that no
+// other test allocates during the measurement.
+func TestLoadFileStreams(t *testing.T) {
+	const size = 48 << 20
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	elf := loadertest.ELF{
+		Entry:    testText,
+		Segments: []loadertest.Segment{{Paddr: testText, Data: data}},
+		Notes:    []loadertest.Note{loadertest.PVHNote(testPVHEntry)},
+	}
+	bz := loadertest.NewBzImage(data)
+	bz.Code = nil
+	tests := []struct {
+		name  string
+		image []byte
+		opts  Options
+	}{
+		{"elf", elf.Bytes(), Options{Protocol: PVH}},
+		{"bzimage entry64", bz.Bytes(), Options{BzImageMode: BzImageEntry64}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "kernel")
+			if err := os.WriteFile(path, tt.image, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mem := newMem(t, guestmem.Span{Base: 0, Size: 128 << 20})
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			k, err := LoadFile(mem, path, tt.opts)
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 1<<20 {
+				t.Errorf("loading a %d MiB kernel allocated %d KiB on the heap", size>>20, allocated>>10)
+			}
+			got, err := mem.Slice(k.Start, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range []int{0, 1, size / 2, size - 1} {
+				if got[i] != byte(i*7) {
+					t.Fatalf("byte %d of the loaded kernel is %#x, want %#x", i, got[i], byte(i*7))
+				}
+			}
+		})
 	}
 }

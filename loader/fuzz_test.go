@@ -1,11 +1,13 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gluevmm/glue/guestmem"
@@ -56,7 +58,7 @@ func FuzzPVH(f *testing.F) {
 		if align8 {
 			align = 8
 		}
-		_, found, err := findPVHEntry(notes, align)
+		_, found, err := findPVHEntry(bytes.NewReader(notes), uint64(len(notes)), align)
 		if err != nil && found {
 			t.Fatal("found an entry and failed")
 		}
@@ -107,6 +109,8 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	small := testELF(true).Bytes()
 	inSection := testELF(true)
 	inSection.NotesInSection = true
+	longNoteName := testELF(true)
+	longNoteName.Notes = append([]loadertest.Note{{Name: strings.Repeat("long name ", 20), Type: 18, Desc: []byte{1}}}, longNoteName.Notes...)
 	virtualEntry := testELF(false)
 	virtualEntry.Entry = 0xffffffff81000010
 	bz := func(format string, modify func(*loadertest.BzImage)) []byte {
@@ -130,10 +134,14 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			"pvh-in-section": {inSection.Bytes(), true},
 			"virtual-entry":  {virtualEntry.Bytes(), false},
 			"overlap":        {put64(testELF(false).Bytes(), phdr(1, phPaddr), testText+0x200), false},
+			"pvh-long-name":  {longNoteName.Bytes(), true},
 		},
 		"FuzzPVH": {
 			"linux-8-byte": {loadertest.EncodeNotes(loadertest.Note{Name: "Linux", Type: 6, Desc: []byte("6.1")}, loadertest.PVHNote(0x1000850)), false},
 			"xen-4-byte":   {loadertest.EncodeNotes(loadertest.Note{Name: "Xen", Type: 18, Desc: []byte{0, 0, 0x10, 0}}), false},
+			"long-name": {loadertest.EncodeNotes(
+				loadertest.Note{Name: strings.Repeat("long name ", 20), Type: 18, Desc: []byte{1, 2, 3, 4, 5}},
+				loadertest.PVHNote(0x1000850)), false},
 			"align-8": {[]byte{
 				4, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 'G', 'N', 'U', 0, 1, 2, 3, 4, 0, 0, 0, 0,
 				4, 0, 0, 0, 8, 0, 0, 0, 18, 0, 0, 0, 'X', 'e', 'n', 0, 0x00, 0x10, 0, 0, 0, 0, 0, 0,

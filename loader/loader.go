@@ -176,21 +176,31 @@ var elfMagic = []byte{0x7f, 'E', 'L', 'F'}
 // 0x202 for a bzImage), validates every header field, and only then copies
 // the kernel into mem. On error nothing has been written to mem.
 func Load(mem *guestmem.Memory, image []byte, opts Options) (*Kernel, error) {
+	return load(mem, bytesSource(image), opts)
+}
+
+// load is Load for an image read through src, which LoadFile uses to read
+// a file piece by piece rather than whole.
+func load(mem *guestmem.Memory, src source, opts Options) (*Kernel, error) {
 	if mem == nil {
 		return nil, errors.New("loader: nil guest memory")
 	}
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("loader: %w", err)
 	}
+	magic, err := src.bytesAt(0, min(src.size, hdrMagic+4))
+	if err != nil {
+		return nil, fmt.Errorf("loader: %w", err)
+	}
 	switch {
-	case bytes.HasPrefix(image, elfMagic):
-		k, err := loadELF(mem, image, opts)
+	case bytes.HasPrefix(magic, elfMagic):
+		k, err := loadELF(mem, src, opts)
 		if err != nil {
 			return nil, fmt.Errorf("loader: ELF: %w", err)
 		}
 		return k, nil
-	case isBzImage(image):
-		k, err := loadBzImage(mem, image, opts)
+	case isBzImage(magic):
+		k, err := loadBzImage(mem, src, opts)
 		if err != nil {
 			return nil, fmt.Errorf("loader: bzImage: %w", err)
 		}
@@ -198,7 +208,7 @@ func Load(mem *guestmem.Memory, image []byte, opts Options) (*Kernel, error) {
 	default:
 		return nil, errorf(ErrUnknownFormat,
 			"loader: image (%d bytes, starting % x) is neither an ELF vmlinux nor a bzImage",
-			len(image), image[:min(len(image), 8)])
+			src.size, magic[:min(len(magic), 8)])
 	}
 }
 
@@ -237,9 +247,8 @@ func rangeEnd(start, size uint64) (uint64, bool) {
 }
 
 // inFile reports whether [off, off+size) lies inside a file of fileLen bytes.
-func inFile(off, size uint64, fileLen int) bool {
-	n := uint64(fileLen)
-	return off <= n && size <= n-off
+func inFile(off, size, fileLen uint64) bool {
+	return off <= fileLen && size <= fileLen-off
 }
 
 // alignUp rounds v up to a multiple of align (a power of two), and reports

@@ -1,6 +1,8 @@
 package loader
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/gluevmm/glue/loader/loadertest"
@@ -25,6 +27,9 @@ func TestFindPVHEntry(t *testing.T) {
 			loadertest.Note{Name: "GNU", Type: 3, Desc: make([]byte, 20)},
 			loadertest.Note{Name: "Xen", Type: 17, Desc: make([]byte, 8)},
 			xen4), wantEntry: 0x12345678, wantFound: true},
+		{name: "after a long-named note", notes: notes(
+			loadertest.Note{Name: strings.Repeat("long name ", 20), Type: 18, Desc: []byte{1, 2, 3, 4, 5}},
+			xen4), wantEntry: 0x12345678, wantFound: true},
 		{name: "first of two wins", notes: notes(xen4, loadertest.PVHNote(0x2000)), wantEntry: 0x12345678, wantFound: true},
 		{name: "name without NUL", notes: []byte{3, 0, 0, 0, 4, 0, 0, 0, 18, 0, 0, 0, 'X', 'e', 'n', 0, 1, 2, 3, 4}, wantEntry: 0x04030201, wantFound: true},
 		{name: "other owner", notes: notes(loadertest.Note{Name: "Xenon", Type: 18, Desc: make([]byte, 4)})},
@@ -45,7 +50,7 @@ func TestFindPVHEntry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			entry, found, err := findPVHEntry(tt.notes, tt.align)
+			entry, found, err := findPVHEntry(bytes.NewReader(tt.notes), uint64(len(tt.notes)), tt.align)
 			if tt.wantErr != nil {
 				assertErrorIs(t, err, tt.wantErr)
 				return

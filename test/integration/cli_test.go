@@ -2,6 +2,8 @@ package integration
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -241,4 +243,35 @@ func TestCLIVersionAndHelp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A kernel file much larger than --mem is refused from its size, before it
+// is read: a sparse 1 GiB file for a 64 MiB VM costs glue a stat, not 1 GiB
+// of memory (the bound on its peak RSS is generous; it is ~10 MiB).
+func TestCLIKernelFileLargerThanMemory(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	path := filepath.Join(t.TempDir(), "vmlinux")
+	if err := os.WriteFile(path, []byte("\x7fELF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(glueBin, "run", "-k", path, "-m", "64")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "--mem") ||
+		!strings.Contains(stderr.String(), "larger than guest RAM") {
+		t.Fatalf("exit %d (%v), stderr %q: want exit 2 naming --mem and the file larger than guest RAM", code, err, stderr.String())
+	}
+	usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		t.Fatalf("no rusage for glue: %T", cmd.ProcessState.SysUsage())
+	}
+	if peak := usage.Maxrss << 10; peak > 64<<20 { // Maxrss is in KiB
+		t.Errorf("glue's peak RSS was %d MiB refusing a 1 GiB kernel for a 64 MiB VM", peak>>20)
+	}
+	t.Logf("peak RSS %d KiB", usage.Maxrss)
 }
