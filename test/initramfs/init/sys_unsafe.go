@@ -45,3 +45,16 @@ func noEcho(fd int) error {
 	}
 	return nil
 }
+
+// drain waits until the terminal on fd has transmitted everything written
+// to it (tcdrain); a file that is not a terminal has nothing to drain.
+func drain(fd int) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), tcsbrk, 1); errno != 0 && errno != syscall.ENOTTY {
+		return errno
+	}
+	return nil
+}
+
+// tcsbrk is TCSBRK, which package syscall does not name; with argument 1
+// it is tcdrain.
+const tcsbrk = 0x5409
