@@ -113,7 +113,7 @@ or bad input (files, names, --runtime-dir) in any subcommand.`,
 	root.AddCommand(newRunCommand(g), newListCommand(g), newConsoleCommand(g),
 		newLifecycleCommand(g, "pause", "Pause VMs: stop their vCPUs until resumed", (*control.Client).Pause),
 		newLifecycleCommand(g, "resume", "Resume paused VMs where they stopped", (*control.Client).Resume),
-		newStopCommand(g), newLogsCommand(g), newRmCommand(g))
+		newStopCommand(g), newLogsCommand(g), newRmCommand(g), newBalloonCommand(g))
 	return root
 }
 
@@ -174,7 +174,7 @@ func runtimeDirFlagError(err error) error {
 // ("loader: open ...", the convention inside the module). They say where
 // in glue an error arose, which a user has no use for.
 var packagePrefixes = []string{
-	"acpi", "aml", "blk", "bus", "console", "control", "eventloop", "guestmem",
+	"acpi", "aml", "balloon", "blk", "bus", "console", "control", "eventloop", "guestmem",
 	"i8042", "jail", "kvm", "loader", "mmio", "pci", "rng", "rtc", "sandbox", "serial",
 	"tap", "vconsole", "vcpu", "virtio", "virtiopci", "vmm", "vnet", "x86",
 }
