@@ -69,11 +69,14 @@ func TestFeaturesBalloonReturnsMemory(t *testing.T) {
 				t.Fatalf("before a target: %+v", st)
 			}
 
+			start := time.Now()
 			glueIn(t, dir, "balloon", "-n", name, "--target", fmt.Sprint(targetMiB))
 			s.waitFor(fmt.Sprintf("GLUE-BALLOON actual=%d", targetMiB*256), 2*time.Minute)
+			took := time.Since(start)
 			after := vmRSS(t, pid)
 			dropped := int64(before) - int64(after)
-			t.Logf("RSS %d KiB -> %d KiB: %d KiB returned of %d KiB inflated", before>>10, after>>10, dropped>>10, targetMiB<<10)
+			t.Logf("RSS %d KiB -> %d KiB: %d KiB returned of %d KiB inflated, in %v with the command (%.0f MiB/s)",
+				before>>10, after>>10, dropped>>10, targetMiB<<10, took.Round(time.Millisecond), targetMiB/took.Seconds())
 			if dropped < targetMiB<<20*9/10 {
 				t.Fatalf("RSS dropped by %d KiB; want at least 90%% of the %d KiB inflated", dropped>>10, targetMiB<<10)
 			}

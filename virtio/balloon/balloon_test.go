@@ -30,7 +30,7 @@ type fixture struct {
 
 // newFixture drives a device offering cfg through virtio-mmio, negotiating
 // want, with one queue per index the negotiated features give.
-func newFixture(t *testing.T, cfg balloon.Config, want uint64) *fixture {
+func newFixture(t testing.TB, cfg balloon.Config, want uint64) *fixture {
 	t.Helper()
 	mem := virtiotest.NewMemory(t, guestmem.Span{Base: 0, Size: lowEnd}, guestmem.Span{Base: highBase, Size: highEnd - highBase})
 	dev := balloon.New(cfg)
@@ -70,7 +70,7 @@ func pfnList(pfns ...uint32) []byte {
 }
 
 // touch fills the pages from pfn on with 0xaa.
-func (f *fixture) touch(t *testing.T, pfn, n uint32) {
+func (f *fixture) touch(t testing.TB, pfn, n uint32) {
 	t.Helper()
 	if err := f.mem.WriteAt(bytes.Repeat([]byte{0xaa}, int(n)*balloon.PageSize), guestmem.Addr(pfn)*balloon.PageSize); err != nil {
 		t.Fatal(err)

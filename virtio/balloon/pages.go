@@ -46,8 +46,9 @@ func (d *Device) deflate(c *virtio.DescriptorChain) uint32 {
 }
 
 // eachRun reads the chain's page frame numbers (le32 each) in bounded
-// chunks and calls fn for each run of consecutive ones, so that a driver
-// listing pages in order costs one discard per run. A trailing partial
+// chunks and calls fn for each run of consecutive ones (ascending or
+// descending), so that a driver listing pages in order costs one discard
+// per run. A trailing partial
 // number is counted as malformed.
 func (d *Device) eachRun(c *virtio.DescriptorChain, fn func(first, n uint64)) {
 	var buf [pfnChunk * 4]byte
@@ -57,7 +58,12 @@ func (d *Device) eachRun(c *virtio.DescriptorChain, fn func(first, n uint64)) {
 		got, err := io.ReadFull(r, buf[:])
 		for i := 0; i+4 <= got; i += 4 {
 			pfn := uint64(binary.LittleEndian.Uint32(buf[i:]))
-			if n > 0 && pfn == first+n {
+			switch {
+			case n > 0 && pfn == first+n:
+				n++
+				continue
+			case n > 0 && pfn+1 == first: // a driver giving pages up top down
+				first--
 				n++
 				continue
 			}
