@@ -322,3 +322,50 @@ func TestFeaturesOffered(t *testing.T) {
 		}
 	}
 }
+
+// Reported buffers need not be page-aligned: only the whole pages inside
+// one are discarded, and a buffer outside RAM is refused by the queue.
+func TestReportedUnalignedAndOutsideRAM(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fullConfig(), allFeatures)
+	f.touch(t, highPFN, 8)
+	f.q[3].SetDesc(0, virtio.Descriptor{Addr: highBase + 100, Len: 3 * balloon.PageSize, Flags: virtio.DescFlagWrite})
+	f.q[3].SetDesc(1, virtio.Descriptor{Addr: lowEnd, Len: balloon.PageSize, Flags: virtio.DescFlagWrite})
+	f.q[3].SetDesc(2, virtio.Descriptor{Addr: highBase + 5*balloon.PageSize, Len: 100, Flags: virtio.DescFlagWrite})
+	f.q[3].Publish(0, 1, 2)
+	f.drv.Kick(3)
+	if u := f.q[3].Used(); len(u) != 3 {
+		t.Fatalf("used %+v, want all three back", u)
+	}
+	for p := uint32(highPFN); p < highPFN+8; p++ {
+		if want := p == highPFN+1 || p == highPFN+2; f.zeroed(t, p) != want {
+			t.Errorf("page %#x: zeroed %v, want %v", p, !want, want)
+		}
+	}
+	if s := f.dev.Status(); s.Reported != 2 {
+		t.Fatalf("status %+v: want 2 pages reported", s)
+	}
+}
+
+// Notifications for queues that do not exist, before activation and after
+// a reset do nothing.
+func TestNotifyOutOfRangeAndInactive(t *testing.T) {
+	t.Parallel()
+	dev := balloon.New(fullConfig())
+	for _, q := range []int{-1, 0, 3, 4, 1 << 20} {
+		if dev.Notify(q) {
+			t.Errorf("inactive device: Notify(%d) reported more work", q)
+		}
+	}
+	f := newFixture(t, fullConfig(), balloon.FeatureStatsVQ)
+	f.q[0].AddChain(virtiotest.Readable(pfnList(highPFN)))
+	for _, q := range []int{-1, 3, 4, 1 << 20} {
+		if f.dev.Notify(q) {
+			t.Errorf("Notify(%d) reported more work", q)
+		}
+	}
+	f.drv.Reset()
+	if f.dev.Notify(0) || f.dev.RequestStats() || f.dev.Status().Inflated != 0 {
+		t.Fatal("a reset device processed a queue")
+	}
+}
