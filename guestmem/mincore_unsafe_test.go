@@ -1,10 +1,9 @@
 package guestmem
 
 import (
+	"syscall"
 	"testing"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // resident counts the pages of b the host has memory for (mincore(2),
@@ -12,7 +11,7 @@ import (
 func resident(t *testing.T, b []byte) int {
 	t.Helper()
 	vec := make([]byte, (len(b)+pageSize-1)/pageSize)
-	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
+	_, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
 	if errno != 0 {
 		t.Fatal(errno)
 	}
