@@ -83,3 +83,64 @@ func FuzzPageList(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStatsBuffer hands the device one fuzzed statistics buffer and checks
+// what it took from it against a reading of the specification: whole
+// 10-byte entries of the first MaxStatsBytes, the last value of each known
+// tag, one malformed count for a buffer that is too long and one for a
+// bad length or an unknown tag among what was read; and that the buffer
+// is held, not returned.
+func FuzzStatsBuffer(f *testing.F) {
+	f.Add(append(stat(balloon.StatFreeMemory, 1<<20), stat(balloon.StatTotalMemory, 2<<20)...))
+	f.Add([]byte{4, 0, 1})
+	f.Add(append(stat(200, 1), stat(balloon.StatFreeMemory, 3)...))
+	f.Add(bytes.Repeat(stat(balloon.StatSwapIn, 9), 70))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		buf = buf[:min(len(buf), 2*balloon.MaxStatsBytes)]
+		mem := fuzzMem.Get(t)
+		dev := balloon.New(balloon.Config{Stats: true})
+		irq := &virtiotest.Interrupt{}
+		drv := make([]*virtiotest.Queue, 3)
+		var queues []*virtio.Queue
+		for i := range drv {
+			drv[i] = virtiotest.NewQueue(mem, guestmem.Addr(0x1000+i*0x40000), 16)
+			q, err := virtio.NewQueue(mem, drv[i].Config(i, 0, irq))
+			if err != nil {
+				t.Fatal(err)
+			}
+			queues = append(queues, q)
+		}
+		if err := dev.Activate(mem, virtio.FeatureVersion1|balloon.FeatureStatsVQ, queues, irq); err != nil {
+			t.Fatal(err)
+		}
+		drv[2].AddChain(virtiotest.Readable(buf))
+		dev.Notify(2)
+		if u := drv[2].Used(); len(u) != 0 {
+			t.Fatalf("the statistics buffer came back at once: %+v", u)
+		}
+
+		var want balloon.Stats
+		read := buf[:min(len(buf), balloon.MaxStatsBytes)]
+		bad := len(read)%10 != 0
+		for i := 0; i+10 <= len(read); i += 10 {
+			tag := int(read[i]) | int(read[i+1])<<8
+			if tag >= balloon.NumStats {
+				bad = true
+				continue
+			}
+			want.Values[tag] = binary.LittleEndian.Uint64(read[i+2:])
+			want.Known[tag] = true
+		}
+		wantMalformed := uint64(0)
+		if len(buf) > balloon.MaxStatsBytes {
+			wantMalformed++
+		}
+		if bad {
+			wantMalformed++
+		}
+		s := dev.Status()
+		if s.StatsUpdates != 1 || s.Stats == nil || *s.Stats != want || s.Malformed != wantMalformed {
+			t.Fatalf("status %+v stats %+v; want %+v, %d malformed", s, s.Stats, want, wantMalformed)
+		}
+	})
+}
