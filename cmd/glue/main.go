@@ -83,8 +83,8 @@ func newRootCommand() *cobra.Command {
 		Use:   "glue [FLAGS] [SUBCOMMAND]",
 		Short: "glue is a small KVM virtual machine monitor",
 		Long: `glue is a small KVM virtual machine monitor. Each 'glue run' process is one VM,
-and serves a control socket that 'glue list', 'pause', 'resume', 'stop' and
-'console' talk to; VMs are found by name (-n). Each VM keeps a log of its
+and serves a control socket that 'glue list', 'pause', 'resume', 'stop',
+'console' and 'balloon' talk to; VMs are found by name (-n). Each VM keeps a log of its
 lifecycle and how it ended ('glue logs'), and ended VMs stay in
 'glue list --all' until 'glue rm'.
 
