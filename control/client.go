@@ -93,6 +93,20 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	return *resp.Info, nil
 }
 
+// Balloon sets the VM's balloon target to targetMiB taken from the guest,
+// unless it is nil, and reports the balloon with the guest's latest
+// statistics. A VM without a balloon device answers with CodeUnavailable.
+func (c *Client) Balloon(ctx context.Context, targetMiB *uint64) (BalloonStatus, error) {
+	resp, err := c.send(ctx, Request{Version: Version, Op: OpBalloon, TargetMiB: targetMiB})
+	if err != nil {
+		return BalloonStatus{}, err
+	}
+	if resp.Balloon == nil {
+		return BalloonStatus{}, c.errorf(OpBalloon, "reply has no balloon status")
+	}
+	return *resp.Balloon, nil
+}
+
 // Pause stops the VM's vCPUs; pausing a paused VM succeeds.
 func (c *Client) Pause(ctx context.Context) error {
 	_, err := c.do(ctx, OpPause)

@@ -30,11 +30,12 @@ const (
 	OpResume  Op = "resume"  // restart them (idempotent)
 	OpStop    Op = "stop"    // end the VM (idempotent)
 	OpConsole Op = "console" // attach to the guest console; the connection becomes a byte stream
+	OpBalloon Op = "balloon" // set the balloon target (target_mib), report the balloon and guest statistics
 )
 
 func (o Op) known() bool {
 	switch o {
-	case OpInfo, OpPause, OpResume, OpStop, OpConsole:
+	case OpInfo, OpPause, OpResume, OpStop, OpConsole, OpBalloon:
 		return true
 	}
 	return false
@@ -74,6 +75,27 @@ type Request struct {
 	// itself off after the power button press before it is stopped; 0
 	// stops it at once, nil means DefaultStopTimeout. Other ops ignore it.
 	TimeoutMS *int64 `json:"timeout_ms,omitempty"`
+	// TargetMiB is, for OpBalloon, how much memory the balloon should
+	// take from the guest; nil leaves the target as it is. Other ops
+	// ignore it.
+	TargetMiB *uint64 `json:"target_mib,omitempty"`
+}
+
+// BalloonStatus is a VM's balloon device, as OpBalloon reports it. The
+// *Bytes counts are of 4 KiB pages; a page given up twice counts twice.
+type BalloonStatus struct {
+	TargetBytes   uint64 `json:"target_bytes"`   // what the host asked the balloon to take
+	ActualBytes   uint64 `json:"actual_bytes"`   // what the guest says it has given up
+	InflatedBytes uint64 `json:"inflated_bytes"` // given up on the inflate queue and returned to the host
+	DeflatedBytes uint64 `json:"deflated_bytes"` // taken back on the deflate queue
+	ReportedBytes uint64 `json:"reported_bytes"` // reported free by the guest and returned to the host
+	BadPages      uint64 `json:"bad_pages"`      // page numbers outside guest RAM, ignored
+	Malformed     uint64 `json:"malformed"`      // buffers of a bad length, unknown statistics tags
+	// Stats are the guest's latest memory statistics by name
+	// ("free-memory", "total-memory", ...; memory in bytes), absent
+	// before it reported any; StatsUpdates counts its reports.
+	Stats        map[string]uint64 `json:"stats,omitempty"`
+	StatsUpdates uint64            `json:"stats_updates"`
 }
 
 // DefaultStopTimeout is how long a stop request without timeout_ms waits
@@ -95,11 +117,12 @@ func (r Request) StopTimeout() time.Duration {
 // Response is the server's answer: one JSON object on one line. State is
 // set on success of every op but console; Info only for OpInfo.
 type Response struct {
-	Version int    `json:"version"`
-	OK      bool   `json:"ok"`
-	State   State  `json:"state,omitempty"`
-	Info    *Info  `json:"info,omitempty"`
-	Error   *Error `json:"error,omitempty"`
+	Version int            `json:"version"`
+	OK      bool           `json:"ok"`
+	State   State          `json:"state,omitempty"`
+	Info    *Info          `json:"info,omitempty"`
+	Balloon *BalloonStatus `json:"balloon,omitempty"` // OpBalloon only
+	Error   *Error         `json:"error,omitempty"`
 }
 
 // Code classifies an Error.
@@ -145,9 +168,10 @@ func errorf(code Code, format string, args ...any) *Error {
 // wireRequest mirrors Request with pointers, to tell a missing field from a
 // zero one.
 type wireRequest struct {
-	Version   *int   `json:"version"`
-	Op        *Op    `json:"op"`
-	TimeoutMS *int64 `json:"timeout_ms"`
+	Version   *int    `json:"version"`
+	Op        *Op     `json:"op"`
+	TimeoutMS *int64  `json:"timeout_ms"`
+	TargetMiB *uint64 `json:"target_mib"`
 }
 
 // DecodeRequest parses one request line (without or with its trailing
@@ -191,7 +215,7 @@ func DecodeRequest(line []byte) (Request, *Error) {
 	if t := w.TimeoutMS; t != nil && (*t < 0 || *t > MaxStopTimeout.Milliseconds()) {
 		return Request{}, errorf(CodeBadRequest, "timeout_ms %d: want 0 to %d", *t, MaxStopTimeout.Milliseconds())
 	}
-	return Request{Version: *w.Version, Op: *w.Op, TimeoutMS: w.TimeoutMS}, nil
+	return Request{Version: *w.Version, Op: *w.Op, TimeoutMS: w.TimeoutMS, TargetMiB: w.TargetMiB}, nil
 }
 
 // encodeLine marshals v as one newline-terminated JSON line.

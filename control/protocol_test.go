@@ -43,6 +43,9 @@ func TestDecodeRequest(t *testing.T) {
 		{"negative stop timeout", `{"version":1,"op":"stop","timeout_ms":-1}`, Request{}, CodeBadRequest},
 		{"stop timeout past the limit", `{"version":1,"op":"stop","timeout_ms":3600001}`, Request{}, CodeBadRequest},
 		{"fractional stop timeout", `{"version":1,"op":"stop","timeout_ms":1.5}`, Request{}, CodeBadRequest},
+		{"balloon status", `{"version":1,"op":"balloon"}`, Request{Version: 1, Op: OpBalloon}, ""},
+		{"balloon target", `{"version":1,"op":"balloon","target_mib":64}`, Request{Version: 1, Op: OpBalloon, TargetMiB: ptr(uint64(64))}, ""},
+		{"negative balloon target", `{"version":1,"op":"balloon","target_mib":-1}`, Request{}, CodeBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -309,7 +309,38 @@ func (s *Server) handle(c *conn, t Target) {
 		s.lifecycleOp(c, t, req.Op, func(ctx context.Context) error { return t.Stop(ctx, req.StopTimeout()) })
 	case OpConsole:
 		s.console(c, br, t)
+	case OpBalloon:
+		s.balloon(c, t, req.TargetMiB)
 	}
+}
+
+// Ballooner is a Target with a balloon device; *vmm.VM is one. Balloon
+// sets the target when targetMiB is not nil and reports the balloon; it may
+// wait a moment for the guest's statistics, and must return when ctx ends.
+// A Target that is not a Ballooner answers OpBalloon with CodeUnavailable.
+type Ballooner interface {
+	Balloon(ctx context.Context, targetMiB *uint64) (BalloonStatus, error)
+}
+
+func (s *Server) balloon(c *conn, t Target, targetMiB *uint64) {
+	b, ok := t.(Ballooner)
+	if !ok {
+		s.reply(c, Response{Error: errorf(CodeUnavailable, "this VM has no balloon device")})
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.opCtx, s.opTimeout())
+	defer cancel()
+	st, err := b.Balloon(ctx, targetMiB)
+	if err != nil {
+		e := s.toError(err)
+		s.log().Error("control: balloon failed", "vm", s.name, "code", e.Code, "err", e.Message)
+		s.reply(c, Response{Error: e})
+		return
+	}
+	if targetMiB != nil {
+		s.log().Info("control: balloon", "vm", s.name, "target_mib", *targetMiB)
+	}
+	s.reply(c, Response{OK: true, State: t.Info().State, Balloon: &st})
 }
 
 func (s *Server) info(t Target) Info {

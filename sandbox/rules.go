@@ -57,7 +57,13 @@ var baseRules = []Rule{
 	// Memory: never executable.
 	{Syscall: "mmap", Args: []seccomp.Condition{argBitsClear(2, unix.PROT_EXEC)}, Why: "Go heap and stacks; PROT_EXEC refused"},
 	{Syscall: "munmap", Why: "Go heap returned"},
-	{Syscall: "madvise", Why: "Go heap scavenger (MADV_DONTNEED and friends)"},
+	// madvise only with the advice the Go runtime (runtime/mem_linux.go)
+	// and the balloon use: never MADV_DONTFORK, MADV_REMOVE, ...
+	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_DONTNEED)}, Why: "Go heap scavenger; virtio-balloon returns the pages the guest gave up (MADV_DONTNEED)"},
+	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_FREE)}, Why: "Go heap scavenger (MADV_FREE)"},
+	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_HUGEPAGE)}, Why: "Go heap: huge pages for dense spans (MADV_HUGEPAGE)"},
+	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_NOHUGEPAGE)}, Why: "Go heap: no huge pages for sparse spans (MADV_NOHUGEPAGE)"},
+	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_COLLAPSE)}, Why: "Go heap: dense spans collapsed into huge pages (MADV_COLLAPSE)"},
 
 	// Threads and scheduling.
 	{Syscall: "clone", Args: []seccomp.Condition{argEquals(0, threadCloneFlags)}, Why: "new Go runtime threads, with exactly the runtime's flags (no fork, no namespaces)"},

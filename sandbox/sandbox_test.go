@@ -94,6 +94,8 @@ func TestFilterBites(t *testing.T) {
 		{"getsockopt-so", "(getsockopt)"},
 		{"shutdown-wr", ""},
 		{"shutdown-rdwr", "(shutdown) args 0x"},
+		{"madvise-dontneed", ""},
+		{"madvise-remove", "(madvise) args 0x"},
 	}
 	for _, c := range cases {
 		t.Run(c.probe, func(t *testing.T) {

@@ -14,6 +14,7 @@ var wantsOnly = map[string]Config{
 	"virtio-net":     {Nets: []Net{{Tap: "tap0"}}},
 	"virtio-rng":     {RNG: true},
 	"virtio-console": {ConsoleDevice: ConsoleVirtio},
+	"virtio-balloon": {Balloon: &Balloon{}},
 	"virtio-pci":     {Transport: TransportPCI},
 	"virtio-mmio":    {Transport: TransportMMIO},
 }

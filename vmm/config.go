@@ -53,6 +53,10 @@ type Config struct {
 	// virtio console is on ConsoleTransport (TransportDefault: Transport).
 	ConsoleDevice    ConsoleDevice
 	ConsoleTransport Transport
+	// Balloon, if set, adds a virtio-balloon device: the control socket
+	// sets its target (VM.Balloon), and the memory the guest gives up goes
+	// back to the host.
+	Balloon *Balloon
 	// ConsoleLimit limits the guest's console output (serial and virtio
 	// console together) in bytes per second; what is over it is dropped
 	// and counted (VM.ConsoleOutputThrottled), never waited for. The
@@ -97,6 +101,14 @@ type Net struct {
 	// RxLimit limits what the guest receives, TxLimit what it sends, in
 	// bytes and frames per second.
 	RxLimit, TxLimit RateLimit
+}
+
+// Balloon is a virtio-balloon device and the features it offers.
+type Balloon struct {
+	Stats        bool      // the guest reports memory statistics
+	DeflateOnOOM bool      // the guest may deflate when it runs out of memory
+	Reporting    bool      // the guest reports free memory, which the host discards
+	Transport    Transport // TransportDefault: Config.Transport
 }
 
 // RateLimit limits a device's I/O with two token buckets (package

@@ -35,8 +35,9 @@ type deviceManager struct {
 
 	pio, mmio *bus.Bus
 	loop      *eventloop.Loop
-	output    *guestOutput  // what every console device writes to
-	consoleIn consoleDevice // the device host console input goes to
+	output    *guestOutput   // what every console device writes to
+	consoleIn consoleDevice  // the device host console input goes to
+	balloon   balloonControl // nil without a balloon device
 	gsis      *gsiRouter
 	pci       *pciBus
 	power     *acpi.Power // nil without ACPI
@@ -140,6 +141,17 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 			return nil, err
 		}
 		dm.consoleIn = in
+	}
+	if cfg.Balloon != nil {
+		dev, ctl, err := newBalloon(*cfg.Balloon, log)
+		if err != nil {
+			return nil, err
+		}
+		dev.transport = cfg.transportOf(cfg.Balloon.Transport)
+		if err := dm.addVirtio(dev); err != nil {
+			return nil, err
+		}
+		dm.balloon = ctl
 	}
 	return dm, nil
 }

@@ -57,6 +57,9 @@ func (c *Config) deviceTransports() []Transport {
 	if c.ConsoleDevice == ConsoleVirtio {
 		ts = append(ts, c.transportOf(c.ConsoleTransport))
 	}
+	if c.Balloon != nil {
+		ts = append(ts, c.transportOf(c.Balloon.Transport))
+	}
 	return ts
 }
 
@@ -69,6 +72,9 @@ func (c *Config) namedTransports() []Transport {
 	}
 	for _, n := range c.Nets {
 		named = append(named, n.Transport)
+	}
+	if c.Balloon != nil {
+		named = append(named, c.Balloon.Transport)
 	}
 	return named
 }

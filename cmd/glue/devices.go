@@ -15,6 +15,7 @@ import (
 //	--disk FILE | --disk path=FILE,ro=on[,transport=pci|mmio][,bps=N][,bps-burst=N][,iops=N][,iops-burst=N]
 //	--net tap=NAME[,mac=MAC][,transport=pci|mmio][,rx-bps=N][,rx-bps-burst=N][,tx-bps=N][,tx-bps-burst=N]
 //	--rng | --rng transport=pci|mmio
+//	--balloon | --balloon stats=on|off,deflate-on-oom=on|off,reporting=on|off,transport=pci|mmio
 //	--console serial|virtio|file=FILE|virtio,file=FILE[,transport=pci|mmio][,bps=N][,bps-burst=N]
 //
 // Rate limits (parseAmount): bps is bytes per second, iops requests per
@@ -174,6 +175,40 @@ func parseRNG(s string) (bool, vmm.Transport, error) {
 	}
 	t, err := parseTransport(opts["transport"])
 	return err == nil, t, err
+}
+
+// parseBalloon reads --balloon's value: "on" (the bare flag: every
+// feature), "off" (nil), or options, each feature on unless turned off.
+func parseBalloon(s string) (*vmm.Balloon, error) {
+	if on, err := onOff(s); err == nil {
+		if !on {
+			return nil, nil
+		}
+		s = ""
+	}
+	b := &vmm.Balloon{Stats: true, DeflateOnOOM: true, Reporting: true}
+	if s == "" {
+		return b, nil
+	}
+	opts, err := options(s, "", "stats", "deflate-on-oom", "reporting", "transport")
+	if err != nil {
+		return nil, err
+	}
+	for key, dst := range map[string]*bool{"stats": &b.Stats, "deflate-on-oom": &b.DeflateOnOOM, "reporting": &b.Reporting} {
+		v, ok := opts[key]
+		if !ok {
+			continue
+		}
+		on, err := onOff(v)
+		if err != nil || v == "" {
+			return nil, fmt.Errorf("%s=%q: want on or off", key, v)
+		}
+		*dst = on
+	}
+	if b.Transport, err = parseTransport(opts["transport"]); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // consoleOptions is what --console says.

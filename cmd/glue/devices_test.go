@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -199,6 +200,32 @@ func TestParseBucketNamesOption(t *testing.T) {
 		key, _, _ := strings.Cut(strings.Split(in, ",")[1], "=")
 		if err == nil || !strings.HasPrefix(err.Error(), key+"=") {
 			t.Errorf("parseDisk(%q) = %v; want an error starting %q", in, err, key+"=")
+		}
+	}
+}
+
+func TestParseBalloon(t *testing.T) {
+	t.Parallel()
+	all := &vmm.Balloon{Stats: true, DeflateOnOOM: true, Reporting: true}
+	tests := []struct {
+		in   string
+		want *vmm.Balloon
+		bad  bool
+	}{
+		{"off", nil, false},
+		{"on", all, false},
+		{"stats=off", &vmm.Balloon{DeflateOnOOM: true, Reporting: true}, false},
+		{"reporting=off,deflate-on-oom=off,transport=mmio", &vmm.Balloon{Stats: true, Transport: vmm.TransportMMIO}, false},
+		{"stats=maybe", nil, true},
+		{"stats=", nil, true},
+		{"size=1G", nil, true},
+		{"transport=isa", nil, true},
+		{"stats=on,stats=off", nil, true},
+	}
+	for _, tc := range tests {
+		got, err := parseBalloon(tc.in)
+		if (err != nil) != tc.bad || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("parseBalloon(%q) = %+v, %v; want %+v (error %v)", tc.in, got, err, tc.want, tc.bad)
 		}
 	}
 }

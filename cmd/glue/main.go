@@ -83,8 +83,8 @@ func newRootCommand() *cobra.Command {
 		Use:   "glue [FLAGS] [SUBCOMMAND]",
 		Short: "glue is a small KVM virtual machine monitor",
 		Long: `glue is a small KVM virtual machine monitor. Each 'glue run' process is one VM,
-and serves a control socket that 'glue list', 'pause', 'resume', 'stop' and
-'console' talk to; VMs are found by name (-n). Each VM keeps a log of its
+and serves a control socket that 'glue list', 'pause', 'resume', 'stop',
+'console' and 'balloon' talk to; VMs are found by name (-n). Each VM keeps a log of its
 lifecycle and how it ended ('glue logs'), and ended VMs stay in
 'glue list --all' until 'glue rm'.
 
@@ -113,7 +113,7 @@ or bad input (files, names, --runtime-dir) in any subcommand.`,
 	root.AddCommand(newRunCommand(g), newListCommand(g), newConsoleCommand(g),
 		newLifecycleCommand(g, "pause", "Pause VMs: stop their vCPUs until resumed", (*control.Client).Pause),
 		newLifecycleCommand(g, "resume", "Resume paused VMs where they stopped", (*control.Client).Resume),
-		newStopCommand(g), newLogsCommand(g), newRmCommand(g))
+		newStopCommand(g), newLogsCommand(g), newRmCommand(g), newBalloonCommand(g))
 	return root
 }
 
@@ -174,7 +174,7 @@ func runtimeDirFlagError(err error) error {
 // ("loader: open ...", the convention inside the module). They say where
 // in glue an error arose, which a user has no use for.
 var packagePrefixes = []string{
-	"acpi", "aml", "blk", "bus", "console", "control", "eventloop", "guestmem",
+	"acpi", "aml", "balloon", "blk", "bus", "console", "control", "eventloop", "guestmem",
 	"i8042", "jail", "kvm", "loader", "mmio", "pci", "rng", "rtc", "sandbox", "serial",
 	"tap", "vconsole", "vcpu", "virtio", "virtiopci", "vmm", "vnet", "x86",
 }

@@ -33,6 +33,7 @@ type runFlags struct {
 	bzImageEntry bool
 	detach       bool
 	rng          string
+	balloon      string
 	transport    string
 	acpi         string
 	timeline     bool
@@ -72,6 +73,8 @@ func flagOf(f vmm.Field) (string, bool) {
 		return "--transport", true
 	case vmm.FieldNoACPI:
 		return "--acpi", true
+	case vmm.FieldBalloon:
+		return "--balloon", true
 	}
 	return "", false
 }
@@ -118,6 +121,8 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
 	fl.StringVar(&f.rng, "rng", "off", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on, off or transport=pci|mmio (as --rng=SPEC)")
 	fl.Lookup("rng").NoOptDefVal = "on"
+	fl.StringVar(&f.balloon, "balloon", "off", "add a virtio-balloon device ('glue balloon' sets its target); `SPEC` is on, off or options stats=on|off,deflate-on-oom=on|off,reporting=on|off (all on by default),transport=pci|mmio (as --balloon=SPEC)")
+	fl.Lookup("balloon").NoOptDefVal = "on"
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.StringVar(&f.seccomp, "seccomp", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
@@ -201,6 +206,10 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--rng: %v", err)
 	}
+	balloon, err := parseBalloon(f.balloon)
+	if err != nil {
+		return vmm.Config{}, usageErrorf("--balloon: %v", err)
+	}
 	transport, err := parseTransport(f.transport)
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--transport: %v", strings.TrimPrefix(err.Error(), "transport="))
@@ -227,6 +236,7 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		Boot:             vmm.BootProtocol(f.boot),
 		BzImageEntry:     f.bzImageEntry,
 		RNG:              rng,
+		Balloon:          balloon,
 		Seccomp:          seccomp,
 		Logger:           g.logger(),
 	}

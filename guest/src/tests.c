@@ -259,6 +259,7 @@ static const struct test tests[] = {
 	{"pci-msix", test_pci_msix},
 	{"acpi", test_acpi},
 	{"power", test_power},
+	{"balloon", test_balloon},
 };
 
 const struct test *find_test(const char *name, size_t len)

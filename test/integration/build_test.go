@@ -39,13 +39,14 @@ func (c optionalComponent) isTransport() bool { return c.id == "" }
 const consoleLine = "typed-into-hvc0"
 
 // optionalComponents are in glue's device order (disks, networks, entropy,
-// console), which is the order of the guest's virtio IDs, then the
+// console, balloon), which is the order of the guest's virtio IDs, then the
 // transports.
 var optionalComponents = []optionalComponent{
 	{"virtio-blk", "glue_no_blk", []string{"virtio/blk"}, []string{"--disk", "disk.img"}, "2", "blk", map[string]string{"flushed": "1"}},
 	{"virtio-net", "glue_no_net", []string{"virtio/vnet", "tap"}, []string{"--net", "tap=tap0"}, "1", "net", map[string]string{"echo": "1"}},
 	{"virtio-rng", "glue_no_rng", []string{"virtio/rng"}, []string{"--rng"}, "4", "rng", map[string]string{"bytes": "64"}},
 	{"virtio-console", "glue_no_vconsole", []string{"virtio/vconsole"}, []string{"--console", "virtio"}, "3", "console", map[string]string{"echo": consoleLine}},
+	{"virtio-balloon", "glue_no_balloon", []string{"virtio/balloon"}, []string{"--balloon"}, "5", "balloon", map[string]string{"reported": "512"}},
 	{"virtio-pci", "glue_no_pci", []string{"virtio/transport/pci"}, []string{"--transport", "pci"}, "", "", nil},
 	{"virtio-mmio", "glue_no_mmio", []string{"virtio/transport/mmio"}, []string{"--transport", "mmio"}, "", "", nil},
 }
@@ -63,17 +64,18 @@ type buildVariant struct {
 }
 
 var buildVariants = []buildVariant{
-	{name: "all", has: withTransports("virtio-blk", "virtio-net", "virtio-rng", "virtio-console")},
+	{name: "all", has: withTransports("virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon")},
 	{name: "minimal", minimal: true},
 	{name: "blk-only", has: withTransports("virtio-blk")},
 	{name: "net-only", has: withTransports("virtio-net")},
 	{name: "rng-only", has: withTransports("virtio-rng")},
 	{name: "vconsole-only", has: withTransports("virtio-console")},
+	{name: "balloon-only", has: withTransports("virtio-balloon")},
 	{name: "blk+rng", has: withTransports("virtio-blk", "virtio-rng")},
 	{name: "net+vconsole", has: withTransports("virtio-net", "virtio-console")},
 	// One transport: every device goes on the other one.
-	{name: "mmio-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-mmio"}},
-	{name: "pci-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-pci"}},
+	{name: "mmio-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon", "virtio-mmio"}},
+	{name: "pci-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon", "virtio-pci"}},
 }
 
 // tags is the -tags value of v: glue_minimal, or glue_no_* for each

@@ -46,9 +46,21 @@ var probes = map[string]func(file, dir string) error{
 	"setrlimit": func(string, string) error {
 		return unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1 << 20, Max: 1 << 20})
 	},
-	"getsockopt-so": getsockoptType,
-	"shutdown-wr":   func(string, string) error { return shutdownPair(unix.SHUT_WR) },
-	"shutdown-rdwr": func(string, string) error { return shutdownPair(unix.SHUT_RDWR) },
+	"getsockopt-so":    getsockoptType,
+	"shutdown-wr":      func(string, string) error { return shutdownPair(unix.SHUT_WR) },
+	"shutdown-rdwr":    func(string, string) error { return shutdownPair(unix.SHUT_RDWR) },
+	"madvise-dontneed": func(string, string) error { return madviseNew(unix.MADV_DONTNEED) },
+	"madvise-remove":   func(string, string) error { return madviseNew(unix.MADV_REMOVE) },
+}
+
+// madviseNew gives a fresh anonymous page the advice.
+func madviseNew(advice int) error {
+	b, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(b)
+	return unix.Madvise(b, advice)
 }
 
 // shutdownPair shuts one end of the socket pair made before the filter
