@@ -9,7 +9,7 @@ import "fmt"
 //	device_blk.go          !glue_no_blk && !glue_minimal   wires virtio/blk
 //	device_blk_missing.go   glue_no_blk ||  glue_minimal   says which tag left it out
 //
-// and likewise device_net, device_rng, device_vconsole and the transports
+// and likewise device_net, device_rng, device_vconsole, device_vsock and the transports
 // transport_pci and transport_mmio. Both files
 // define the same functions (addDisks, checkDisk, ...) and a constant saying
 // whether the device is linked; only the first imports the device's
@@ -43,6 +43,7 @@ var (
 	netComponent      = Component{Name: "virtio-net", Tag: "glue_no_net", Field: FieldNets}
 	rngComponent      = Component{Name: "virtio-rng", Tag: "glue_no_rng", Field: FieldRNG}
 	vconsoleComponent = Component{Name: "virtio-console", Tag: "glue_no_vconsole", Field: FieldConsoleDevice}
+	vsockComponent    = Component{Name: "virtio-vsock", Tag: "glue_no_vsock", Field: FieldVsock}
 )
 
 // optional is one optional component: whether this build links it (the
@@ -61,6 +62,7 @@ var optionals = []optional{
 	{netComponent, netLinked, func(c *Config) bool { return len(c.Nets) > 0 }},
 	{rngComponent, rngLinked, func(c *Config) bool { return c.RNG }},
 	{vconsoleComponent, vconsoleLinked, func(c *Config) bool { return c.ConsoleDevice == ConsoleVirtio }},
+	{vsockComponent, vsockLinked, func(c *Config) bool { return c.Vsock != nil }},
 	{pciComponent, pciLinked, func(c *Config) bool { return c.wantsTransport(TransportPCI) }},
 	{mmioComponent, mmioLinked, func(c *Config) bool { return c.wantsTransport(TransportMMIO) }},
 }

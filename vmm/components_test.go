@@ -14,6 +14,7 @@ var wantsOnly = map[string]Config{
 	"virtio-net":     {Nets: []Net{{Tap: "tap0"}}},
 	"virtio-rng":     {RNG: true},
 	"virtio-console": {ConsoleDevice: ConsoleVirtio},
+	"virtio-vsock":   {Vsock: &Vsock{CID: 3, Socket: "/tmp/v.sock"}},
 	"virtio-pci":     {Transport: TransportPCI},
 	"virtio-mmio":    {Transport: TransportMMIO},
 }

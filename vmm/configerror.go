@@ -35,6 +35,7 @@ const (
 	FieldConsoleDevice
 	FieldTransport
 	FieldNoACPI
+	FieldVsock
 	fieldEnd // after the last field
 )
 
@@ -52,6 +53,7 @@ var fieldNames = [fieldEnd]string{
 	FieldConsoleDevice: "ConsoleDevice",
 	FieldTransport:     "Transport",
 	FieldNoACPI:        "NoACPI",
+	FieldVsock:         "Vsock",
 }
 
 // String returns the Config field's Go name ("MemMiB").

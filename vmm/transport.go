@@ -57,6 +57,9 @@ func (c *Config) deviceTransports() []Transport {
 	if c.ConsoleDevice == ConsoleVirtio {
 		ts = append(ts, c.transportOf(c.ConsoleTransport))
 	}
+	if c.Vsock != nil {
+		ts = append(ts, c.transportOf(c.Vsock.Transport))
+	}
 	return ts
 }
 
@@ -69,6 +72,9 @@ func (c *Config) namedTransports() []Transport {
 	}
 	for _, n := range c.Nets {
 		named = append(named, n.Transport)
+	}
+	if c.Vsock != nil {
+		named = append(named, c.Vsock.Transport)
 	}
 	return named
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,7 @@ type runFlags struct {
 	bzImageEntry bool
 	detach       bool
 	rng          string
+	vsock        string
 	transport    string
 	acpi         string
 	timeline     bool
@@ -72,6 +74,8 @@ func flagOf(f vmm.Field) (string, bool) {
 		return "--transport", true
 	case vmm.FieldNoACPI:
 		return "--acpi", true
+	case vmm.FieldVsock:
+		return "--vsock", true
 	}
 	return "", false
 }
@@ -118,6 +122,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
 	fl.StringVar(&f.rng, "rng", "off", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on, off or transport=pci|mmio (as --rng=SPEC)")
 	fl.Lookup("rng").NoOptDefVal = "on"
+	fl.StringVar(&f.vsock, "vsock", "", "add a virtio-vsock device: `SPEC` is cid=N[,socket=PATH][,transport=pci|mmio]; the guest's port P connects to PATH_P, host programs connect to PATH and write \"CONNECT P\\n\" (default PATH: NAME.vsock in the runtime dir; see docs/vsock.md)")
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.StringVar(&f.seccomp, "seccomp", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
@@ -201,6 +206,12 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--rng: %v", err)
 	}
+	var vs *vmm.Vsock
+	if f.vsock != "" {
+		if vs, err = parseVsock(f.vsock); err != nil {
+			return vmm.Config{}, usageErrorf("--vsock: %v", err)
+		}
+	}
 	transport, err := parseTransport(f.transport)
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--transport: %v", strings.TrimPrefix(err.Error(), "transport="))
@@ -227,6 +238,7 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		Boot:             vmm.BootProtocol(f.boot),
 		BzImageEntry:     f.bzImageEntry,
 		RNG:              rng,
+		Vsock:            vs,
 		Seccomp:          seccomp,
 		Logger:           g.logger(),
 	}
@@ -291,6 +303,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	defer srv.Close()
 	generatedName := cfg.Name == "" || jailed.namedByParent()
 	cfg.Name = srv.Name()
+	if cfg.Vsock != nil && cfg.Vsock.Socket == "" {
+		cfg.Vsock.Socket = filepath.Join(dir, cfg.Name+".vsock")
+	}
 	end, err := recordVM(dir, f.logPath, g.verbose, status != nil, &cfg)
 	if err != nil {
 		return err
