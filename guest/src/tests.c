@@ -259,6 +259,7 @@ static const struct test tests[] = {
 	{"pci-msix", test_pci_msix},
 	{"acpi", test_acpi},
 	{"power", test_power},
+	{"vsock", test_vsock},
 };
 
 const struct test *find_test(const char *name, size_t len)

@@ -224,5 +224,6 @@ bool test_console(void);
 bool test_console_flood(void);
 bool test_virtio(void);
 bool test_pci_msix(void);
+bool test_vsock(void); /* vsock.c */
 
 #endif
