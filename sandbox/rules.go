@@ -97,6 +97,15 @@ func Rules(ioctls []Ioctl) []Rule {
 	return rules
 }
 
+// VsockRules are what the host side of virtio-vsock adds: the guest's
+// connections to port P dial the host's Unix socket PATH_P while the VM
+// runs. Only non-blocking, close-on-exec Unix stream sockets can be made;
+// connect cannot be narrowed to a path by seccomp.
+var VsockRules = []Rule{
+	{Syscall: "socket", Args: []seccomp.Condition{argEquals(0, unix.AF_UNIX), argEquals(1, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)}, Why: "vsock (only with --vsock): a Unix socket for a guest's connection to a host port"},
+	{Syscall: "connect", Why: "vsock (only with --vsock): that socket connects to PATH_P"},
+}
+
 // Ioctl is one ioctl request number the caller still needs.
 type Ioctl struct {
 	Name    string // e.g. "KVM_RUN"

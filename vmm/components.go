@@ -9,7 +9,8 @@ import "fmt"
 //	device_blk.go          !glue_no_blk && !glue_minimal   wires virtio/blk
 //	device_blk_missing.go   glue_no_blk ||  glue_minimal   says which tag left it out
 //
-// and likewise device_net, device_rng, device_vconsole, device_balloon and the transports
+// and likewise device_net, device_rng, device_vconsole, device_balloon,
+// device_vsock and the transports
 // transport_pci and transport_mmio. Both files
 // define the same functions (addDisks, checkDisk, ...) and a constant saying
 // whether the device is linked; only the first imports the device's
@@ -44,6 +45,7 @@ var (
 	rngComponent      = Component{Name: "virtio-rng", Tag: "glue_no_rng", Field: FieldRNG}
 	vconsoleComponent = Component{Name: "virtio-console", Tag: "glue_no_vconsole", Field: FieldConsoleDevice}
 	balloonComponent  = Component{Name: "virtio-balloon", Tag: "glue_no_balloon", Field: FieldBalloon}
+	vsockComponent    = Component{Name: "virtio-vsock", Tag: "glue_no_vsock", Field: FieldVsock}
 )
 
 // optional is one optional component: whether this build links it (the
@@ -63,6 +65,7 @@ var optionals = []optional{
 	{rngComponent, rngLinked, func(c *Config) bool { return c.RNG }},
 	{vconsoleComponent, vconsoleLinked, func(c *Config) bool { return c.ConsoleDevice == ConsoleVirtio }},
 	{balloonComponent, balloonLinked, func(c *Config) bool { return c.Balloon != nil }},
+	{vsockComponent, vsockLinked, func(c *Config) bool { return c.Vsock != nil }},
 	{pciComponent, pciLinked, func(c *Config) bool { return c.wantsTransport(TransportPCI) }},
 	{mmioComponent, mmioLinked, func(c *Config) bool { return c.wantsTransport(TransportMMIO) }},
 }

@@ -15,6 +15,7 @@ var wantsOnly = map[string]Config{
 	"virtio-rng":     {RNG: true},
 	"virtio-console": {ConsoleDevice: ConsoleVirtio},
 	"virtio-balloon": {Balloon: &Balloon{}},
+	"virtio-vsock":   {Vsock: &Vsock{CID: 3, Socket: "/tmp/v.sock"}},
 	"virtio-pci":     {Transport: TransportPCI},
 	"virtio-mmio":    {Transport: TransportMMIO},
 }

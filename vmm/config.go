@@ -62,6 +62,8 @@ type Config struct {
 	// and counted (VM.ConsoleOutputThrottled), never waited for. The
 	// zero value limits nothing.
 	ConsoleLimit ratelimit.Bucket
+	// Vsock, if set, adds a virtio-vsock device (docs/vsock.md).
+	Vsock *Vsock
 
 	// Seccomp is the system-call filter Run installs on the whole process
 	// before the first KVM_RUN: SeccompOn (the zero value), SeccompLog or
@@ -109,6 +111,18 @@ type Balloon struct {
 	DeflateOnOOM bool      // the guest may deflate when it runs out of memory
 	Reporting    bool      // the guest reports free memory, which the host discards
 	Transport    Transport // TransportDefault: Config.Transport
+}
+
+// Vsock is a virtio-vsock device with its host side on Unix sockets.
+type Vsock struct {
+	// CID is the guest's address: 3..4294966294 (0, 1, 2 and
+	// 4294967295 are reserved).
+	CID uint32
+	// Socket is the Unix socket host programs connect to (then write
+	// "CONNECT <port>\n"); the guest's connections to port P go to the
+	// socket Socket_P.
+	Socket    string
+	Transport Transport // TransportDefault: Config.Transport
 }
 
 // RateLimit limits a device's I/O with two token buckets (package
@@ -223,6 +237,11 @@ func (c *Config) Validate(maxCPUs int, hostMemMiB uint64) error {
 		}
 		if err := checkNet(n); err != nil {
 			return fieldError(FieldNets, err)
+		}
+	}
+	if c.Vsock != nil {
+		if err := checkVsock(*c.Vsock); err != nil {
+			return fieldError(FieldVsock, err)
 		}
 	}
 	if err := c.checkTransports(); err != nil {

@@ -36,6 +36,7 @@ const (
 	FieldTransport
 	FieldNoACPI
 	FieldBalloon
+	FieldVsock
 	fieldEnd // after the last field
 )
 
@@ -54,6 +55,7 @@ var fieldNames = [fieldEnd]string{
 	FieldTransport:     "Transport",
 	FieldNoACPI:        "NoACPI",
 	FieldBalloon:       "Balloon",
+	FieldVsock:         "Vsock",
 }
 
 // String returns the Config field's Go name ("MemMiB").

@@ -153,6 +153,16 @@ func createDevices(v *kvm.VM, mem *guestmem.Memory, cfg *Config, log *slog.Logge
 		}
 		dm.balloon = ctl
 	}
+	if cfg.Vsock != nil {
+		vs, err := newVsock(dm.loop, *cfg.Vsock, log)
+		if err != nil {
+			return nil, err
+		}
+		vs.transport = cfg.transportOf(cfg.Vsock.Transport)
+		if err := dm.addVirtio(vs); err != nil {
+			return nil, err
+		}
+	}
 	return dm, nil
 }
 

@@ -51,9 +51,14 @@ var runtimeIoctls = []sandbox.Ioctl{
 }
 
 // filterRules is glue's whole allow-list: the sandbox package's base, the
-// KVM requests, and the terminal requests that restore the console.
-func filterRules() []sandbox.Rule {
-	return sandbox.Rules(append(append([]sandbox.Ioctl(nil), runtimeIoctls...), sandbox.TerminalIoctls...))
+// KVM requests, and the terminal requests that restore the console; with
+// vsock, what virtio-vsock's host side needs to dial host services.
+func filterRules(vsock bool) []sandbox.Rule {
+	rules := sandbox.Rules(append(append([]sandbox.Ioctl(nil), runtimeIoctls...), sandbox.TerminalIoctls...))
+	if vsock {
+		rules = append(rules, sandbox.VsockRules...)
+	}
+	return rules
 }
 
 // Resource-limit headroom over what the process holds when it is confined.
@@ -111,11 +116,11 @@ func installFilter(vm *VM) error {
 		return sandbox.SetNoNewPrivs()
 	case SeccompLog:
 		vm.log.Warn("seccomp is in log mode (--seccomp=log): calls outside the allow-list are allowed and logged by the kernel (audit type=1326, syscall=N: dmesg, journalctl -k or the audit log)")
-		return sandbox.Install(filterRules(), sandbox.Log)
+		return sandbox.Install(filterRules(vm.cfg.Vsock != nil), sandbox.Log)
 	}
-	if err := sandbox.Install(filterRules(), sandbox.Trap); err != nil {
+	if err := sandbox.Install(filterRules(vm.cfg.Vsock != nil), sandbox.Trap); err != nil {
 		return err
 	}
-	vm.log.Debug("seccomp filter installed", "rules", len(filterRules()))
+	vm.log.Debug("seccomp filter installed", "rules", len(filterRules(vm.cfg.Vsock != nil)))
 	return nil
 }

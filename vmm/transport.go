@@ -60,6 +60,9 @@ func (c *Config) deviceTransports() []Transport {
 	if c.Balloon != nil {
 		ts = append(ts, c.transportOf(c.Balloon.Transport))
 	}
+	if c.Vsock != nil {
+		ts = append(ts, c.transportOf(c.Vsock.Transport))
+	}
 	return ts
 }
 
@@ -75,6 +78,9 @@ func (c *Config) namedTransports() []Transport {
 	}
 	if c.Balloon != nil {
 		named = append(named, c.Balloon.Transport)
+	}
+	if c.Vsock != nil {
+		named = append(named, c.Vsock.Transport)
 	}
 	return named
 }

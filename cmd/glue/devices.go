@@ -16,6 +16,7 @@ import (
 //	--net tap=NAME[,mac=MAC][,transport=pci|mmio][,rx-bps=N][,rx-bps-burst=N][,tx-bps=N][,tx-bps-burst=N]
 //	--rng | --rng transport=pci|mmio
 //	--balloon | --balloon stats=on|off,deflate-on-oom=on|off,reporting=on|off,transport=pci|mmio
+//	--vsock cid=N[,socket=PATH][,transport=pci|mmio]
 //	--console serial|virtio|file=FILE|virtio,file=FILE[,transport=pci|mmio][,bps=N][,bps-burst=N]
 //
 // Rate limits (parseAmount): bps is bytes per second, iops requests per
@@ -209,6 +210,34 @@ func parseBalloon(s string) (*vmm.Balloon, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// parseVsock reads --vsock. The socket path may be left out: the CLI puts
+// it next to the VM's control socket once the name is known.
+func parseVsock(s string) (*vmm.Vsock, error) {
+	opts, err := options(s, "", "cid", "socket", "transport")
+	if err != nil {
+		return nil, err
+	}
+	c, ok := opts["cid"]
+	if !ok {
+		return nil, fmt.Errorf("%q: cid=N is required", s)
+	}
+	cid, err := strconv.ParseUint(c, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("cid=%s: want a number 3..4294967294", c)
+	}
+	if cid <= 2 || cid == 1<<32-1 {
+		return nil, fmt.Errorf("cid=%d is reserved (0, 1, 2 and 4294967295 are): want 3..4294967294", cid)
+	}
+	t, err := parseTransport(opts["transport"])
+	if err != nil {
+		return nil, err
+	}
+	if sock, given := opts["socket"]; given && sock == "" {
+		return nil, fmt.Errorf("socket= needs a path")
+	}
+	return &vmm.Vsock{CID: uint32(cid), Socket: opts["socket"], Transport: t}, nil
 }
 
 // consoleOptions is what --console says.

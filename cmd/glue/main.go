@@ -176,7 +176,7 @@ func runtimeDirFlagError(err error) error {
 var packagePrefixes = []string{
 	"acpi", "aml", "balloon", "blk", "bus", "console", "control", "eventloop", "guestmem",
 	"i8042", "jail", "kvm", "loader", "mmio", "pci", "rng", "rtc", "sandbox", "serial",
-	"tap", "vconsole", "vcpu", "virtio", "virtiopci", "vmm", "vnet", "x86",
+	"tap", "vconsole", "vcpu", "virtio", "virtiopci", "vmm", "vnet", "vsock", "x86",
 }
 
 // userMessage is err's message without glue's package prefixes, at its

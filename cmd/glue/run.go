@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +35,7 @@ type runFlags struct {
 	detach       bool
 	rng          string
 	balloon      string
+	vsock        string
 	transport    string
 	acpi         string
 	timeline     bool
@@ -75,6 +77,8 @@ func flagOf(f vmm.Field) (string, bool) {
 		return "--acpi", true
 	case vmm.FieldBalloon:
 		return "--balloon", true
+	case vmm.FieldVsock:
+		return "--vsock", true
 	}
 	return "", false
 }
@@ -123,6 +127,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.Lookup("rng").NoOptDefVal = "on"
 	fl.StringVar(&f.balloon, "balloon", "off", "add a virtio-balloon device ('glue balloon' sets its target); `SPEC` is on, off or options stats=on|off,deflate-on-oom=on|off,reporting=on|off (all on by default),transport=pci|mmio (as --balloon=SPEC)")
 	fl.Lookup("balloon").NoOptDefVal = "on"
+	fl.StringVar(&f.vsock, "vsock", "", "add a virtio-vsock device: `SPEC` is cid=N[,socket=PATH][,transport=pci|mmio]; the guest's port P connects to PATH_P, host programs connect to PATH and write \"CONNECT P\\n\" (default PATH: NAME.vsock in the runtime dir; see docs/vsock.md)")
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.StringVar(&f.seccomp, "seccomp", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
@@ -210,6 +215,12 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--balloon: %v", err)
 	}
+	var vs *vmm.Vsock
+	if f.vsock != "" {
+		if vs, err = parseVsock(f.vsock); err != nil {
+			return vmm.Config{}, usageErrorf("--vsock: %v", err)
+		}
+	}
 	transport, err := parseTransport(f.transport)
 	if err != nil {
 		return vmm.Config{}, usageErrorf("--transport: %v", strings.TrimPrefix(err.Error(), "transport="))
@@ -237,6 +248,7 @@ func (f *runFlags) config(g *globals) (vmm.Config, error) {
 		BzImageEntry:     f.bzImageEntry,
 		RNG:              rng,
 		Balloon:          balloon,
+		Vsock:            vs,
 		Seccomp:          seccomp,
 		Logger:           g.logger(),
 	}
@@ -301,6 +313,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	defer srv.Close()
 	generatedName := cfg.Name == "" || jailed.namedByParent()
 	cfg.Name = srv.Name()
+	if cfg.Vsock != nil && cfg.Vsock.Socket == "" {
+		cfg.Vsock.Socket = filepath.Join(dir, cfg.Name+".vsock")
+	}
 	end, err := recordVM(dir, f.logPath, g.verbose, status != nil, &cfg)
 	if err != nil {
 		return err

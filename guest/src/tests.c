@@ -260,6 +260,7 @@ static const struct test tests[] = {
 	{"acpi", test_acpi},
 	{"power", test_power},
 	{"balloon", test_balloon},
+	{"vsock", test_vsock},
 };
 
 const struct test *find_test(const char *name, size_t len)

@@ -225,5 +225,6 @@ bool test_console_flood(void);
 bool test_virtio(void);
 bool test_pci_msix(void);
 bool test_balloon(void); /* balloon.c */
+bool test_vsock(void); /* vsock.c */
 
 #endif

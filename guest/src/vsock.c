@@ -1,0 +1,391 @@
+/*
+ * vsock.c - virtio-vsock (virtio 1.2, 5.10), stream sockets, and the
+ * vsock test.
+ *
+ * Three queues: rx (0), whose device-writable buffers the device fills
+ * with packets for us, tx (1), which carries ours, and the event queue
+ * (2), given one buffer for a transport reset. Each packet is a 44-byte
+ * header and, for RW, a payload. Flow control is by credit both ways: we
+ * send at most buf_alloc - (sent - fwd_cnt) bytes the peer advertised,
+ * and advertise a ring of RING bytes per connection, whose fwd_cnt moves
+ * when an echoed byte has left it.
+ *
+ * glue.test=vsock reads the CID, then:
+ *   glue.vsock.connect=P  connects to host port P, sends one line, closes;
+ *   glue.vsock.listen=L   listens on port L (prints GLUE-READY vsock) and
+ *                         echoes each connection's bytes until the host
+ *                         shuts it down, glue.vsock.conns= connections
+ *                         (default 1), at most MAXC at once;
+ *   glue.vsock.timeout=S  gives up after S seconds without progress (60).
+ */
+#include "virtio.h"
+#include "io.h"
+
+#define VIRTIO_ID_VSOCK 19
+
+#define OP_REQUEST  1
+#define OP_RESPONSE 2
+#define OP_RST      3
+#define OP_SHUTDOWN 4
+#define OP_RW       5
+#define OP_CREDIT_UPDATE  6
+#define OP_CREDIT_REQUEST 7
+#define SHUT_BOTH   3
+#define HOST_CID    2
+
+#define HDR      44
+#define PAYLOAD  4096
+#define RX_BUFS  16
+#define TX_SLOTS 16   /* packets in flight: descriptors 2i, 2i+1 */
+#define MAXC     8
+#define RING     16384 /* our buf_alloc per connection: a power of two */
+#define CONNECT_PORT 1024 /* our port for the connection we make */
+
+struct hdr {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+} __attribute__((packed));
+
+struct conn {
+	bool used, established, host_shut, closing;
+	uint32_t port, peer;          /* ours, the host's */
+	uint32_t peer_alloc, peer_fwd, sent; /* the host's credit, what we sent */
+	uint32_t in, queued, done;    /* ring: received, handed to tx, tx finished */
+	uint32_t advertised;          /* the fwd_cnt the host last heard */
+	uint8_t ring[RING];
+};
+
+struct slot {
+	struct conn *c; /* NULL: a control packet */
+	uint32_t len;
+	bool busy;
+};
+
+static struct {
+	struct virtio_dev *d;
+	struct virtq rx, tx, ev;
+	uint64_t cid;
+	uint8_t *rxbuf;
+	struct hdr *txhdr;
+	struct slot slots[TX_SLOTS];
+	struct conn conns[MAXC];
+	uint32_t listen;
+	uint64_t echoed, credit_updates, credit_waits, conns_done;
+	const char *err;
+} v;
+
+static void tx_reap(void)
+{
+	uint32_t id, len;
+	while (virtq_pop(&v.tx, &id, &len)) {
+		uint32_t s = id / 2;
+		if (id % 2 || s >= TX_SLOTS || !v.slots[s].busy) {
+			v.err = "the device returned a tx descriptor we did not submit";
+			return;
+		}
+		if (v.slots[s].c)
+			v.slots[s].c->done += v.slots[s].len;
+		v.slots[s].busy = false;
+	}
+}
+
+/* A free tx slot, waiting for the device to finish one if need be. */
+static int tx_slot(void)
+{
+	uint64_t start = rdtsc(), limit = ms_to_tsc(VIRTIO_REQ_TIMEOUT_MS);
+	for (;;) {
+		for (int i = 0; i < TX_SLOTS; i++)
+			if (!v.slots[i].busy)
+				return i;
+		tx_reap();
+		if (v.err)
+			return -1;
+		if (rdtsc() - start > limit) {
+			v.err = "tx queue stuck: the device returns no packets";
+			return -1;
+		}
+		cpu_relax();
+	}
+}
+
+/* Sends a packet from c (or, c NULL, from our port to peer): the header,
+ * then len ring bytes at c->queued if op is RW. */
+static void send(struct conn *c, uint32_t port, uint32_t peer, uint16_t op, uint32_t flags, uint32_t len)
+{
+	int s = tx_slot();
+	if (s < 0)
+		return;
+	struct hdr *h = &v.txhdr[s];
+	*h = (struct hdr){.src_cid = v.cid, .dst_cid = HOST_CID, .src_port = port, .dst_port = peer,
+			  .len = len, .type = 1, .op = op, .flags = flags, .buf_alloc = RING};
+	if (c) {
+		h->fwd_cnt = c->done;
+		c->advertised = c->done;
+	}
+	v.tx.desc[2 * s] = (struct virtq_desc){(uintptr_t)h, HDR, 0, 0};
+	if (len) {
+		v.tx.desc[2 * s].flags = VIRTQ_DESC_F_NEXT;
+		v.tx.desc[2 * s].next = (uint16_t)(2 * s + 1);
+		v.tx.desc[2 * s + 1] = (struct virtq_desc){(uintptr_t)&c->ring[c->queued % RING], len, 0, 0};
+		c->queued += len;
+		c->sent += len;
+	}
+	v.slots[s] = (struct slot){.c = len ? c : NULL, .len = len, .busy = true};
+	virtq_push(&v.tx, (uint16_t)(2 * s));
+	virtq_notify(&v.tx);
+}
+
+static struct conn *find(uint32_t port, uint32_t peer)
+{
+	for (int i = 0; i < MAXC; i++)
+		if (v.conns[i].used && v.conns[i].port == port && v.conns[i].peer == peer)
+			return &v.conns[i];
+	return NULL;
+}
+
+static void drop(struct conn *c)
+{
+	c->used = false;
+	v.conns_done++;
+}
+
+/* Handles one packet the device sent us. */
+static void receive(const struct hdr *h, const uint8_t *payload, uint32_t n)
+{
+	struct conn *c = find(h->dst_port, h->src_port);
+	if (h->src_cid != HOST_CID || h->dst_cid != v.cid || h->len != n) {
+		v.err = "a packet with bad addresses or length";
+		return;
+	}
+	if (c) {
+		c->peer_alloc = h->buf_alloc;
+		c->peer_fwd = h->fwd_cnt;
+	}
+	switch (h->op) {
+	case OP_REQUEST:
+		if (c || h->dst_port != v.listen || !v.listen) {
+			send(NULL, h->dst_port, h->src_port, OP_RST, 0, 0);
+			return;
+		}
+		for (int i = 0; i < MAXC && !c; i++)
+			if (!v.conns[i].used)
+				c = &v.conns[i];
+		if (!c) {
+			send(NULL, h->dst_port, h->src_port, OP_RST, 0, 0);
+			return;
+		}
+		*c = (struct conn){.used = true, .established = true, .port = h->dst_port, .peer = h->src_port,
+				   .peer_alloc = h->buf_alloc, .peer_fwd = h->fwd_cnt};
+		send(c, c->port, c->peer, OP_RESPONSE, 0, 0);
+		return;
+	case OP_RESPONSE:
+		if (c)
+			c->established = true;
+		return;
+	case OP_RST:
+		if (c)
+			drop(c);
+		return;
+	case OP_SHUTDOWN:
+		if (c)
+			c->host_shut = true;
+		return;
+	case OP_CREDIT_REQUEST:
+		if (c)
+			send(c, c->port, c->peer, OP_CREDIT_UPDATE, 0, 0);
+		return;
+	case OP_RW:
+		if (!c)
+			return;
+		if (n > RING - (c->in - c->done)) {
+			v.err = "the device sent more than our credit";
+			return;
+		}
+		uint32_t at = c->in % RING, first = n < RING - at ? n : RING - at;
+		memcpy(&c->ring[at], payload, first);
+		memcpy(c->ring, payload + first, n - first);
+		c->in += n;
+		return;
+	}
+}
+
+/* Echoes what waits in c's ring as far as the host's credit lets us,
+ * tells the host of freed room, and closes c once the host is done. */
+static void service(struct conn *c)
+{
+	if (!c->used || !c->established || c->closing)
+		return;
+	while (c->queued != c->in && !v.err) {
+		uint32_t credit = c->peer_alloc - (c->sent - c->peer_fwd);
+		if (c->sent - c->peer_fwd > c->peer_alloc || credit == 0) {
+			v.credit_waits++;
+			break;
+		}
+		uint32_t at = c->queued % RING, len = c->in - c->queued;
+		len = len < RING - at ? len : RING - at; /* up to the ring's end */
+		len = len < credit ? len : credit;
+		len = len < PAYLOAD ? len : PAYLOAD;
+		v.echoed += len;
+		send(c, c->port, c->peer, OP_RW, 0, len);
+	}
+	if (c->done != c->advertised && (c->done - c->advertised >= RING / 2 || c->done == c->in)) {
+		v.credit_updates++;
+		send(c, c->port, c->peer, OP_CREDIT_UPDATE, 0, 0);
+	}
+	if (c->host_shut && c->done == c->in) {
+		c->closing = true; /* the host's RST ends it */
+		send(c, c->port, c->peer, OP_SHUTDOWN, SHUT_BOTH, 0);
+	}
+}
+
+/* Takes the packets the device has returned, reposting each buffer. */
+static bool poll_rx(void)
+{
+	uint32_t id, len;
+	bool any = false;
+	while (!v.err && virtq_pop(&v.rx, &id, &len)) {
+		if (id >= RX_BUFS || len < HDR || len > HDR + PAYLOAD) {
+			v.err = "a bad rx used entry";
+			return any;
+		}
+		uint8_t *b = v.rxbuf + id * (HDR + PAYLOAD);
+		struct hdr h;
+		memcpy(&h, b, HDR);
+		receive(&h, b + HDR, len - HDR);
+		virtq_push(&v.rx, (uint16_t)id);
+		any = true;
+	}
+	if (any)
+		virtq_notify(&v.rx);
+	return any;
+}
+
+static const char *setup(void)
+{
+	dma_reset();
+	v.rxbuf = dma_alloc(RX_BUFS * (HDR + PAYLOAD), 16);
+	v.txhdr = dma_alloc(TX_SLOTS * sizeof(struct hdr), 16);
+	uint32_t *event = dma_alloc(8, 8);
+	if (!v.rxbuf || !v.txhdr || !event)
+		return "out of DMA memory";
+	const char *err = virtio_init(v.d, 0);
+	if (!err)
+		err = virtq_setup(v.d, &v.rx, 0, RX_BUFS);
+	if (!err)
+		err = virtq_setup(v.d, &v.tx, 1, 2 * TX_SLOTS);
+	if (!err)
+		err = virtq_setup(v.d, &v.ev, 2, 1);
+	if (!err && (v.rx.size < RX_BUFS || v.tx.size < 2 * TX_SLOTS))
+		err = "queues too small";
+	if (err)
+		return err;
+	v.cid = virtio_cfg64(v.d, 0);
+	virtio_driver_ok(v.d);
+	for (uint16_t i = 0; i < RX_BUFS; i++) {
+		v.rx.desc[i] = (struct virtq_desc){(uintptr_t)v.rxbuf + i * (HDR + PAYLOAD), HDR + PAYLOAD, VIRTQ_DESC_F_WRITE, 0};
+		virtq_push(&v.rx, i);
+	}
+	virtq_notify(&v.rx);
+	v.ev.desc[0] = (struct virtq_desc){(uintptr_t)event, 4, VIRTQ_DESC_F_WRITE, 0};
+	virtq_push(&v.ev, 0);
+	virtq_notify(&v.ev);
+	return NULL;
+}
+
+/* Runs until done() or timeout_s without a packet. */
+static void run_until(bool (*done)(void), uint64_t timeout_s, const char *what)
+{
+	uint64_t limit = ms_to_tsc(timeout_s * 1000), last = rdtsc();
+	while (!v.err && !done()) {
+		if (poll_rx())
+			last = rdtsc();
+		tx_reap();
+		for (int i = 0; i < MAXC; i++)
+			service(&v.conns[i]);
+		if (rdtsc() - last > limit)
+			v.err = what;
+		cpu_relax();
+	}
+}
+
+static uint64_t want_conns;
+static bool connect_done(void) { return !v.conns[0].used || v.conns[0].established; }
+static bool closed_done(void) { return !v.conns[0].used; }
+static bool listen_done(void) { return v.conns_done >= want_conns; }
+
+static const char line_fmt[] = "GLUE-VSOCK hello from cid ";
+
+/* Connects to the host's port, sends a line, closes: bytes sent or 0. */
+static uint32_t connect_and_send(uint32_t port, uint64_t timeout_s)
+{
+	struct conn *c = &v.conns[0];
+	*c = (struct conn){.used = true, .port = CONNECT_PORT, .peer = port};
+	send(c, c->port, c->peer, OP_REQUEST, 0, 0);
+	run_until(connect_done, timeout_s, "no RESPONSE to our REQUEST");
+	if (v.err || !c->used) {
+		if (!v.err)
+			v.err = "the host refused our connection (RST)";
+		return 0;
+	}
+	/* The line into the ring, as received bytes to send. */
+	uint32_t n = 0;
+	for (const char *p = line_fmt; *p; p++)
+		c->ring[n++] = (uint8_t)*p;
+	char digits[24];
+	int k = 0;
+	uint64_t cid = v.cid;
+	do
+		digits[k++] = (char)('0' + cid % 10);
+	while ((cid /= 10) && k < 20);
+	while (k)
+		c->ring[n++] = (uint8_t)digits[--k];
+	c->ring[n++] = '\n';
+	c->in = n;
+	c->host_shut = true; /* we send one line, then close */
+	v.conns_done = 0;
+	run_until(closed_done, timeout_s, "the host did not end our connection");
+	v.conns_done = 0;
+	return v.err ? 0 : n;
+}
+
+bool test_vsock(void)
+{
+	uint64_t connect = 0, listen = 0, timeout_s = 60;
+	want_conns = 1;
+	if (!cmdline_num("glue.vsock.connect", 0xffffffff, &connect) || !cmdline_num("glue.vsock.listen", 0xffffffff, &listen) ||
+	    !cmdline_num("glue.vsock.conns", 1 << 20, &want_conns) || !cmdline_num("glue.vsock.timeout", 86400, &timeout_s)) {
+		print("GLUE-FAIL vsock glue.vsock.connect=, listen=, conns= and timeout= want numbers\n");
+		return false;
+	}
+	memset(&v, 0, sizeof(v));
+	v.d = virtio_find(VIRTIO_ID_VSOCK, 0);
+	if (!v.d) {
+		virtio_missing("vsock", "virtio-vsock");
+		return false;
+	}
+	const char *err = setup();
+	if (err) {
+		print("GLUE-FAIL vsock %s\n", err);
+		virtio_fail(v.d);
+		return false;
+	}
+	uint32_t sent = 0;
+	if (connect)
+		sent = connect_and_send((uint32_t)connect, timeout_s);
+	if (!v.err && listen) {
+		v.listen = (uint32_t)listen;
+		print("GLUE-READY vsock cid=%lu listen=%lu\n", v.cid, listen);
+		run_until(listen_done, timeout_s, "no packet from the host within the timeout");
+	}
+	virtio_reset(v.d);
+	print("%s vsock cid=%lu line=%u conns=%lu echoed=%lu credit_updates=%lu credit_waits=%lu",
+	      v.err ? "GLUE-FAIL" : "GLUE-OK", v.cid, sent, v.conns_done, v.echoed, v.credit_updates, v.credit_waits);
+	virtio_print_transport(v.d);
+	if (v.err)
+		print(": %s\n", v.err);
+	else
+		print("\n");
+	return !v.err;
+}
