@@ -60,6 +60,7 @@ var allowList = []rule{
 	{pkg: "virtio/blk", imports: "guestmem ratelimit virtio golang.org/x/sys/unix", tests: "ratelimit/ratelimittest virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/rng", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/balloon", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
+	{pkg: "virtio/vsock", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/vconsole", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/vnet", imports: "guestmem ratelimit virtio", tests: "ratelimit/ratelimittest tap virtio/transport/mmio virtio/virtiotest"},
 
@@ -72,7 +73,7 @@ var allowList = []rule{
 	{pkg: "virtio/virtiotest", helper: true, imports: "bus guestmem virtio"},
 
 	// The one place that wires everything, and the binary.
-	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/balloon virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
+	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/balloon virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet virtio/vsock x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
 	{pkg: "cmd/glue", imports: "console control jail ratelimit vmm github.com/spf13/cobra golang.org/x/sys/unix"},
 
 	// Whole-program tests and what they build.

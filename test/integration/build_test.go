@@ -39,7 +39,7 @@ func (c optionalComponent) isTransport() bool { return c.id == "" }
 const consoleLine = "typed-into-hvc0"
 
 // optionalComponents are in glue's device order (disks, networks, entropy,
-// console, balloon), which is the order of the guest's virtio IDs, then the
+// console, balloon, vsock), which is the order of the guest's virtio IDs, then the
 // transports.
 var optionalComponents = []optionalComponent{
 	{"virtio-blk", "glue_no_blk", []string{"virtio/blk"}, []string{"--disk", "disk.img"}, "2", "blk", map[string]string{"flushed": "1"}},
@@ -47,6 +47,7 @@ var optionalComponents = []optionalComponent{
 	{"virtio-rng", "glue_no_rng", []string{"virtio/rng"}, []string{"--rng"}, "4", "rng", map[string]string{"bytes": "64"}},
 	{"virtio-console", "glue_no_vconsole", []string{"virtio/vconsole"}, []string{"--console", "virtio"}, "3", "console", map[string]string{"echo": consoleLine}},
 	{"virtio-balloon", "glue_no_balloon", []string{"virtio/balloon"}, []string{"--balloon"}, "5", "balloon", map[string]string{"reported": "512"}},
+	{"virtio-vsock", "glue_no_vsock", []string{"virtio/vsock"}, []string{"--vsock", "cid=3"}, "19", "vsock", map[string]string{"cid": "3"}},
 	{"virtio-pci", "glue_no_pci", []string{"virtio/transport/pci"}, []string{"--transport", "pci"}, "", "", nil},
 	{"virtio-mmio", "glue_no_mmio", []string{"virtio/transport/mmio"}, []string{"--transport", "mmio"}, "", "", nil},
 }
@@ -64,18 +65,19 @@ type buildVariant struct {
 }
 
 var buildVariants = []buildVariant{
-	{name: "all", has: withTransports("virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon")},
+	{name: "all", has: withTransports("virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon", "virtio-vsock")},
 	{name: "minimal", minimal: true},
 	{name: "blk-only", has: withTransports("virtio-blk")},
 	{name: "net-only", has: withTransports("virtio-net")},
 	{name: "rng-only", has: withTransports("virtio-rng")},
 	{name: "vconsole-only", has: withTransports("virtio-console")},
 	{name: "balloon-only", has: withTransports("virtio-balloon")},
+	{name: "vsock-only", has: withTransports("virtio-vsock")},
 	{name: "blk+rng", has: withTransports("virtio-blk", "virtio-rng")},
 	{name: "net+vconsole", has: withTransports("virtio-net", "virtio-console")},
 	// One transport: every device goes on the other one.
-	{name: "mmio-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon", "virtio-mmio"}},
-	{name: "pci-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon", "virtio-pci"}},
+	{name: "mmio-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon", "virtio-vsock", "virtio-mmio"}},
+	{name: "pci-only", has: []string{"virtio-blk", "virtio-net", "virtio-rng", "virtio-console", "virtio-balloon", "virtio-vsock", "virtio-pci"}},
 }
 
 // tags is the -tags value of v: glue_minimal, or glue_no_* for each
