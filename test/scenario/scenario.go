@@ -241,8 +241,10 @@ func (s Scenario) RunArgs(env Env, initrd string, step Step, disk string) []stri
 // QEMUArgs are the arguments that make QEMU's microvm boot s the way
 // glue does on the same /dev/kvm, for the side-by-side comparison: the
 // vmlinux ELF through PVH (how microvm boots an ELF), the same CPUs,
-// memory, initramfs and command line, an RTC and a serial port, and no
-// ACPI, as glue has none. s must be ELF with PVH.
+// memory, initramfs and command line, an RTC and a serial port. QEMU
+// runs without ACPI, as when the comparison was first measured; glue now
+// boots with its tables (docs/performance.md gives both command lines).
+// s must be ELF with PVH.
 func (s Scenario) QEMUArgs(env Env, initrd string) []string {
 	return []string{"-M", "microvm,rtc=on,acpi=off", "-enable-kvm", "-cpu", "host",
 		"-m", strconv.Itoa(s.MemMiB) + "M", "-smp", strconv.Itoa(s.CPUs),
