@@ -26,7 +26,6 @@ func launchForPeakRSS() {
 		return
 	}
 	cmd := exec.Command(os.Args[1], os.Args[2:]...)
-	cmd.Env = os.Environ()
 	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
 	err := cmd.Run()
 	if cmd.ProcessState == nil {
