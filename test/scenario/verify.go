@@ -226,6 +226,11 @@ func (v *verifier) device(rep Report, c string) {
 		}
 	case "net":
 		v.want(rep, "net", "replies", "3")
+	case "intx":
+		v.want(rep, "intx", "msi", "0")
+		if v.number(rep, "intx", "fired") < 1 {
+			v.fail("intx: no virtio interrupt through the IOAPIC fired (%s)", rep.Checks["intx"])
+		}
 	case "tcp":
 		n := v.r.Net
 		if n == nil {

@@ -118,3 +118,25 @@ func TestBootParamsDetails(t *testing.T) {
 		})
 	}
 }
+
+func TestCountInterrupts(t *testing.T) {
+	t.Parallel()
+	nomsi := `           CPU0       CPU1
+  0:         36          0   IO-APIC   2-edge      timer
+  4:        812          0   IO-APIC   4-edge      ttyS0
+ 10:          0         57   IO-APIC  10-fasteoi   virtio0
+ 11:          0          0   IO-APIC  11-fasteoi   virtio1
+NMI:          0          0   Non-maskable interrupts
+`
+	if got, want := countInterrupts(nomsi), (interruptCounts{ioapic: 2, fired: 1}); got != want {
+		t.Errorf("pci=nomsi: %+v, want %+v", got, want)
+	}
+	msi := `           CPU0
+  0:         36   IO-APIC   2-edge      timer
+ 24:          0   PCI-MSI 49152-edge      virtio0-config
+ 25:         12   PCI-MSI 49153-edge      virtio0-requests
+`
+	if got, want := countInterrupts(msi), (interruptCounts{msi: 2}); got != want {
+		t.Errorf("MSI: %+v, want %+v", got, want)
+	}
+}
