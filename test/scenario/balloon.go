@@ -18,9 +18,11 @@ const BalloonMiB = 32
 // --json reported it.
 type BalloonResult struct {
 	// Inflated: actual_bytes reached the target; Stats are the guest's
-	// statistics from a report it sent after that.
-	Inflated bool
-	Stats    map[string]uint64 `json:",omitempty"`
+	// latest statistics then, from a report it sent after that if
+	// FreshStats.
+	Inflated   bool
+	Stats      map[string]uint64 `json:",omitempty"`
+	FreshStats bool
 	// Deflated: actual_bytes came back to 0 after --target 0.
 	Deflated bool
 	// InflatedBytes and DeflatedBytes are glue's counters at the end:
@@ -32,6 +34,10 @@ type BalloonResult struct {
 // balloonPoll spaces the glue balloon calls; each also waits up to 1 s
 // for the guest's fresh statistics.
 const balloonPoll = 200 * time.Millisecond
+
+// freshStatsWait bounds the wait for a statistics report sent after the
+// inflate.
+const freshStatsWait = 15 * time.Second
 
 // driveBalloon is the host's side: it sets the target, waits until the
 // guest's driver reports actual at it and a statistics report sent after
@@ -53,15 +59,16 @@ func driveBalloon(ctx context.Context, env Env, dir, name string, deflate <-chan
 		}
 		return st, nil
 	}
-	// until polls until done(status); the last status it saw is in st.
+	// untilCtx polls until done(status) or ctx ends; the last status it
+	// saw is in st.
 	var st control.BalloonStatus
-	until := func(done func() bool) error {
+	untilCtx := func(ctx context.Context, done func() bool) error {
 		for {
-			var err error
-			if st, err = status(nil); err != nil {
+			s, err := status(nil)
+			if err != nil {
 				return err
 			}
-			if done() {
+			if st = s; done() {
 				return nil
 			}
 			select {
@@ -71,6 +78,7 @@ func driveBalloon(ctx context.Context, env Env, dir, name string, deflate <-chan
 			}
 		}
 	}
+	until := func(done func() bool) error { return untilCtx(ctx, done) }
 	defer func() { res.InflatedBytes, res.DeflatedBytes = st.InflatedBytes, st.DeflatedBytes }()
 	fail := func(err error) BalloonResult { res.Err = err.Error(); return res }
 	target, zero := BalloonMiB, 0
@@ -81,11 +89,20 @@ func driveBalloon(ctx context.Context, env Env, dir, name string, deflate <-chan
 		return fail(fmt.Errorf("inflate: %w", err))
 	}
 	res.Inflated = true
+	res.Stats = st.Stats
+	// A report sent after the inflate shows the smaller MemTotal. In
+	// the first run inside the emulated machine (2026-12-04) none came
+	// after the inflate for two minutes (docs/testing.md), so the wait
+	// is bounded and then the last report is checked instead.
 	at := st.StatsUpdates
-	if err := until(func() bool { return st.StatsUpdates > at }); err != nil {
+	freshCtx, cancel := context.WithTimeout(ctx, freshStatsWait)
+	err := untilCtx(freshCtx, func() bool { return st.StatsUpdates > at })
+	cancel()
+	if err == nil {
+		res.FreshStats, res.Stats = true, st.Stats
+	} else if ctx.Err() != nil {
 		return fail(fmt.Errorf("statistics after the inflate: %w", err))
 	}
-	res.Stats = st.Stats
 	select {
 	case <-deflate:
 	case <-ctx.Done():
