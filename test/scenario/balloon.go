@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gluevmm/glue/control"
@@ -18,11 +19,9 @@ const BalloonMiB = 32
 // --json reported it.
 type BalloonResult struct {
 	// Inflated: actual_bytes reached the target; Stats are the guest's
-	// latest statistics then, from a report it sent after that if
-	// FreshStats.
-	Inflated   bool
-	Stats      map[string]uint64 `json:",omitempty"`
-	FreshStats bool
+	// statistics from a report it sent after that.
+	Inflated bool
+	Stats    map[string]uint64 `json:",omitempty"`
 	// Deflated: actual_bytes came back to 0 after --target 0.
 	Deflated bool
 	// InflatedBytes and DeflatedBytes are glue's counters at the end:
@@ -35,10 +34,6 @@ type BalloonResult struct {
 // for the guest's fresh statistics.
 const balloonPoll = 200 * time.Millisecond
 
-// freshStatsWait bounds the wait for a statistics report sent after the
-// inflate.
-const freshStatsWait = 15 * time.Second
-
 // driveBalloon is the host's side: it sets the target, waits until the
 // guest's driver reports actual at it and a statistics report sent after
 // that, waits for init to have seen its MemTotal drop (deflate), and
@@ -50,19 +45,22 @@ func driveBalloon(ctx context.Context, env Env, dir, name string, deflate <-chan
 			args = append(args, "--target", strconv.Itoa(*target))
 		}
 		var st control.BalloonStatus
-		out, err := exec.CommandContext(ctx, env.Glue, args...).Output()
+		var stderr strings.Builder
+		cmd := exec.CommandContext(ctx, env.Glue, args...)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err == nil {
 			err = json.Unmarshal(out, &st)
 		}
 		if err != nil {
-			return st, fmt.Errorf("glue balloon %v: %w", args[2:], err)
+			return st, fmt.Errorf("glue balloon %v: %w: %s", args[2:], err, strings.TrimSpace(stderr.String()))
 		}
 		return st, nil
 	}
 	// untilCtx polls until done(status) or ctx ends; the last status it
 	// saw is in st.
 	var st control.BalloonStatus
-	untilCtx := func(ctx context.Context, done func() bool) error {
+	until := func(done func() bool) error {
 		for {
 			s, err := status(nil)
 			if err != nil {
@@ -78,7 +76,6 @@ func driveBalloon(ctx context.Context, env Env, dir, name string, deflate <-chan
 			}
 		}
 	}
-	until := func(done func() bool) error { return untilCtx(ctx, done) }
 	defer func() { res.InflatedBytes, res.DeflatedBytes = st.InflatedBytes, st.DeflatedBytes }()
 	fail := func(err error) BalloonResult { res.Err = err.Error(); return res }
 	target, zero := BalloonMiB, 0
@@ -89,20 +86,15 @@ func driveBalloon(ctx context.Context, env Env, dir, name string, deflate <-chan
 		return fail(fmt.Errorf("inflate: %w", err))
 	}
 	res.Inflated = true
-	res.Stats = st.Stats
-	// A report sent after the inflate shows the smaller MemTotal. In
-	// the first run inside the emulated machine (2026-12-04) none came
-	// after the inflate for two minutes (docs/testing.md), so the wait
-	// is bounded and then the last report is checked instead.
+	// A report sent after the inflate shows the smaller MemTotal: each
+	// glue balloon call hands the driver its statistics buffer back,
+	// which only works if glue took the one Linux primed the queue
+	// with before DRIVER_OK.
 	at := st.StatsUpdates
-	freshCtx, cancel := context.WithTimeout(ctx, freshStatsWait)
-	err := untilCtx(freshCtx, func() bool { return st.StatsUpdates > at })
-	cancel()
-	if err == nil {
-		res.FreshStats, res.Stats = true, st.Stats
-	} else if ctx.Err() != nil {
+	if err := until(func() bool { return st.StatsUpdates > at }); err != nil {
 		return fail(fmt.Errorf("statistics after the inflate: %w", err))
 	}
+	res.Stats = st.Stats
 	select {
 	case <-deflate:
 	case <-ctx.Done():
