@@ -12,6 +12,9 @@
  *
  * glue.test=vsock reads the CID, then:
  *   glue.vsock.connect=P  connects to host port P, sends one line, closes;
+ *   glue.vsock.send=P     opens glue.vsock.sconns= connections (default 1,
+ *                         at most MAXC) to host port P at once and sends
+ *                         glue.vsock.bytes= bytes of pattern() on each;
  *   glue.vsock.listen=L   listens on port L (prints GLUE-READY vsock) and
  *                         echoes each connection's bytes until the host
  *                         shuts it down, glue.vsock.conns= connections
@@ -37,9 +40,10 @@
 #define PAYLOAD  4096
 #define RX_BUFS  16
 #define TX_SLOTS 16   /* packets in flight: descriptors 2i, 2i+1 */
-#define MAXC     8
+#define MAXC     64  /* 64 rings of RING bytes: 1 MiB, fits -m 64 */
 #define RING     16384 /* our buf_alloc per connection: a power of two */
 #define CONNECT_PORT 1024 /* our port for the connection we make */
+#define SEND_PORT    2048 /* ours for send connection i: SEND_PORT + i */
 
 struct hdr {
 	uint64_t src_cid, dst_cid;
@@ -54,6 +58,9 @@ struct conn {
 	uint32_t peer_alloc, peer_fwd, sent; /* the host's credit, what we sent */
 	uint32_t in, queued, done;    /* ring: received, handed to tx, tx finished */
 	uint32_t advertised;          /* the fwd_cnt the host last heard */
+	bool gen;                     /* a send connection: the ring holds pattern() */
+	uint32_t gen_idx;             /* its index, which seeds the pattern */
+	uint64_t gen_off;             /* pattern bytes put in the ring */
 	uint8_t ring[RING];
 };
 
@@ -73,6 +80,7 @@ static struct {
 	struct conn conns[MAXC];
 	uint32_t listen;
 	uint64_t echoed, credit_updates, credit_waits, conns_done;
+	uint64_t send_bytes, sent_bytes; /* per send connection; all sent */
 	const char *err;
 } v;
 
@@ -147,6 +155,8 @@ static struct conn *find(uint32_t port, uint32_t peer)
 
 static void drop(struct conn *c)
 {
+	if (c->gen && (!c->established || c->gen_off != v.send_bytes || c->done != c->in))
+		v.err = "the host refused or reset a send connection before its end";
 	c->used = false;
 	v.conns_done++;
 }
@@ -197,7 +207,7 @@ static void receive(const struct hdr *h, const uint8_t *payload, uint32_t n)
 			send(c, c->port, c->peer, OP_CREDIT_UPDATE, 0, 0);
 		return;
 	case OP_RW:
-		if (!c)
+		if (!c || c->gen) /* a send connection's ring is ours alone */
 			return;
 		if (n > RING - (c->in - c->done)) {
 			v.err = "the device sent more than our credit";
@@ -211,12 +221,31 @@ static void receive(const struct hdr *h, const uint8_t *payload, uint32_t n)
 	}
 }
 
+/* Byte off of send connection idx: the host recomputes it to check every
+ * byte; the index keeps two connections' streams apart. */
+static uint8_t pattern(uint32_t idx, uint64_t off)
+{
+	return (uint8_t)(off ^ (off >> 8) ^ (off >> 16) ^ (idx * 37 + 1));
+}
+
+/* Fills a send connection's free ring with the pattern's next bytes. */
+static void generate(struct conn *c)
+{
+	while (c->gen_off < v.send_bytes && c->in - c->done < RING) {
+		c->ring[c->in % RING] = pattern(c->gen_idx, c->gen_off);
+		c->in++;
+		c->gen_off++;
+	}
+}
+
 /* Echoes what waits in c's ring as far as the host's credit lets us,
  * tells the host of freed room, and closes c once the host is done. */
 static void service(struct conn *c)
 {
 	if (!c->used || !c->established || c->closing)
 		return;
+	if (c->gen)
+		generate(c);
 	while (c->queued != c->in && !v.err) {
 		uint32_t credit = c->peer_alloc - (c->sent - c->peer_fwd);
 		if (c->sent - c->peer_fwd > c->peer_alloc || credit == 0) {
@@ -234,7 +263,7 @@ static void service(struct conn *c)
 		v.credit_updates++;
 		send(c, c->port, c->peer, OP_CREDIT_UPDATE, 0, 0);
 	}
-	if (c->host_shut && c->done == c->in) {
+	if ((c->gen ? c->gen_off == v.send_bytes : c->host_shut) && c->done == c->in) {
 		c->closing = true; /* the host's RST ends it */
 		send(c, c->port, c->peer, OP_SHUTDOWN, SHUT_BOTH, 0);
 	}
@@ -315,6 +344,33 @@ static bool connect_done(void) { return !v.conns[0].used || v.conns[0].establish
 static bool closed_done(void) { return !v.conns[0].used; }
 static bool listen_done(void) { return v.conns_done >= want_conns; }
 
+static uint64_t want_send;
+static bool send_up(void)
+{
+	for (uint64_t i = 0; i < want_send; i++)
+		if (v.conns[i].used && !v.conns[i].established)
+			return false;
+	return true;
+}
+
+/* Opens n connections to the host's port at once and sends v.send_bytes
+ * of pattern() on each, closing each after its last byte. */
+static void send_many(uint32_t port, uint64_t n, uint64_t timeout_s)
+{
+	want_send = n;
+	v.conns_done = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct conn *c = &v.conns[i];
+		*c = (struct conn){.used = true, .port = SEND_PORT + i, .peer = port, .gen = true, .gen_idx = i};
+		send(c, c->port, c->peer, OP_REQUEST, 0, 0);
+	}
+	run_until(send_up, timeout_s, "no RESPONSE to a send connection's REQUEST");
+	run_until(listen_done, timeout_s, "a send connection made no progress within the timeout");
+	if (!v.err)
+		v.sent_bytes = n * v.send_bytes;
+	v.conns_done = 0;
+}
+
 static const char line_fmt[] = "GLUE-VSOCK hello from cid ";
 
 /* Connects to the host's port, sends a line, closes: bytes sent or 0. */
@@ -352,14 +408,17 @@ static uint32_t connect_and_send(uint32_t port, uint64_t timeout_s)
 
 bool test_vsock(void)
 {
-	uint64_t connect = 0, listen = 0, timeout_s = 60;
+	uint64_t connect = 0, listen = 0, timeout_s = 60, send_port = 0, sconns = 1, bytes = 0;
 	want_conns = 1;
 	if (!cmdline_num("glue.vsock.connect", 0xffffffff, &connect) || !cmdline_num("glue.vsock.listen", 0xffffffff, &listen) ||
-	    !cmdline_num("glue.vsock.conns", 1 << 20, &want_conns) || !cmdline_num("glue.vsock.timeout", 86400, &timeout_s)) {
-		print("GLUE-FAIL vsock glue.vsock.connect=, listen=, conns= and timeout= want numbers\n");
+	    !cmdline_num("glue.vsock.conns", 1 << 20, &want_conns) || !cmdline_num("glue.vsock.timeout", 86400, &timeout_s) ||
+	    !cmdline_num("glue.vsock.send", 0xffffffff, &send_port) || !cmdline_num("glue.vsock.sconns", MAXC, &sconns) ||
+	    !cmdline_num("glue.vsock.bytes", 1ULL << 40, &bytes)) {
+		print("GLUE-FAIL vsock glue.vsock.connect=, listen=, conns=, timeout=, send=, bytes= want numbers, sconns= at most %d\n", MAXC);
 		return false;
 	}
 	memset(&v, 0, sizeof(v));
+	v.send_bytes = bytes;
 	v.d = virtio_find(VIRTIO_ID_VSOCK, 0);
 	if (!v.d) {
 		virtio_missing("vsock", "virtio-vsock");
@@ -374,14 +433,17 @@ bool test_vsock(void)
 	uint32_t sent = 0;
 	if (connect)
 		sent = connect_and_send((uint32_t)connect, timeout_s);
+	if (!v.err && send_port && sconns)
+		send_many((uint32_t)send_port, sconns, timeout_s);
 	if (!v.err && listen) {
 		v.listen = (uint32_t)listen;
 		print("GLUE-READY vsock cid=%lu listen=%lu\n", v.cid, listen);
 		run_until(listen_done, timeout_s, "no packet from the host within the timeout");
 	}
 	virtio_reset(v.d);
-	print("%s vsock cid=%lu line=%u conns=%lu echoed=%lu credit_updates=%lu credit_waits=%lu",
-	      v.err ? "GLUE-FAIL" : "GLUE-OK", v.cid, sent, v.conns_done, v.echoed, v.credit_updates, v.credit_waits);
+	print("%s vsock cid=%lu line=%u conns=%lu sent=%lu echoed=%lu credit_updates=%lu credit_waits=%lu",
+	      v.err ? "GLUE-FAIL" : "GLUE-OK", v.cid, sent, v.conns_done, v.sent_bytes, v.echoed, v.credit_updates,
+	      v.credit_waits);
 	virtio_print_transport(v.d);
 	if (v.err)
 		print(": %s\n", v.err);
