@@ -35,6 +35,7 @@ import (
 // Debian builds them as modules, and the initramfs must carry them and
 // their dependencies.
 var hwModules = append([]string{"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console",
+	"vmw_vsock_virtio_transport", "virtio_balloon",
 	"button", "evdev"}, initramfs.RootfsModules...)
 
 // hwParams is the start of every tier-4 command line: panic=-1 resets at

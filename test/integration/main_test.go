@@ -25,6 +25,7 @@ import (
 var glueBin string
 
 func TestMain(m *testing.M) {
+	launchForPeakRSS()
 	dir, err := os.MkdirTemp("", "glue-integration-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -28,8 +28,10 @@ var OuterModules = []string{"kvm", "kvm_amd", "tun"}
 
 // InnerModules are the drivers the inner init loads for the device
 // scenarios: both virtio transports, each device's driver, ext4 for the
-// root disk, and the ACPI power button with evdev, its input node.
+// root disk, the ACPI power button with evdev, its input node, and the
+// virtio transport of Linux's vsock (which pulls in vsock itself).
 var InnerModules = append([]string{"virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_rng", "virtio_console",
+	"vmw_vsock_virtio_transport", "virtio_balloon",
 	"button", "evdev"}, initramfs.RootfsModules...)
 
 // rootImageMiB is the size of the root-disk scenarios' ext4 image.

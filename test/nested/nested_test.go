@@ -134,7 +134,7 @@ func (r *outerRun) checkMachine(t *testing.T) {
 	for i, b := range r.s.Boots {
 		console := ReadConsole(b.Console)
 		if b.Wedged {
-			t.Logf("NOTICE: outer machine %d wedged and was replaced; its console's lockups:\n%s", i+1,
+			t.Logf("NOTICE: outer machine %d wedged or was reset and was replaced; why:\n%s", i+1,
 				strings.Join(o.Wedges[min(i, len(o.Wedges)-1)], "\n"))
 			continue
 		}
@@ -204,7 +204,7 @@ func TestNestedLinux(t *testing.T) {
 			for _, a := range attempts[:len(attempts)-1] {
 				how := fmt.Sprintf("stalled after %.0f s", a.Result.Secs)
 				if a.Wedged {
-					how = "wedged the outer machine (its CPUs locked up; see the machine subtest)"
+					how = "wedged the outer machine (its CPUs locked up, or a triple fault reset it; see the machine subtest)"
 				}
 				t.Logf("NOTICE: RETRY: attempt %d %s; its last lines:\n%s", a.Number, how,
 					strings.Join(a.Result.LastLines(15), "\n"))
@@ -216,7 +216,7 @@ func TestNestedLinux(t *testing.T) {
 			}
 			t.Logf("attempt %d: %.1f s, %d boot(s), the last glue's exit %d", a.Number, a.Result.Secs, len(a.Result.Boots), a.Result.Exit)
 			if a.Wedged {
-				t.Errorf("attempt %d wedged the outer machine too (its CPUs locked up; see the machine subtest)", a.Number)
+				t.Errorf("attempt %d wedged the outer machine too (its CPUs locked up, or a triple fault reset it; see the machine subtest)", a.Number)
 			}
 			for _, e := range scenario.Verify(s, run.env, a.Result) {
 				t.Error(e)

@@ -104,7 +104,8 @@ func NewOutcome() *Outcome { return &Outcome{Attempts: map[string][]*Attempt{}} 
 // marker (glue's output aside) for m.Watchdog, or, once the outer console
 // reports a soft lockup, none for lockupQuiet. It adds what the outer
 // init reported to o; progress gets each marker line as it comes. It
-// reports whether the machine wedged.
+// reports whether the machine wedged or a triple fault reset it during
+// an attempt; either way the attempt is a stall.
 func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -160,8 +161,16 @@ func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (b
 	cancel()
 	<-watchdogDone
 	o.Wall += time.Since(start)
-	if o.wedged {
-		o.Wedges = append(o.Wedges, lockups(ReadConsole(m.Console)))
+	// A machine that ends during an attempt with a triple fault in QEMU's
+	// reset log was reset by an outer CPU (-no-reboot made that QEMU's
+	// exit): like a wedge, the emulated machine failed, not the attempt.
+	reset := !o.wedged && !o.Done && o.current != nil && tripleFaulted(m.ResetLog)
+	if o.wedged || reset {
+		why := lockups(ReadConsole(m.Console))
+		if reset {
+			why = append(why, "the emulated machine was reset: a triple fault in QEMU's CPU reset log")
+		}
+		o.Wedges = append(o.Wedges, why)
 		if a := o.current; a != nil {
 			a.Ended, a.Wedged, a.Result.Stalled, a.Result.Exit = true, true, true, -1
 			a.Result.Output = strings.Join(a.Log, "\n") + "\n"
@@ -173,6 +182,13 @@ func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (b
 		o.QEMUErr = fmt.Errorf("%s: %w: %s", m.QEMU, err, strings.TrimSpace(stderr.String()))
 	}
 	return false, nil
+}
+
+// tripleFaulted reports whether QEMU's CPU reset log records a triple
+// fault.
+func tripleFaulted(resetLog string) bool {
+	b, _ := os.ReadFile(resetLog)
+	return strings.Contains(string(b), "Triple fault")
 }
 
 // lockupQuiet is how long the markers may pause once the outer console

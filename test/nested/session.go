@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/gluevmm/glue/test/nested/plan"
 )
@@ -13,7 +14,8 @@ import (
 // machine sometimes locks up while glue (or QEMU) runs a VM: its CPUs
 // report soft lockups and nothing more happens, so the outer init cannot
 // time the attempt out itself. The watchdog kills such a machine, the
-// attempt counts as a stall, and a fresh machine goes on from there.
+// attempt counts as a stall, and a fresh machine goes on from there; the
+// same goes for a machine that an outer CPU's triple fault reset.
 type Session struct {
 	Machine Machine // Initrd and Console are set per boot
 	Outer   *Outer  // its Plan is set per boot
@@ -65,8 +67,8 @@ func (s *Session) Run(ctx context.Context, p plan.Plan, progress func(string)) (
 				Last: o.Wedges[len(o.Wedges)-1]})
 		}
 		if progress != nil {
-			progress(fmt.Sprintf("outer machine %d wedged (%d lockup lines); booting a fresh one", n,
-				len(o.Wedges[len(o.Wedges)-1])))
+			progress(fmt.Sprintf("outer machine %d wedged or was reset (%s); booting a fresh one", n,
+				strings.Join(o.Wedges[len(o.Wedges)-1], "; ")))
 		}
 	}
 	return o, nil

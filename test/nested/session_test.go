@@ -72,15 +72,23 @@ func TestSlot(t *testing.T) {
 	}
 }
 
-// fakeQEMU stands in for QEMU: its first machine wedges in scenario a
-// (a marker, then silence), the second retries a and runs b.
+// fakeQEMU stands in for QEMU: its first machine fails in scenario a
+// (a marker, then what $FIRST says: silence, or a triple fault that
+// ends it), the second retries a and runs b.
 const fakeQEMU = `#!/bin/sh
-case "$*" in
+all="$*"
+while [ $# -gt 0 ]; do
+	[ "$1" = -D ] && resets=$2
+	shift
+done
+case "$all" in
 *outer-1.cpio*)
 	echo NESTED-READY kvm-api=12
 	echo 'NESTED-BEGIN a attempt=1'
 	echo 'NESTED-LOG a| last words'
-	exec sleep 60;;
+	[ "$FIRST" = wedge ] && exec sleep 60
+	printf 'CPU Reset (CPU 1)\nTriple fault\n' > "$resets"
+	exit 0;;
 esac
 echo NESTED-READY kvm-api=12
 echo 'NESTED-BEGIN a attempt=2'
@@ -90,10 +98,16 @@ echo 'NESTED-RESULT b attempt=1 {"exit":0}'
 echo NESTED-DONE
 `
 
-// A machine that goes quiet is killed by the watchdog, its attempt counts
-// as a wedged stall with its log, and a fresh machine goes on.
+// A machine that goes quiet is killed by the watchdog, one that a triple
+// fault ends is gone: either way its attempt counts as a wedged stall
+// with its log, and a fresh machine goes on.
 func TestSessionReplacesWedgedMachine(t *testing.T) {
-	t.Parallel()
+	t.Run("wedge", func(t *testing.T) { testSessionReplaces(t, "wedge") })
+	t.Run("triple-fault", func(t *testing.T) { testSessionReplaces(t, "reset") })
+}
+
+func testSessionReplaces(t *testing.T, first string) {
+	t.Setenv("FIRST", first)
 	dir := t.TempDir()
 	qemu := filepath.Join(dir, "qemu")
 	if err := os.WriteFile(qemu, []byte(fakeQEMU), 0o755); err != nil {

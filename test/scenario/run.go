@@ -102,17 +102,27 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 	ctx, cancel := context.WithTimeout(ctx, s.BootDeadline(env))
 	defer cancel()
 	halt, host, button := newWatch(haltLine), newWatch("GLUE-READY init host"), newWatch("GLUE-READY init button")
+	vsockReady, balloonReady, deflate := newWatch("GLUE-READY init vsock"), newWatch("GLUE-READY init balloon"), newWatch("GLUE-READY init deflate")
 	// The loop's numbers grow, so line KillAfter is the first to hold this.
 	fsync := newWatch(fmt.Sprintf("GLUE-FSYNC %d", step.KillAfter))
-	out := syncBuffer{watches: []*watch{halt, host, button, fsync}}
+	out := syncBuffer{watches: []*watch{halt, host, button, fsync, vsockReady, balloonReady, deflate}}
 	args := s.RunArgs(env, initrd, step, disk)
 	dir, name := filepath.Join(env.WorkDir, s.Name+"-run"), "nested-"+env.Token
-	if step.End == "button" {
+	if step.End == "button" || s.Balloon {
 		args = append([]string{"--runtime-dir", dir}, append(args, "-n", name)...)
 	}
 	if step.ReadOnly {
 		b.ImageBefore = fileSHA256(disk)
 	}
+	var vsock *vsockHost
+	if s.Vsock {
+		var err error
+		if vsock, err = listenVsock(vsockSocket(env, s.Name)); err != nil {
+			r.problem("%v", err)
+			return b, ""
+		}
+	}
+	balloonDone := make(chan BalloonResult, 1)
 	cmd := exec.Command(env.Glue, args...)
 	w := io.MultiWriter(&out, live)
 	cmd.Stdout, cmd.Stderr = w, w
@@ -131,6 +141,8 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 	stopping := false
 	// Each request is answered once: its channel is then nil.
 	hostSeen, buttonSeen, fsyncSeen, haltSeen := host.seen, button.seen, fsync.seen, halt.seen
+	vsockSeen, balloonSeen := vsockReady.seen, balloonReady.seen
+	echoed, ballooning := false, false
 	for waiting := true; waiting; {
 		select {
 		case err = <-done:
@@ -147,6 +159,18 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 				}
 				stopped <- err
 			}()
+		case <-vsockSeen:
+			vsockSeen = nil
+			if vsock != nil {
+				echoed = true
+				go vsock.connectEcho(VsockEchoKiB << 10)
+			}
+		case <-balloonSeen:
+			balloonSeen = nil
+			if s.Balloon {
+				ballooning = true
+				go func() { balloonDone <- driveBalloon(ctx, env, dir, name, deflate.seen) }()
+			}
 		case <-fsyncSeen:
 			fsyncSeen = nil
 			if step.KillAfter > 0 {
@@ -175,6 +199,13 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 		if err := <-stopped; err != nil {
 			r.problem("%v", err)
 		}
+	}
+	if vsock != nil {
+		r.Vsock = vsock.close(echoed)
+	}
+	if ballooning {
+		res := <-balloonDone
+		r.Balloon = &res
 	}
 	output := out.String()
 	var exitErr *exec.ExitError

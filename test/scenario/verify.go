@@ -226,6 +226,11 @@ func (v *verifier) device(rep Report, c string) {
 		}
 	case "net":
 		v.want(rep, "net", "replies", "3")
+	case "intx":
+		v.want(rep, "intx", "msi", "0")
+		if v.number(rep, "intx", "fired") < 1 {
+			v.fail("intx: no virtio interrupt through the IOAPIC fired (%s)", rep.Checks["intx"])
+		}
 	case "tcp":
 		n := v.r.Net
 		if n == nil {
@@ -242,6 +247,10 @@ func (v *verifier) device(rep Report, c string) {
 		if n.Sent != TCPMiB<<20 || n.Received != TCPUpKiB<<10 {
 			v.fail("tcp: host sent %d and received %d bytes, want %d and %d", n.Sent, n.Received, TCPMiB<<20, TCPUpKiB<<10)
 		}
+	case "vsock":
+		v.vsock(rep)
+	case "balloon":
+		v.balloon(rep)
 	case "fsync":
 		if !strings.Contains(v.out, "write_cache=write-back") {
 			v.fail("fsync: init did not start its loop on a write-back disk")
@@ -261,5 +270,60 @@ func (v *verifier) device(rep Report, c string) {
 		if _, ok := rep.Checks[c]; !ok {
 			v.fail("no GLUE-OK for %s", c)
 		}
+	}
+}
+
+// vsock checks init's vsock check against the host's side: the CID glue
+// gave the guest, the guest's stream byte for byte, and the echo, whose
+// peer Linux saw must be the host port glue's OK line named.
+func (v *verifier) vsock(rep Report) {
+	v.want(rep, "vsock", "cid", strconv.Itoa(VsockCID))
+	v.want(rep, "vsock", "sent", strconv.Itoa(VsockUpKiB<<10))
+	v.want(rep, "vsock", "echoed", strconv.Itoa(VsockEchoKiB<<10))
+	h := v.r.Vsock
+	if h == nil {
+		v.fail("vsock: the host's side did not run")
+		return
+	}
+	if h.Err != "" {
+		v.fail("vsock: host: %s", h.Err)
+	}
+	if h.FromGuest != VsockUpKiB<<10 || h.Mismatch >= 0 {
+		v.fail("vsock: the host received %d bytes from the guest, want %d of init's stream (first difference at %d)",
+			h.FromGuest, VsockUpKiB<<10, h.Mismatch)
+	}
+	if h.Echoed != VsockEchoKiB<<10 {
+		v.fail("vsock: %d bytes came back from the guest's echo as sent, want %d", h.Echoed, VsockEchoKiB<<10)
+	}
+	if h.HostPort < vsockHostPorts {
+		v.fail("vsock: glue's OK line named host port %d, want one from %d", h.HostPort, vsockHostPorts)
+	}
+	v.want(rep, "vsock", "peer", fmt.Sprintf("2:%d", h.HostPort))
+}
+
+// balloon checks that Linux's driver followed the target both ways, with
+// Linux's MemTotal as the oracle, and that its statistics report agrees.
+func (v *verifier) balloon(rep Report) {
+	base, low, back := v.number(rep, "balloon", "base-kib"), v.number(rep, "balloon", "low-kib"), v.number(rep, "balloon", "back-kib")
+	if base-low != BalloonMiB<<10 || back != base {
+		v.fail("balloon: MemTotal %d KiB, %d KiB inflated, %d KiB deflated; want %d KiB less, then all back",
+			base, low, back, BalloonMiB<<10)
+	}
+	h := v.r.Balloon
+	if h == nil {
+		v.fail("balloon: the host's side did not run")
+		return
+	}
+	if h.Err != "" {
+		v.fail("balloon: host: %s", h.Err)
+	}
+	if !h.Inflated || !h.Deflated {
+		v.fail("balloon: actual reached the target: %v, came back to 0: %v", h.Inflated, h.Deflated)
+	}
+	if got := h.Stats["total-memory"]; got != uint64(low)<<10 {
+		v.fail("balloon: the guest's total-memory statistic after the inflate is %d bytes, want MemTotal %d KiB", got, low)
+	}
+	if h.InflatedBytes < BalloonMiB<<20 || h.DeflatedBytes < BalloonMiB<<20 {
+		v.fail("balloon: glue saw %d bytes inflated and %d deflated, want %d each", h.InflatedBytes, h.DeflatedBytes, BalloonMiB<<20)
 	}
 }

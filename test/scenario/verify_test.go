@@ -75,6 +75,17 @@ func TestVerifyDevices(t *testing.T) {
 			{Exit: 0, Fsck: 0, ImageBefore: "aa", ImageAfter: "aa"},
 		}}
 	}
+	vs, _ := Lookup("vmlinux-pci-vsock-balloon")
+	const base, low = 200000, 200000 - BalloonMiB<<10
+	goodVsock := func() Result {
+		out := bootOutput(vs, vs.Boots()[0], end,
+			fmt.Sprintf("GLUE-OK init vsock cid=3 sent=%d sent-sha256=ab peer=2:1073741824 echoed=%d", VsockUpKiB<<10, VsockEchoKiB<<10),
+			fmt.Sprintf("GLUE-OK init balloon base-kib=%d low-kib=%d back-kib=%d", base, low, base))
+		return Result{Exit: 0, Boots: []Boot{{Fsck: -1}}, End: end, Output: withBoots(out),
+			Vsock: &VsockResult{FromGuest: VsockUpKiB << 10, Mismatch: -1, HostPort: 1 << 30, Echoed: VsockEchoKiB << 10},
+			Balloon: &BalloonResult{Inflated: true, Deflated: true, Stats: map[string]uint64{"total-memory": low << 10},
+				InflatedBytes: BalloonMiB << 20, DeflatedBytes: BalloonMiB << 20}}
+	}
 	goodButton := func() Result {
 		return Result{Exit: 0, Boots: []Boot{{Fsck: -1}}, End: end, Output: withBoots(bootOutput(button, button.Boots()[0], end))}
 	}
@@ -118,6 +129,25 @@ func TestVerifyDevices(t *testing.T) {
 		{"read-only disk writable", disk, replace(goodDisk(), "ro=1", "ro=0"), "rootro: ro"},
 		{"written file lost", disk, replace(goodDisk(), "written="+testEnv.Token, "written=x"), "rootro: written"},
 		{"third boot missing", disk, edit(goodDisk(), func(r *Result) { r.Boots = r.Boots[:2] }), "boot 3 of 3 did not run"},
+		{"vsock and balloon all right", vs, goodVsock(), ""},
+		{"wrong CID", vs, replace(goodVsock(), "cid=3", "cid=4"), `vsock: cid="4"`},
+		{"guest's stream changed", vs, edit(goodVsock(), func(r *Result) { r.Vsock.Mismatch = 4096 }), "first difference at 4096"},
+		{"guest's stream cut short", vs, edit(goodVsock(), func(r *Result) { r.Vsock.FromGuest = 1 }), "received 1 bytes"},
+		{"echo changed", vs, edit(goodVsock(), func(r *Result) { r.Vsock.Echoed = 7 }), "7 bytes came back"},
+		{"echo cut short in the guest", vs, replace(goodVsock(), fmt.Sprintf("echoed=%d", VsockEchoKiB<<10), "echoed=3"), "vsock: echoed"},
+		{"peer not glue's host port", vs, replace(goodVsock(), "peer=2:1073741824", "peer=2:5"), "vsock: peer"},
+		{"vsock host failed", vs, edit(goodVsock(), func(r *Result) { r.Vsock.Err = "echo: CONNECT 5301: answer \"\"" }), "vsock: host: echo"},
+		{"vsock host missing", vs, edit(goodVsock(), func(r *Result) { r.Vsock = nil }), "vsock: the host's side did not run"},
+		{"balloon did not take memory", vs, replace(goodVsock(), fmt.Sprintf("low-kib=%d", low), "low-kib=199000"), "balloon: MemTotal"},
+		{"balloon did not give it back", vs, replace(goodVsock(), fmt.Sprintf("back-kib=%d", base), "back-kib=1"), "balloon: MemTotal"},
+		{"actual never reached the target", vs, edit(goodVsock(), func(r *Result) { r.Balloon.Inflated = false }), "actual reached the target: false"},
+		{"actual never back to 0", vs, edit(goodVsock(), func(r *Result) { r.Balloon.Deflated = false }), "came back to 0: false"},
+		{"no statistics", vs, edit(goodVsock(), func(r *Result) { r.Balloon.Stats = nil }), "total-memory statistic"},
+		{"stale statistics", vs, edit(goodVsock(), func(r *Result) { r.Balloon.Stats["total-memory"] = base << 10 }), "total-memory statistic"},
+		{"statistics of neither", vs, edit(goodVsock(), func(r *Result) { r.Balloon.Stats["total-memory"] = 12345 }), "total-memory statistic"},
+		{"pages not returned to the host", vs, edit(goodVsock(), func(r *Result) { r.Balloon.InflatedBytes = 0 }), "glue saw 0 bytes inflated"},
+		{"balloon host failed", vs, edit(goodVsock(), func(r *Result) { r.Balloon.Err = "inflate: deadline" }), "balloon: host: inflate"},
+		{"balloon host missing", vs, edit(goodVsock(), func(r *Result) { r.Balloon = nil }), "balloon: the host's side did not run"},
 		{"button all right", button, goodButton(), ""},
 		{"button never pressed", button, replace(goodButton(), "GLUE-BUTTON power", "GLUE-FAIL init button EOF"), "no power button press"},
 		{"button ended in a reset", button, replace(goodButton(), "reboot: Power down", "reboot: Restarting system"), "did not power off"},

@@ -163,6 +163,13 @@ func (d *Device) Activate(mem *guestmem.Memory, features uint64, queues []*virti
 		d.queues[r] = q
 	}
 	d.mem, d.irq = mem, irq
+	// Linux primes the statistics queue with its first report before it
+	// sets DRIVER_OK, and the transport drops that early notification:
+	// take what is there now, or the driver waits for that buffer back
+	// forever and never reports again.
+	if q := d.queues[roleStats]; q != nil {
+		d.takeStats(q)
+	}
 	return nil
 }
 

@@ -224,6 +224,34 @@ func TestStatsHeldAndReturnedOnRequest(t *testing.T) {
 	}
 }
 
+// Linux's driver makes its first statistics buffer available before it
+// sets DRIVER_OK; the device must take it at activation, as no
+// notification counts before then.
+func TestStatsBufferPrimedBeforeDriverOK(t *testing.T) {
+	t.Parallel()
+	mem := virtiotest.NewMemory(t, guestmem.Span{Base: 0, Size: lowEnd})
+	dev := balloon.New(fullConfig())
+	tr, err := mmio.New(dev, mem, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := &virtiotest.MMIODriver{Regs: tr}
+	var q []*virtiotest.Queue
+	for i := range 3 {
+		q = append(q, virtiotest.NewQueue(mem, guestmem.Addr(0x1000+i*0x40000), balloon.QueueSize))
+	}
+	q[2].AddChain(virtiotest.Readable(stat(balloon.StatTotalMemory, 64<<20)))
+	if _, err := drv.Init(virtio.FeatureVersion1|balloon.FeatureStatsVQ, q...); err != nil {
+		t.Fatal(err)
+	}
+	if s := dev.Status(); s.StatsUpdates != 1 || s.Stats == nil || s.Stats.Values[balloon.StatTotalMemory] != 64<<20 {
+		t.Fatalf("status after DRIVER_OK %+v, want the primed report", s)
+	}
+	if !dev.RequestStats() {
+		t.Fatal("RequestStats had no buffer to return: the primed one was not held")
+	}
+}
+
 func TestStatsBuffersOfOddSizes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

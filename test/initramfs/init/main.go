@@ -11,18 +11,22 @@
 // ending with GLUE-DONE, after which it ends as glue.hw.end says (see
 // finish).
 //
-// It is static, uses only the standard library, and takes its orders from
-// the kernel command line:
+// It is static, uses only the standard library and golang.org/x/sys, and
+// takes its orders from the kernel command line:
 //
 //	glue.hw=blk,rootfs,rng,net,hvc0   device checks to run, in this order;
 //	                                  payload checks the initramfs's /payload;
 //	                                  fsync, rootrw, rootro the ext4 disk of root=
-//	                                  (disk.go), tcp a transfer with the peer
+//	                                  (disk.go), tcp a transfer with the peer,
+//	                                  vsock both ways to the host, balloon,
+//	                                  intx how virtio interrupts arrive
 //	glue.hw.end=reset                 after GLUE-DONE: reset (default), poweroff,
 //	                                  tick (print GLUE-TICK N lines until stopped),
 //	                                  or button (power off on the ACPI power button)
 //	glue.hw.tcp=MiB                   the tcp check's size from the peer (default 64)
 //	glue.hw.tcp.up=KiB                and to the peer (default 1024)
+//	glue.hw.vsock.up=KiB              what the vsock check sends the host (default 256)
+//	glue.hw.balloon=MiB               the balloon target the host sets
 //	glue.hw.token=STRING              echoed by the cmdline check; the disk marker
 //	glue.hw.rootfs=vdb                the ext4 disk the rootfs check mounts (default vda)
 //	glue.hw.ip=192.0.2.2/24           the guest's address for the net check
@@ -64,6 +68,7 @@ func main() {
 	checks := map[string]func(*report, map[string]string){
 		"blk": blkCheck, "rootfs": rootfsCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
 		"payload": payloadCheck, "fsync": fsyncCheck, "rootrw": rootrwCheck, "rootro": rootroCheck, "tcp": tcpCheck,
+		"intx": intxCheck, "vsock": vsockCheck, "balloon": balloonCheck,
 	}
 	for _, name := range strings.Split(params["glue.hw"], ",") {
 		if name == "" {

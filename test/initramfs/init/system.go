@@ -76,20 +76,29 @@ func countCPUList(list string) (int, error) {
 }
 
 func memCheck() (string, error) {
-	b, err := os.ReadFile("/proc/meminfo")
+	kib, err := memTotalKiB()
 	if err != nil {
 		return "", err
+	}
+	return fmt.Sprintf("total-kib=%d", kib), nil
+}
+
+// memTotalKiB is /proc/meminfo's MemTotal: the RAM the kernel manages.
+func memTotalKiB() (uint64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
 			kib, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return "", fmt.Errorf("MemTotal %q: %v", rest, err)
+				return 0, fmt.Errorf("MemTotal %q: %v", rest, err)
 			}
-			return fmt.Sprintf("total-kib=%d", kib), nil
+			return kib, nil
 		}
 	}
-	return "", fmt.Errorf("no MemTotal in /proc/meminfo")
+	return 0, fmt.Errorf("no MemTotal in /proc/meminfo")
 }
 
 // rtcCheck reads the CMOS clock as Linux's rtc-cmos driver sees it; the
