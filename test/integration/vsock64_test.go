@@ -25,7 +25,7 @@ const (
 	vsockConns     = 64 // the figure, and the own guest's MAXC
 	vsockTotal     = 16 << 20
 	vsockSlowBytes = vsockTotal - (vsockConns-1)*vsockFastBytes
-	vsockFastBytes = 240 << 10
+	vsockFastBytes = 224 << 10
 	// vsockStall bounds the wait for the 63 while connection 0 does not
 	// read: far beyond what they need, so only a stall reaches it.
 	vsockStall = 3 * time.Minute
@@ -51,7 +51,9 @@ func vsockPattern(idx int, off uint64) byte {
 // port and stream their own random data while reading the echo. In each
 // direction connection 0 reads nothing until the other 63 have finished,
 // so a slow peer that held up the others would hang them: that shows as
-// a failure after vsockStall, not as a timing.
+// a failure after vsockStall, not as a timing. Towards the guest,
+// connection 0's writer must also have stopped before the others start:
+// glue buffering without bound would let it finish.
 func TestVsock64(t *testing.T) {
 	t.Parallel()
 	for _, transport := range []string{"pci", "mmio"} {
@@ -70,8 +72,13 @@ func TestVsock64(t *testing.T) {
 			s := startGlue(t, "run", "-m", "64", "--transport", transport, "--vsock", "cid=9,socket="+sock, "-p",
 				fmt.Sprintf("glue.test=vsock glue.vsock.send=6000 glue.vsock.sconns=%d glue.vsock.bytes=%d glue.vsock.bytes0=%d glue.vsock.listen=52 glue.vsock.conns=%d glue.vsock.timeout=60",
 					vsockConns, vsockFastBytes, vsockSlowBytes, vsockConns))
-			if err := <-recv; err != nil {
-				t.Fatalf("guest to host: %v", err)
+			select {
+			case err := <-recv:
+				if err != nil {
+					t.Fatalf("guest to host: %v", err)
+				}
+			case <-s.done:
+				t.Fatalf("glue ended before the guest's connections were checked:\n%s", s.output())
 			}
 			t.Logf("guest to host: %d connections, %d MiB, checked in %v", vsockConns, vsockTotal>>20, time.Since(start).Round(time.Millisecond))
 			s.waitFor("GLUE-READY vsock", time.Minute)
@@ -226,60 +233,72 @@ func checkPattern(c io.Reader, idx int) error {
 }
 
 // echoMany connects 64 host programs to the guest's echo port at once;
-// each writes its own random data while reading the echo. Program 0 reads
-// nothing until the other 63 have their whole echo, and by then its
-// writer must still be held up: more than the path can buffer waits
-// behind its unread echo.
+// each writes its own random data while reading the echo. Program 0
+// writes first and reads nothing: once its writer has stopped (more than
+// the path can buffer waits behind its unread echo), the other 63 run
+// and must all get their whole echo while 0 stays stalled; then 0 reads.
 func echoMany(t *testing.T, sock string) error {
 	type conn struct {
-		c *net.UnixConn
-		r *bufio.Reader
+		c       *net.UnixConn
+		r       *bufio.Reader
+		payload []byte
 	}
 	conns := make([]conn, vsockConns)
 	for i := range conns {
 		c, r := dialGuest(t, sock, 52)
 		c.SetDeadline(time.Now().Add(2 * vsockStall))
-		conns[i] = conn{c, r}
+		conns[i] = conn{c, r, make([]byte, vsockBytes(i))}
+		rand.Read(conns[i].payload)
 	}
-	fast := newFastPeers()
-	var slowWritten atomic.Bool
 	errs := make(chan error, 2*vsockConns)
-	for i, cn := range conns {
-		payload := make([]byte, vsockBytes(i))
-		rand.Read(payload)
+	write := func(cn conn, written *atomic.Int64) {
+		var err error
+		for p := cn.payload; len(p) > 0 && err == nil; {
+			var n int
+			n, err = cn.c.Write(p[:min(len(p), 64<<10)])
+			written.Add(int64(n))
+			p = p[n:]
+		}
+		if err == nil {
+			err = cn.c.CloseWrite()
+		}
+		errs <- err
+	}
+	readEcho := func(i int, cn conn) error {
+		got, err := io.ReadAll(cn.r)
+		switch {
+		case err != nil:
+			return fmt.Errorf("connection %d: %v after %d bytes", i, err, len(got))
+		case !bytes.Equal(got, cn.payload):
+			return fmt.Errorf("connection %d: echo of %d bytes differs from the %d sent", i, len(got), len(cn.payload))
+		}
+		return nil
+	}
+	var slowWritten atomic.Int64
+	go write(conns[0], &slowWritten)
+	stalled := settled(func() string { return strconv.FormatInt(slowWritten.Load(), 10) })
+	if stalled == strconv.Itoa(len(conns[0].payload)) {
+		return fmt.Errorf("connection 0 wrote all %s bytes while nothing read its echo: something on the way buffered without bound", stalled)
+	}
+	t.Logf("connection 0 stalled after %s of %d bytes", stalled, len(conns[0].payload))
+	fast := newFastPeers()
+	for i, cn := range conns[1:] {
+		go write(cn, new(atomic.Int64))
 		go func() {
-			_, err := cn.c.Write(payload)
+			err := readEcho(i+1, cn)
 			if err == nil {
-				err = cn.c.CloseWrite()
-			}
-			if i == 0 {
-				slowWritten.Store(true)
-			}
-			errs <- err
-		}()
-		go func() {
-			if i == 0 {
-				if err := fast.wait(); err != nil {
-					errs <- err
-					return
-				}
-				if slowWritten.Load() {
-					errs <- fmt.Errorf("connection 0 wrote all %d bytes while nothing read its echo: something on the way buffered without bound", len(payload))
-					return
-				}
-			}
-			got, err := io.ReadAll(cn.r)
-			switch {
-			case err != nil:
-				err = fmt.Errorf("connection %d: %v after %d bytes", i, err, len(got))
-			case !bytes.Equal(got, payload):
-				err = fmt.Errorf("connection %d: echo of %d bytes differs from the %d sent", i, len(got), len(payload))
-			case i != 0:
-				fast.done(i)
+				fast.done(i + 1)
 			}
 			errs <- err
 		}()
 	}
+	go func() {
+		if err := fast.wait(); err != nil {
+			errs <- err
+			return
+		}
+		errs <- readEcho(0, conns[0])
+	}()
 	for range 2 * vsockConns {
 		if err := <-errs; err != nil {
 			return err
