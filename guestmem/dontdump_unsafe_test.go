@@ -18,10 +18,10 @@ func TestRegionsExcludedFromCoreDumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range m.regions {
-		start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&r.host[0])))
-		flags, ok := vmFlags(string(smaps), start)
+		addr := uintptr(unsafe.Pointer(&r.host[0]))
+		flags, ok := vmFlags(string(smaps), addr)
 		if !ok {
-			t.Fatalf("region %#x: no mapping starting %s in smaps", r.Base, start)
+			t.Fatalf("region %#x: no mapping holds %#x in smaps", r.Base, addr)
 		}
 		if !strings.Contains(" "+flags+" ", " dd ") {
 			t.Errorf("region %#x: VmFlags %q lack dd", r.Base, flags)
@@ -29,13 +29,15 @@ func TestRegionsExcludedFromCoreDumps(t *testing.T) {
 	}
 }
 
-// vmFlags returns the VmFlags of the smaps entry whose range starts with
-// start ("7f12...-").
-func vmFlags(smaps, start string) (string, bool) {
+// vmFlags returns the VmFlags of the smaps entry whose range holds addr.
+// The region need not start the entry: the kernel merges adjacent
+// mappings with the same flags, such as another parallel test's region.
+func vmFlags(smaps string, addr uintptr) (string, bool) {
 	in := false
 	for _, line := range strings.Split(smaps, "\n") {
-		if strings.HasPrefix(line, start) {
-			in = true
+		var lo, hi uintptr
+		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 && !strings.HasSuffix(strings.Fields(line)[0], ":") {
+			in = lo <= addr && addr < hi
 		}
 		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
 			return strings.TrimSpace(flags), true

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,6 +32,10 @@ const (
 	maxConnectLine = 32
 	// acceptBatch bounds the connections one readiness event accepts.
 	acceptBatch = 16
+	// handshakeTimeout bounds the wait for the CONNECT line, so that
+	// clients that connect and say nothing cannot hold every handshake
+	// slot for good.
+	handshakeTimeout = 10 * time.Second
 )
 
 // vsockHost is the device's Backend and the listening socket's owner.
@@ -43,6 +48,7 @@ type vsockHost struct {
 
 	mu         sync.Mutex
 	handshakes int
+	expired    bool // a handshake has timed out: later ones log at debug level
 }
 
 // Dial connects to the host service of port: the Unix socket path_port.
@@ -101,15 +107,21 @@ func (h *vsockHost) accept() {
 		if err := h.loop.Add(fd, unix.EPOLLIN, func(uint32) { hs.read() }); err != nil {
 			hs.end()
 			unix.Close(fd)
+			continue
 		}
+		// expire runs on the loop, as read does, so it cannot run
+		// before the timer is set or at the same time as read.
+		hs.timer = time.AfterFunc(handshakeTimeout, func() { h.loop.Submit(hs.expire) })
 	}
 }
 
 // handshake is a host connection before its CONNECT line.
 type handshake struct {
-	h    *vsockHost
-	fd   int
-	line []byte
+	h     *vsockHost
+	fd    int
+	line  []byte
+	timer *time.Timer
+	over  bool // connected or refused: expire has nothing to do
 }
 
 // read takes the CONNECT line a byte at a time, so that data the host
@@ -135,9 +147,30 @@ func (hs *handshake) read() {
 }
 
 func (hs *handshake) end() {
+	hs.over = true
+	if hs.timer != nil {
+		hs.timer.Stop()
+	}
 	hs.h.mu.Lock()
 	hs.h.handshakes--
 	hs.h.mu.Unlock()
+}
+
+// expire refuses a connection that has not sent its CONNECT line in
+// time. The first expiry is a warning, the rest are logged at debug
+// level: the clients that cause them could otherwise flood the log.
+func (hs *handshake) expire() {
+	if hs.over {
+		return
+	}
+	hs.h.mu.Lock()
+	first := !hs.h.expired
+	hs.h.expired = true
+	hs.h.mu.Unlock()
+	if first {
+		hs.h.log.Warn("vsock: a host connection sent no CONNECT line in time; closed (later ones are logged at debug level)", "timeout", handshakeTimeout)
+	}
+	hs.fail("no CONNECT line within " + handshakeTimeout.String())
 }
 
 func (hs *handshake) fail(why string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 
 	"github.com/gluevmm/glue/control"
@@ -107,7 +108,45 @@ func jailPaths(jc jail.Config, cfg vmm.Config) (vmm.Config, error) {
 			return cfg, err
 		}
 	}
+	if cfg.Vsock != nil && cfg.Vsock.Socket != "" {
+		// The socket is made later: its directory must be in the jail.
+		v := *cfg.Vsock
+		dir := filepath.Dir(v.Socket)
+		if err := mapPath("--vsock socket", &dir); err != nil {
+			return cfg, err
+		}
+		v.Socket = filepath.Join(dir, filepath.Base(v.Socket))
+		cfg.Vsock = &v
+	}
 	return cfg, nil
+}
+
+// defaultVsockSocket is --vsock's socket when socket= is not given:
+// NAME.vsock in the runtime directory, or in the jail directory, since
+// the jail hides the runtime directory from the VM; host programs reach
+// it there, and the guest's PATH_P sockets belong next to it.
+func defaultVsockSocket(runtimeDir string, jc *jail.Config, name string) string {
+	if jc != nil {
+		return filepath.Join(jc.Dir, name+".vsock")
+	}
+	return filepath.Join(runtimeDir, name+".vsock")
+}
+
+// removeJailedVsockSocket removes the vsock socket a jailed VM made: once
+// it has dropped root it may not be allowed to remove it from DIR.
+func removeJailedVsockSocket(jc jail.Config, cfg vmm.Config, name string) error {
+	if cfg.Vsock == nil {
+		return nil
+	}
+	path := cfg.Vsock.Socket
+	if path == "" {
+		path = defaultVsockSocket("", &jc, name)
+	}
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode().Type() != os.ModeSocket {
+		return nil // gone already, or not the VM's to remove
+	}
+	return os.Remove(path)
 }
 
 // runJailed is the host side: it starts this command again in the jail
@@ -139,6 +178,9 @@ func runJailed(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, sta
 	err = jail.Run(ctx, jc, name, cmd, cfg.Logger)
 	if rerr := control.Reap(dir, name); rerr != nil {
 		cfg.Logger.Warn("jail: clean up the control socket", "err", rerr)
+	}
+	if rerr := removeJailedVsockSocket(jc, cfg, name); rerr != nil {
+		cfg.Logger.Warn("jail: clean up the vsock socket", "err", rerr)
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

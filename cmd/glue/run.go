@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -127,7 +126,7 @@ guest, and ` + console.EscapeHelp + `.`,
 	fl.Lookup("rng").NoOptDefVal = "on"
 	fl.StringVar(&f.balloon, "balloon", "off", "add a virtio-balloon device ('glue balloon' sets its target); `SPEC` is on, off or options stats=on|off,deflate-on-oom=on|off,reporting=on|off (all on by default),transport=pci|mmio (as --balloon=SPEC)")
 	fl.Lookup("balloon").NoOptDefVal = "on"
-	fl.StringVar(&f.vsock, "vsock", "", "add a virtio-vsock device: `SPEC` is cid=N[,socket=PATH][,transport=pci|mmio]; the guest's port P connects to PATH_P, host programs connect to PATH and write \"CONNECT P\\n\" (default PATH: NAME.vsock in the runtime dir; see docs/vsock.md)")
+	fl.StringVar(&f.vsock, "vsock", "", "add a virtio-vsock device: `SPEC` is cid=N[,socket=PATH][,transport=pci|mmio]; the guest's port P connects to PATH_P, host programs connect to PATH and write \"CONNECT P\\n\" (default PATH: NAME.vsock in the runtime dir, or in the --jail dir; see docs/vsock.md)")
 	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
 	fl.StringVar(&f.seccomp, "seccomp", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
@@ -314,7 +313,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	generatedName := cfg.Name == "" || jailed.namedByParent()
 	cfg.Name = srv.Name()
 	if cfg.Vsock != nil && cfg.Vsock.Socket == "" {
-		cfg.Vsock.Socket = filepath.Join(dir, cfg.Name+".vsock")
+		cfg.Vsock.Socket = defaultVsockSocket(dir, f.jail, cfg.Name)
 	}
 	end, err := recordVM(dir, f.logPath, g.verbose, status != nil, &cfg)
 	if err != nil {

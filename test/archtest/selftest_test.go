@@ -157,7 +157,7 @@ func TestCheckReportsInjectedEdges(t *testing.T) {
 	}, {
 		name: "the table marks a package that does not import testing as a helper",
 		inject: func(g graph, rules []rule) []rule {
-			return setRule(rules, rule{pkg: "test/initramfs/init", helper: true})
+			return setRule(rules, rule{pkg: "test/initramfs/init", imports: "golang.org/x/sys/unix", helper: true})
 		},
 		want: []string{`test/archtest/allowlist_test.go: {pkg: "test/initramfs/init"} is marked helper but does not import "testing": remove helper: true`},
 	}}

@@ -211,6 +211,7 @@ func TestFeaturesJailBadInput(t *testing.T) {
 		{"uid without jail", []string{"--jail-uid", jailID}, "need --jail DIR"},
 		{"kernel outside", append([]string{"--jail", jail, "-k", outside}, ids...), "--kernel: " + outside + " is outside the jail directory"},
 		{"disk links outside", append([]string{"--jail", jail, "-d", link}, ids...), "--disk: " + link + " is outside the jail directory"},
+		{"vsock socket outside", append([]string{"--jail", jail, "--vsock", "cid=3,socket=" + filepath.Join(filepath.Dir(outside), "v.sock")}, ids...), "--vsock socket: " + filepath.Dir(outside) + " is outside the jail directory"},
 		{"netns missing", append([]string{"--jail", jail, "--jail-netns", "/run/netns/no-such-glue-ns"}, ids...), "network namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -93,6 +93,10 @@ func newWatch(text string) *watch { return &watch{text: text, seen: make(chan st
 // for it (GLUE-READY init host); it arrives on hvc0.
 const hostLine = "typed on the host"
 
+// balloonLine is what Run types on glue's stdin once the host's side of
+// the balloon check is done; init's balloon check waits for it.
+const balloonLine = "balloon done on the host"
+
 // runBoot runs glue once for step, in the foreground, until it exits or
 // its deadline passes, and returns what it showed and its output. It
 // answers init's requests on the way: a line on stdin for hvc0, glue
@@ -143,6 +147,8 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 	hostSeen, buttonSeen, fsyncSeen, haltSeen := host.seen, button.seen, fsync.seen, halt.seen
 	vsockSeen, balloonSeen := vsockReady.seen, balloonReady.seen
 	echoed, ballooning := false, false
+	var balloonRes *BalloonResult
+	balloonResult := balloonDone // nil once received
 	for waiting := true; waiting; {
 		select {
 		case err = <-done:
@@ -171,6 +177,11 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 				ballooning = true
 				go func() { balloonDone <- driveBalloon(ctx, env, dir, name, deflate.seen) }()
 			}
+		case res := <-balloonResult:
+			// Init waits for this line before it ends the VM, so the
+			// driver's last deflate reaches glue first.
+			balloonResult, balloonRes = nil, &res
+			fmt.Fprint(stdin, balloonLine+"\r")
 		case <-fsyncSeen:
 			fsyncSeen = nil
 			if step.KillAfter > 0 {
@@ -203,10 +214,11 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 	if vsock != nil {
 		r.Vsock = vsock.close(echoed)
 	}
-	if ballooning {
+	if ballooning && balloonRes == nil {
 		res := <-balloonDone
-		r.Balloon = &res
+		balloonRes = &res
 	}
+	r.Balloon = balloonRes
 	output := out.String()
 	var exitErr *exec.ExitError
 	switch {

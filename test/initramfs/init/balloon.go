@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -54,7 +56,31 @@ func balloonCheck(r *report, params map[string]string) {
 		r.fail("balloon", "deflate: %v (MemTotal was %d KiB, %d KiB inflated)", err, base, low)
 		return
 	}
+	// MemTotal comes back before the driver's last deflate and its
+	// actual reach glue: the host says when it has seen actual at 0,
+	// on the serial console, and only then may init end the VM.
+	r.line("GLUE-READY init deflated")
+	if err := waitConsoleLine(balloonWait); err != nil {
+		r.fail("balloon", "no word from the host after the deflate: %v", err)
+		return
+	}
 	r.pass("balloon", fmt.Sprintf("base-kib=%d low-kib=%d back-kib=%d", base, low, back))
+}
+
+// waitConsoleLine reads one line the host typed on the console (init's
+// stdin), for at most d.
+func waitConsoleLine(d time.Duration) error {
+	got := make(chan error, 1)
+	go func() {
+		_, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("nothing in %v", d)
+	}
 }
 
 // waitMemTotal polls MemTotal until done says so, for balloonWait.
