@@ -42,6 +42,9 @@ func TestDevicesReport(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, got)
 		}
 	}
+	if strings.Count(got, "glue/configured") != 2 {
+		t.Errorf("the ±10 %% target's quantity is not shown once in the table and once by round:\n%s", got)
+	}
 	limit.add(2, "glue", 3) // round 3's median: 2.55, over 1.1×
 	if got := devicesReport("m", time.Unix(0, 0)); !strings.Contains(got, "not reproducible") {
 		t.Errorf("a round off by 27 %%: not reported as not reproducible:\n%s", got)
