@@ -32,9 +32,11 @@ const (
 	maxConnectLine = 32
 	// acceptBatch bounds the connections one readiness event accepts.
 	acceptBatch = 16
-	// handshakeTimeout bounds the wait for the CONNECT line, so that
-	// clients that connect and say nothing cannot hold every handshake
-	// slot for good.
+	// handshakeTimeout bounds each step of a host connection's
+	// handshake: the wait for its CONNECT line, so that clients that
+	// connect and say nothing cannot hold every handshake slot for good,
+	// and then the wait for the guest to accept, so that a guest that
+	// never answers does not keep the host program waiting for its OK.
 	handshakeTimeout = 10 * time.Second
 )
 
@@ -157,20 +159,29 @@ func (hs *handshake) end() {
 }
 
 // expire refuses a connection that has not sent its CONNECT line in
-// time. The first expiry is a warning, the rest are logged at debug
-// level: the clients that cause them could otherwise flood the log.
+// time.
 func (hs *handshake) expire() {
 	if hs.over {
 		return
 	}
-	hs.h.mu.Lock()
-	first := !hs.h.expired
-	hs.h.expired = true
-	hs.h.mu.Unlock()
-	if first {
-		hs.h.log.Warn("vsock: a host connection sent no CONNECT line in time; closed (later ones are logged at debug level)", "timeout", handshakeTimeout)
-	}
+	hs.h.logExpiry("vsock: a host connection sent no CONNECT line in time; closed")
 	hs.fail("no CONNECT line within " + handshakeTimeout.String())
+}
+
+// logExpiry logs a handshake that timed out: the first as a warning,
+// the rest at debug level, since whoever causes them could otherwise
+// flood the log.
+func (h *vsockHost) logExpiry(msg string, args ...any) {
+	h.mu.Lock()
+	first := !h.expired
+	h.expired = true
+	h.mu.Unlock()
+	args = append(args, "timeout", handshakeTimeout)
+	if first {
+		h.log.Warn(msg+" (later handshake timeouts are logged at debug level)", args...)
+		return
+	}
+	h.log.Debug(msg, args...)
 }
 
 func (hs *handshake) fail(why string) {
@@ -194,10 +205,20 @@ func (hs *handshake) connect(line string) {
 		unix.Close(hs.fd)
 		return
 	}
-	if _, err := hs.h.dev.Connect(port, s); err != nil {
+	local, err := hs.h.dev.Connect(port, s)
+	if err != nil {
 		hs.h.log.Debug("vsock: host connection refused", "port", port, "err", err)
 		s.Close()
+		return
 	}
+	h := hs.h
+	time.AfterFunc(handshakeTimeout, func() {
+		h.loop.Submit(func() {
+			if h.dev.Abandon(local, port) {
+				h.logExpiry("vsock: the guest did not accept a host connection in time; closed", "port", port)
+			}
+		})
+	})
 }
 
 // parseConnect reads "CONNECT <port>" (the line without its newline).

@@ -21,7 +21,9 @@
  *                         echoes each connection's bytes until the host
  *                         shuts it down, glue.vsock.conns= connections
  *                         (default 1), at most MAXC at once;
- *   glue.vsock.timeout=S  gives up after S seconds without progress (60).
+ *   glue.vsock.timeout=S  gives up after S seconds without progress (60);
+ *   glue.vsock.deaf=1     ignores the host's connection REQUESTs, neither
+ *                         accepting nor refusing them.
  *
  * Speed: on a host whose KVM runs guest kernel code in its instruction
  * emulator (PVM: about a microsecond per instruction) the cost is the
@@ -96,6 +98,8 @@ static struct {
 	uint8_t (*xor_rows)[256]; /* row r, byte i: i ^ r, pattern()'s blocks */
 	const char *err;
 } v;
+
+static uint64_t deaf; /* glue.vsock.deaf */
 
 /* Copies n bytes with rep movsq then rep movsb: two instructions for the
  * emulator, against five per byte for a C loop (see Speed above). */
@@ -233,6 +237,8 @@ static void receive(const struct hdr *h, const uint8_t *payload, uint32_t n)
 	}
 	switch (h->op) {
 	case OP_REQUEST:
+		if (deaf)
+			return; /* neither accept nor refuse: glue must give up */
 		if (c || h->dst_port != v.listen || !v.listen) {
 			send(NULL, h->dst_port, h->src_port, OP_RST, 0, 0);
 			return;
@@ -430,6 +436,7 @@ static bool send_up(void)
 			return false;
 	return true;
 }
+static bool send_done(void) { return v.conns_done >= want_send; }
 
 /* Opens n connections to the host's port at once and sends v.send_bytes
  * of pattern() on each, closing each after its last byte. */
@@ -444,7 +451,7 @@ static void send_many(uint32_t port, uint64_t n, uint64_t timeout_s)
 		send(c, c->port, c->peer, OP_REQUEST, 0, 0);
 	}
 	run_until(send_up, timeout_s, "no RESPONSE to a send connection's REQUEST");
-	run_until(listen_done, timeout_s, "a send connection made no progress within the timeout");
+	run_until(send_done, timeout_s, "a send connection made no progress within the timeout");
 	if (!v.err)
 		v.sent_bytes = (n - 1) * v.send_bytes + v.send_bytes0;
 	v.conns_done = 0;
@@ -493,8 +500,9 @@ bool test_vsock(void)
 	if (!cmdline_num("glue.vsock.connect", 0xffffffff, &connect) || !cmdline_num("glue.vsock.listen", 0xffffffff, &listen) ||
 	    !cmdline_num("glue.vsock.conns", 1 << 20, &want_conns) || !cmdline_num("glue.vsock.timeout", 86400, &timeout_s) ||
 	    !cmdline_num("glue.vsock.send", 0xffffffff, &send_port) || !cmdline_num("glue.vsock.sconns", MAXC, &sconns) ||
-	    !cmdline_num("glue.vsock.bytes", 1ULL << 40, &bytes) || !cmdline_num("glue.vsock.bytes0", 1ULL << 40, &bytes0)) {
-		print("GLUE-FAIL vsock glue.vsock.connect=, listen=, conns=, timeout=, send=, bytes=, bytes0= want numbers, sconns= at most %d\n", MAXC);
+	    !cmdline_num("glue.vsock.bytes", 1ULL << 40, &bytes) || !cmdline_num("glue.vsock.bytes0", 1ULL << 40, &bytes0) ||
+	    !cmdline_num("glue.vsock.deaf", 1, &deaf)) {
+		print("GLUE-FAIL vsock glue.vsock.connect=, listen=, conns=, timeout=, send=, bytes=, bytes0= want numbers, sconns= at most %d, deaf= 0 or 1\n", MAXC);
 		return false;
 	}
 	zero(&v, sizeof(v));

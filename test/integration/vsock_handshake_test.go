@@ -2,8 +2,10 @@ package integration
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,4 +60,30 @@ func TestVsockHandshakeDeadline(t *testing.T) {
 	if !strings.Contains(s.output(), "sent no CONNECT line in time") {
 		t.Errorf("no warning about the silent connections in glue's output:\n%s", s.output())
 	}
+}
+
+// A guest that neither accepts nor refuses a host connection: glue
+// closes it without an OK line after its deadline for the guest's answer
+// (10 s, docs/vsock.md), instead of leaving the host program waiting.
+func TestVsockUnansweredConnect(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	sock := filepath.Join(t.TempDir(), "v.sock")
+	s := startGlue(t, "run", "-m", "64", "--transport", "mmio", "--vsock", "cid=7,socket="+sock,
+		"-p", "glue.test=vsock glue.vsock.listen=52 glue.vsock.deaf=1 glue.vsock.timeout=60")
+	s.waitFor("GLUE-READY vsock", time.Minute)
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	fmt.Fprintf(c, "CONNECT 52\n")
+	c.SetReadDeadline(start.Add(time.Minute))
+	got, err := io.ReadAll(c)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("host program got %q, %v; want the connection closed without an answer", got, err)
+	}
+	t.Logf("closed without an answer after %v", time.Since(start).Round(100*time.Millisecond))
+	s.waitFor("did not accept a host connection in time", 10*time.Second)
 }

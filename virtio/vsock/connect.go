@@ -40,3 +40,19 @@ func (d *Device) Connect(port uint32, host HostConn) (uint32, error) {
 	d.pumpRx()
 	return key.local, nil
 }
+
+// Abandon gives up the connection Connect started from host port local
+// to the guest's port if the guest has not accepted it yet: the guest
+// gets an RST, and the host stream is closed without its OK line. It
+// reports whether there was such a connection.
+func (d *Device) Abandon(local, port uint32) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := d.conns[connKey{local: local, peer: port}]
+	if k == nil || k.established {
+		return false
+	}
+	d.reset(k.key, k)
+	d.pumpRx()
+	return true
+}

@@ -244,6 +244,40 @@ func TestHostConnect(t *testing.T) {
 	}
 }
 
+// A connection the guest has not answered can be abandoned: the guest
+// gets an RST and the host stream is closed without its OK line; once
+// the guest has accepted, Abandon leaves the connection alone.
+func TestAbandonUnansweredConnect(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, vsock.Config{})
+	f.post(4, 4096)
+	hc := &hostConn{room: -1}
+	port, err := f.dev.Connect(52, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.received() // the REQUEST
+	if !f.dev.Abandon(port, 52) {
+		t.Fatal("Abandon of an unanswered connection reported none")
+	}
+	if got := f.received(); len(got) != 1 || got[0].Op != vsock.OpRST || got[0].SrcPort != port || got[0].DstPort != 52 {
+		t.Fatalf("guest got %+v, want RST %d -> 52", got, port)
+	}
+	if !hc.closed || hc.out.Len() != 0 {
+		t.Fatalf("host stream: closed %v, got %q; want closed without a line", hc.closed, hc.out.String())
+	}
+	if f.dev.Abandon(port, 52) {
+		t.Fatal("a second Abandon found the connection again")
+	}
+	hc2 := &hostConn{room: -1}
+	port2, _ := f.dev.Connect(53, hc2)
+	f.received()
+	f.send(guest(vsock.OpResponse, 53, port2), nil)
+	if f.dev.Abandon(port2, 53) || hc2.closed {
+		t.Fatalf("Abandon of an accepted connection: closed %v", hc2.closed)
+	}
+}
+
 func TestConnectInactive(t *testing.T) {
 	t.Parallel()
 	dev, _ := vsock.New(vsock.Config{CID: 3, Backend: &backend{}})
