@@ -36,9 +36,9 @@ const (
 	docPath  = "../../docs/performance.md"
 	// benchmarks is how many Benchmark functions this package has
 	// (TestBenchmarkCount keeps the number right); all but
-	// BenchmarkTransports add one setup line to the main block, which
-	// -update-doc rewrites only when all of them ran.
-	benchmarks = 8
+	// BenchmarkTransports and the deviceBenchmarks add one setup line to
+	// the main block, which -update-doc rewrites only when all of them ran.
+	benchmarks = 11
 )
 
 // buildDir holds, for one package run, the glue binary, the disk image and
@@ -84,10 +84,14 @@ func generatedBlocks(machine string, at time.Time, took time.Duration) []docBloc
 	var blocks []docBlock
 	if len(rows) > 0 {
 		blocks = append(blocks, docBlock{beginMarker, endMarker, report(machine, at, took, *nRounds),
-			len(setups) == benchmarks-1, "run every benchmark (-bench .) to rewrite the main results"})
+			len(setups) == benchmarks-1-deviceBenchmarks, "run every benchmark (-bench .) to rewrite the main results"})
 	}
 	if len(transportRows) > 0 {
 		blocks = append(blocks, docBlock{transportBegin, transportEnd, transportReport(machine, at), true, ""})
+	}
+	if len(devRows) > 0 {
+		blocks = append(blocks, docBlock{devicesBegin, devicesEnd, devicesReport(machine, at), len(devSetups) == deviceBenchmarks,
+			"run BenchmarkVsock, BenchmarkBalloon and BenchmarkRateLimit together (-bench 'Vsock|Balloon|RateLimit') to rewrite their block"})
 	}
 	return blocks
 }

@@ -177,12 +177,26 @@ func judge(t target, r rounds) verdict {
 	return v
 }
 
-// ranges renders each bound's quantity over the rounds as "glue/QEMU
+// quantities returns the indexes of the target's bounds that judge
+// distinct quantities: a ±10 % target bounds glue/configured twice.
+func (v verdict) quantities() []int {
+	var idx []int
+	seen := map[string]bool{}
+	for i, b := range v.target {
+		if i < len(v.values) && !seen[b.label()] {
+			seen[b.label()] = true
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// ranges renders each quantity over the rounds as "glue/QEMU
 // 0.21–0.25", or "" if there are none.
 func (v verdict) ranges() string {
 	var parts []string
-	for i, b := range v.target {
-		if i < len(v.values) && len(v.values[i]) > 0 {
+	for _, i := range v.quantities() {
+		if b := v.target[i]; len(v.values[i]) > 0 {
 			s := sample(v.values[i])
 			parts = append(parts, fmt.Sprintf("%s %s–%s", b.label(), figure(s.min()), figure(s.max())))
 		}
@@ -190,18 +204,16 @@ func (v verdict) ranges() string {
 	return strings.Join(parts, ", ")
 }
 
-// perRound renders each bound's quantity round by round: "glue/QEMU
-// 0.24, 0.21, 0.25".
+// perRound renders each quantity round by round: "glue/QEMU 0.24,
+// 0.21, 0.25".
 func (v verdict) perRound() string {
 	var parts []string
-	for i, b := range v.target {
-		if i < len(v.values) {
-			vals := make([]string, len(v.values[i]))
-			for j, x := range v.values[i] {
-				vals[j] = figure(x)
-			}
-			parts = append(parts, b.label()+" "+strings.Join(vals, ", "))
+	for _, i := range v.quantities() {
+		vals := make([]string, len(v.values[i]))
+		for j, x := range v.values[i] {
+			vals[j] = figure(x)
 		}
+		parts = append(parts, v.target[i].label()+" "+strings.Join(vals, ", "))
 	}
 	return strings.Join(parts, "; ")
 }

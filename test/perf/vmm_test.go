@@ -147,6 +147,9 @@ type bootOpts struct {
 	// it. It may block (e.g. to ping the guest): the guest's later lines
 	// wait in the pipe, and are timestamped late.
 	onLine func(line)
+	// onStart, if set, is told the VMM's PID once it runs, before any
+	// line arrives (for benchmarks that read its /proc themselves).
+	onStart func(pid int)
 }
 
 // boot runs the VMM on the guest command line until the guest prints
@@ -182,6 +185,9 @@ func bootWith(v vmm, cmdline string, o bootOpts, timeout time.Duration) (*trace,
 	pw.Close() // the child holds the only write end now: EOF when it exits
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", v.name, err)
+	}
+	if o.onStart != nil {
+		o.onStart(cmd.Process.Pid)
 	}
 	timer := time.AfterFunc(timeout, func() { cmd.Process.Kill() })
 	defer timer.Stop()
