@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,26 +27,11 @@ func TestFeaturesJailedVMVsock(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(jail, "jv.vsock")
-	ln, err := net.Listen("unix", sock+"_5555")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	line := listenForLine(t, sock+"_5555")
 	id, _ := strconv.Atoi(jailID)
 	if err := os.Chown(sock+"_5555", id, id); err != nil {
 		t.Fatal(err)
 	}
-	line := make(chan string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			line <- "accept: " + err.Error()
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(c)
-		line <- string(b)
-	}()
 	s := startGlue(t, "--runtime-dir", dir, "run", "-n", "jv", "-m", "64",
 		"--jail", jail, "--jail-uid", jailID, "--jail-gid", jailID, "--vsock", "cid=7",
 		"-p", "glue.test=vsock glue.vsock.connect=5555 glue.vsock.listen=52 glue.vsock.timeout=60")

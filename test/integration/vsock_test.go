@@ -21,7 +21,19 @@ func vsockVM(t *testing.T, transport string) (s *session, sock string, line <-ch
 	t.Helper()
 	requireKVM(t)
 	sock = filepath.Join(t.TempDir(), "v.sock")
-	ln, err := net.Listen("unix", sock+"_5555")
+	lines := listenForLine(t, sock+"_5555")
+	s = startGlue(t, "run", "-m", "64", "--transport", transport, "--vsock", "cid=7,socket="+sock,
+		"-p", "glue.test=vsock glue.vsock.connect=5555 glue.vsock.listen=52 glue.vsock.timeout=60")
+	s.waitFor("GLUE-READY vsock", time.Minute)
+	return s, sock, lines
+}
+
+// listenForLine listens on the Unix socket path and returns a channel
+// that gets what the first connection there sends before it closes (or
+// what went wrong).
+func listenForLine(t *testing.T, path string) <-chan string {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,10 +53,7 @@ func vsockVM(t *testing.T, transport string) (s *session, sock string, line <-ch
 		}
 		lines <- string(b)
 	}()
-	s = startGlue(t, "run", "-m", "64", "--transport", transport, "--vsock", "cid=7,socket="+sock,
-		"-p", "glue.test=vsock glue.vsock.connect=5555 glue.vsock.listen=52 glue.vsock.timeout=60")
-	s.waitFor("GLUE-READY vsock", time.Minute)
-	return s, sock, lines
+	return lines
 }
 
 // dialGuest connects a host program to the guest's port through glue's

@@ -6,10 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // balloonMiB is the target: half of the guest's memory, all of which the
@@ -114,17 +113,17 @@ func rssKiB(pid int) (int64, error) {
 // madviseRate is the limit: MiB/s of MADV_DONTNEED on balloonMiB MiB of
 // touched anonymous memory, 1 MiB per call.
 func madviseRate() (float64, error) {
-	mem, err := unix.Mmap(-1, 0, balloonMiB<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	mem, err := syscall.Mmap(-1, 0, balloonMiB<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
 	if err != nil {
 		return 0, err
 	}
-	defer unix.Munmap(mem)
+	defer syscall.Munmap(mem)
 	for i := 0; i < len(mem); i += 4096 {
 		mem[i] = 1
 	}
 	start := time.Now()
 	for off := 0; off < len(mem); off += 1 << 20 {
-		if err := unix.Madvise(mem[off:off+1<<20], unix.MADV_DONTNEED); err != nil {
+		if err := syscall.Madvise(mem[off:off+1<<20], syscall.MADV_DONTNEED); err != nil {
 			return 0, err
 		}
 	}
