@@ -23,7 +23,9 @@
 // VCPU.Run returns a decoded Exit. Port I/O and MMIO exits carry Data slices
 // that alias the run area, so the VMM answers a read by filling them before
 // the next Run. KVM_RUN's EINTR and EAGAIN come back as ExitInterrupted and
-// ExitRetry exits, not errors. A VCPU belongs to one goroutine; another
+// ExitRetry exits, not errors; every other ioctl is made again when a
+// signal interrupts it (EINTR), as the Go runtime's preemption signals can.
+// A VCPU belongs to one goroutine; another
 // goroutine stops it with SetImmediateExit (plus a signal to the vCPU's
 // thread if it may be inside the guest).
 //

@@ -11,21 +11,46 @@ import (
 
 // ioctl issues an ioctl whose argument is a plain integer (or nothing).
 func ioctl(fd int, req uint, arg uintptr) (int, error) {
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), arg)
-	if errno != 0 {
-		return int(r), errno
-	}
-	return int(r), nil
+	return retryInterrupted(func() (uintptr, unix.Errno) {
+		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), arg)
+		return r, errno
+	})
 }
 
 // ioctlPtr issues an ioctl whose argument points at *arg, which must be one of
 // the generated C layouts.
 func ioctlPtr[T any](fd int, req uint, arg *T) (int, error) {
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(unsafe.Pointer(arg)))
+	return retryInterrupted(func() (uintptr, unix.Errno) {
+		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(unsafe.Pointer(arg)))
+		return r, errno
+	})
+}
+
+// runIoctl issues KVM_RUN once: its EINTR is an exit the caller handles
+// (immediate_exit, or a signal meant to stop the vCPU), never retried.
+func runIoctl(fd int) error {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(KVM_RUN), 0)
 	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// retryInterrupted makes call until it is not interrupted. The Go runtime
+// preempts goroutines with SIGURG, and a signal that arrives during, for
+// example, KVM_CREATE_VM's MMU notifier registration makes the kernel
+// return EINTR before it did anything; QEMU retries the same way.
+func retryInterrupted(call func() (uintptr, unix.Errno)) (int, error) {
+	for {
+		r, errno := call()
+		switch errno {
+		case 0:
+			return int(r), nil
+		case unix.EINTR:
+			continue
+		}
 		return int(r), errno
 	}
-	return int(r), nil
 }
 
 // flexBuffer is a C struct made of a header H followed by a flexible array

@@ -35,7 +35,7 @@ func (c *VCPU) ID() int { return c.id }
 // (KVM_RUN) and returns it decoded. EINTR becomes an ExitInterrupted exit and
 // EAGAIN an ExitRetry exit, not errors; any error means the vCPU cannot run.
 func (c *VCPU) Run() (Exit, error) {
-	_, err := ioctl(c.fd, KVM_RUN, 0)
+	err := runIoctl(c.fd)
 	switch {
 	case err == unix.EINTR:
 		return Exit{Kind: ExitInterrupted, Reason: KVM_EXIT_INTR}, nil
