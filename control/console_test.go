@@ -357,6 +357,36 @@ func TestConsoleCloseWriteDeliversTheHistory(t *testing.T) {
 	again.Close()
 }
 
+// A history larger than the socket can hold at once still arrives whole
+// when the client ends its input and only then reads: the session waits
+// for its output to drain rather than closing the connection under it
+// (a script's `glue console` with stdin at EOF printed nothing of the
+// guest's output now and then).
+func TestConsoleCloseWriteDeliversALargeHistory(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	const size = 4 << 20
+	fake.console = NewConsoleBuffer(size)
+	history := bytes.Repeat([]byte("0123456789abcde\n"), size/16)
+	fake.console.Write(history)
+	_, dir := startServer(t, "eof-large", fake, nil)
+	c := dial(t, dir, "eof-large")
+	stream, err := c.Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if err := stream.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the server sees the end of input first
+	stream.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(stream)
+	if err != nil || !bytes.Equal(got, history) {
+		t.Fatalf("after CloseWrite: %d bytes, %v; want the %d bytes of history, then EOF", len(got), err, len(history))
+	}
+}
+
 // A detached reader yields what it held, then io.EOF.
 func TestConsoleBufferCloseKeepsWhatWasQueued(t *testing.T) {
 	t.Parallel()

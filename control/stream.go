@@ -96,6 +96,11 @@ func (s *Server) console(c *conn, br *bufio.Reader, t Target) {
 			cancel()
 		}
 	}
-	cancel()
+	if !detached.Load() {
+		cancel()
+	}
+	// After a detach the output goroutine ends the session once what
+	// was queued for the client has gone out, or the read timeout does
+	// for a client that stopped reading.
 	wg.Wait()
 }
