@@ -44,13 +44,15 @@ func TestNestedCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	start, loadBefore := time.Now(), loadAverage()
-	p := plan.Plan{Env: env, Compare: &plan.Compare{Boots: boots, Scenario: CompareScenario, LibDirs: libDirs}}
+	p := plan.Plan{Env: env, Compare: &plan.Compare{Boots: boots, Scenario: CompareScenario, LibDirs: libDirs,
+		DiskMiB: CompareDiskMiB}}
 	limit := time.Duration(2*boots)*(scenarioDeadline+watchdogGrace+2*time.Minute) + 2*time.Minute
 	run := bootOuter(t, kernel, qemu, p, files, limit)
 	run.checkMachine(t)
 	for _, b := range run.o.Compared {
-		t.Logf("%s round %d: init %.1f s, done %.1f s, cpu %.2f s, rss %d KiB, stalled %v, exited %v, fails %d",
-			b.VMM, b.Round, b.InitSecs, b.DoneSecs, b.CPUSecs, b.MaxRSSKiB, b.Stalled, b.Exited, b.Fails)
+		t.Logf("%s round %d: init %.1f s, done %.1f s, cpu %.2f s, rss %d KiB, disk write %.1f read %.1f MiB/s, "+
+			"stalled %v, exited %v, fails %d", b.VMM, b.Round, b.InitSecs, b.DoneSecs, b.CPUSecs, b.MaxRSSKiB,
+			b.BlkWriteMiBs, b.BlkReadMiBs, b.Stalled, b.Exited, b.Fails)
 		if b.Stalled || b.Exited {
 			t.Logf("  its last lines:\n%s", strings.Join(b.Last, "\n"))
 		}
