@@ -80,7 +80,7 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 	sc := CompareScenario
 	fmt.Fprintf(&b, "Boot: Debian's kernel %s as the vmlinux ELF through PVH, %d vCPU, %d MiB, `quiet`, the test initramfs "+
 		"(init loads its modules, virtio_mmio and virtio_blk among them); glue `run --boot pvh`, "+
-		"QEMU `-M microvm,rtc=on,acpi=off -enable-kvm -cpu host`; "+
+		"QEMU `-M "+scenario.QEMUMachine+" -enable-kvm -cpu host`; "+
 		"each VMM killed when init prints GLUE-DONE. %d boots per VMM planned, alternating (glue first in odd rounds, "+
 		"QEMU first in even ones), deadline %v per boot, on %d boot(s) of the outer machine (a fresh one goes on when one "+
 		"wedges); the run took %.1f minutes. "+
@@ -88,8 +88,7 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 		s.Kernel, sc.CPUs, sc.MemMiB, s.Boots, s.Deadline, s.OuterBoots, s.Took.Minutes())
 	fmt.Fprintf(&b, "Disk: a fresh sparse %d MiB raw image in the outer machine's tmpfs for each boot, the same for both, "+
 		"as virtio-blk on virtio-mmio (glue `--transport mmio -d path=IMG`, which Linux finds in glue's DSDT; QEMU "+
-		"`-drive id=d0,file=IMG,format=raw,if=none,cache=%s -device virtio-blk-device,drive=d0`, which microvm announces "+
-		"with `virtio_mmio.device=`), both with buffered host I/O: glue opens the image without O_DIRECT and "+
+		"`-drive id=d0,file=IMG,format=raw,if=none,cache=%s -device virtio-blk-device,drive=d0`, in microvm's DSDT), both with buffered host I/O: glue opens the image without O_DIRECT and "+
 		"fdatasyncs it on the guest's flush, which is QEMU's cache=%s. "+
 		"Init's blkperf check writes the disk's first 32 MiB in 1 MiB O_DIRECT writes, fdatasyncs, and reads them back with "+
 		"O_DIRECT, each phase timed by the guest's monotonic clock; for its rows a ratio above 1 means glue moved more "+
@@ -127,6 +126,8 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 					how = "ended early"
 				}
 				fmt.Fprintf(&b, "\n- %s, round %d: %s; its last lines: %s", vmm, x.Round, how, lastLines(x.Last, 2))
+			} else if len(x.FailLines) > 0 {
+				fmt.Fprintf(&b, "\n- %s, round %d: init failed: %s", vmm, x.Round, lastLines(x.FailLines, 2))
 			}
 		}
 	}

@@ -56,6 +56,9 @@ func TestNestedCompare(t *testing.T) {
 		if b.Stalled || b.Exited {
 			t.Logf("  its last lines:\n%s", strings.Join(b.Last, "\n"))
 		}
+		if len(b.FailLines) > 0 {
+			t.Logf("  init's failures:\n%s", strings.Join(b.FailLines, "\n"))
+		}
 		// A stall is measured; a VMM that cannot boot the kernel, or an
 		// init that finds it wrong, makes the numbers meaningless.
 		if b.Exited || b.Fails > 0 {

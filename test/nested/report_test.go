@@ -24,7 +24,8 @@ func TestCompareReport(t *testing.T) {
 		{VMM: "qemu", Round: 1, InitSecs: 5, DoneSecs: 6, CPUSecs: 8, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 2, BlkReadMiBs: 5},
 		{VMM: "qemu", Round: 2, InitSecs: 15, DoneSecs: 16, CPUSecs: 16, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 4, BlkReadMiBs: 5},
 		// Reached GLUE-DONE with a failed blkperf: no disk figures.
-		{VMM: "qemu", Round: 4, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 400 << 10, Fails: 1},
+		{VMM: "qemu", Round: 4, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 400 << 10, Fails: 1,
+			FailLines: []string{"GLUE-FAIL init blkperf no virtio disk in /sys/block"}},
 		{VMM: "qemu", Round: 3, Exited: true, Fails: 1, Last: []string{"qemu: no BIOS"}},
 	}
 	got := CompareReport(CompareSetup{At: time.Unix(0, 0), Machine: Machine{CPUs: 2, MemMiB: 2048}, Boots: 4,
@@ -43,11 +44,13 @@ func TestCompareReport(t *testing.T) {
 		"| init reported a failed check | 0 of 5 | 2 of 4 | |",
 		"fresh sparse 64 MiB raw image",
 		"glue `--transport mmio -d path=IMG`",
+		"QEMU `-M microvm,rtc=on,acpi=on -enable-kvm -cpu host`",
 		"`-drive id=d0,file=IMG,format=raw,if=none,cache=writeback -device virtio-blk-device,drive=d0`",
 		"buffered host I/O",
 		"- glue, round 5: the outer machine locked up; its last lines: `watchdog: BUG: soft lockup",
 		"- glue, round 4: stalled; its last lines: `a` `stuck 'here'`",
 		"- qemu, round 3: ended early; its last lines: `qemu: no BIOS`",
+		"- qemu, round 4: init failed: `GLUE-FAIL init blkperf no virtio disk in /sys/block`",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)

@@ -148,11 +148,17 @@ func measure(argv, environ []string, deadline time.Duration) plan.Boot {
 					// Numbers that do not parse are a failed check: the
 					// table must not show a boot without them.
 					b.Fails++
+					if len(b.FailLines) < plan.FailLinesKept {
+						b.FailLines = append(b.FailLines, err.Error())
+					}
 				}
 			case strings.HasPrefix(l, "GLUE-OK init ") && b.InitSecs == 0:
 				b.InitSecs = at
 			case strings.HasPrefix(l, "GLUE-FAIL init "):
 				b.Fails++
+				if len(b.FailLines) < plan.FailLinesKept {
+					b.FailLines = append(b.FailLines, l)
+				}
 			case strings.HasPrefix(l, "GLUE-DONE init "):
 				b.DoneSecs, done = at, true
 			}

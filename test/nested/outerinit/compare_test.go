@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/nested/plan"
 )
 
 // measure times init's first line and GLUE-DONE, kills the VMM there,
@@ -62,6 +64,17 @@ func TestMeasureBlkperf(t *testing.T) {
 		"echo GLUE-DONE init ok=2 failed=0; exec sleep 60"}, nil, 5*time.Second)
 	if b.BlkWriteMiBs != 12.5 || b.BlkReadMiBs != 40 || b.Fails != 0 {
 		t.Errorf("write %v read %v MiB/s, fails %d; want 12.5, 40, 0", b.BlkWriteMiBs, b.BlkReadMiBs, b.Fails)
+	}
+}
+
+// A boot that reaches GLUE-DONE with failed checks keeps what failed,
+// up to plan.FailLinesKept lines.
+func TestMeasureFailLines(t *testing.T) {
+	t.Parallel()
+	b := measure([]string{"/bin/sh", "-c", "echo GLUE-OK init mounts x; for i in 1 2 3 4 5 6 7; do echo GLUE-FAIL init c$i bad; done; " +
+		"echo GLUE-DONE init ok=1 failed=7; exec sleep 60"}, nil, 5*time.Second)
+	if b.Fails != 7 || len(b.FailLines) != plan.FailLinesKept || b.FailLines[0] != "GLUE-FAIL init c1 bad" {
+		t.Errorf("fails %d, lines %q; want 7 and the first %d", b.Fails, b.FailLines, plan.FailLinesKept)
 	}
 }
 

@@ -63,6 +63,9 @@ func Slot(k int) (round int, vmm string) {
 	return round, "qemu"
 }
 
+// FailLinesKept bounds Boot.FailLines.
+const FailLinesKept = 5
+
 // Boot is one measured boot of the comparison, sent back as JSON.
 type Boot struct {
 	VMM       string  `json:"vmm"` // "glue" or "qemu"
@@ -75,6 +78,9 @@ type Boot struct {
 	CPUSecs   float64 `json:"cpu_s"`      // the VMM's user+system time until it was killed at GLUE-DONE
 	MaxRSSKiB int64   `json:"maxrss_kib"` // the VMM's peak resident set
 	Fails     int     `json:"fails"`      // init's GLUE-FAIL lines, and a blkperf line that does not parse
+	// FailLines are init's first GLUE-FAIL lines (at most FailLinesKept),
+	// which say what failed in a boot that still reached GLUE-DONE.
+	FailLines []string `json:"fail_lines,omitempty"`
 	// BlkWriteMiBs and BlkReadMiBs are init's blkperf check's sequential
 	// MiB/s; 0 where it did not report them.
 	BlkWriteMiBs float64  `json:"blk_write_mibs,omitempty"`
