@@ -47,6 +47,7 @@ func TestCompareReport(t *testing.T) {
 		"QEMU `-M microvm,rtc=on,acpi=on -enable-kvm -cpu host`",
 		"`-drive id=d0,file=IMG,format=raw,if=none,cache=writeback -device virtio-blk-device,drive=d0`",
 		"buffered host I/O",
+		"writes the disk's first 32 MiB in 1 MiB O_DIRECT writes, fdatasyncs, and reads them back with O_DIRECT",
 		"- glue, round 5: the outer machine locked up; its last lines: `watchdog: BUG: soft lockup",
 		"- glue, round 4: stalled; its last lines: `a` `stuck 'here'`",
 		"- qemu, round 3: ended early; its last lines: `qemu: no BIOS`",
