@@ -64,6 +64,10 @@ func TestNestedCompare(t *testing.T) {
 		if b.Exited || b.Fails > 0 {
 			t.Errorf("%s round %d: ended before GLUE-DONE (%v) or init failed %d checks", b.VMM, b.Round, b.Exited, b.Fails)
 		}
+		// The disk rows need init's blkperf line in every boot that ended.
+		if !b.Stalled && !b.Exited && (b.BlkWriteMiBs <= 0 || b.BlkReadMiBs <= 0) {
+			t.Errorf("%s round %d: reached GLUE-DONE without init's blkperf figures", b.VMM, b.Round)
+		}
 	}
 	release := strings.TrimPrefix(kernelRelease(kernel), "vmlinuz-")
 	block := CompareReport(CompareSetup{At: start, Machine: run.s.Machine, OuterBoots: len(run.s.Boots), Boots: boots, Deadline: scenarioDeadline,
