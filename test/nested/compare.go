@@ -19,11 +19,11 @@ import (
 // CompareDiskMiB, on which init's blkperf check measures throughput.
 var CompareScenario = scenario.Scenario{Name: "compare-vmlinux-pvh-1cpu", CPUs: 1, MemMiB: 256, ELF: true,
 	Entry: []string{"--boot", "pvh"}, End: "tick",
-	Devices: []string{"--transport", "mmio"}, Virtio: 1, Checks: []string{"blkperf"}}
+	Devices: []string{"--transport", "mmio"}, Virtio: 1, Checks: []string{"blkperf"}, BlkperfMiB: 32}
 
 // CompareDiskMiB is the size of the comparison's raw disk image, which the
 // outer init creates afresh (sparse, zeros) in its tmpfs for each boot;
-// blkperf writes and reads its first 32 MiB.
+// blkperf writes and reads its first CompareScenario.BlkperfMiB.
 const CompareDiskMiB = 64
 
 // CompareSetup describes where a comparison ran, for its report.
@@ -90,9 +90,9 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 		"as virtio-blk on virtio-mmio (glue `--transport mmio -d path=IMG`, which Linux finds in glue's DSDT; QEMU "+
 		"`-drive id=d0,file=IMG,format=raw,if=none,cache=%s -device virtio-blk-device,drive=d0`, in microvm's DSDT), both with buffered host I/O: glue opens the image without O_DIRECT and "+
 		"fdatasyncs it on the guest's flush, which is QEMU's cache=%s. "+
-		"Init's blkperf check writes the disk's first 32 MiB in 1 MiB O_DIRECT writes, fdatasyncs, and reads them back with "+
+		"Init's blkperf check writes the disk's first %d MiB in 1 MiB O_DIRECT writes, fdatasyncs, and reads them back with "+
 		"O_DIRECT, each phase timed by the guest's monotonic clock; for its rows a ratio above 1 means glue moved more "+
-		"MiB/s.\n\n", CompareDiskMiB, scenario.QEMUCache, scenario.QEMUCache)
+		"MiB/s.\n\n", CompareDiskMiB, scenario.QEMUCache, scenario.QEMUCache, sc.BlkperfMiB)
 	b.WriteString("| metric | glue | QEMU microvm | glue/QEMU |\n|---|---:|---:|---:|\n")
 	for _, m := range compareMetrics {
 		g, q := values(by["glue"], m), values(by["qemu"], m)

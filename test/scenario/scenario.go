@@ -48,6 +48,9 @@ type Scenario struct {
 	// WorkDir, whose host side Run serves; Balloon a virtio-balloon
 	// without DEFLATE_ON_OOM, which Run drives with glue balloon.
 	Vsock, Balloon bool
+	// BlkperfMiB > 0 is what init's blkperf check writes and reads
+	// (glue.hw.blkperf.mib); 0 leaves init's default.
+	BlkperfMiB int
 	// Deadline, if set, replaces Env.Deadline for each of its boots.
 	Deadline time.Duration
 	// Steps, if any, are the boots of a VM with an ext4 root disk
@@ -221,6 +224,9 @@ func (s Scenario) Params(env Env, step Step) string {
 	}
 	if s.Balloon {
 		p += fmt.Sprintf(" glue.hw.balloon=%d", BalloonMiB)
+	}
+	if s.BlkperfMiB > 0 {
+		p += fmt.Sprintf(" glue.hw.blkperf.mib=%d", s.BlkperfMiB)
 	}
 	if len(s.Steps) > 0 {
 		p += " root=/dev/vda"
