@@ -44,20 +44,29 @@ func TestNestedCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	start, loadBefore := time.Now(), loadAverage()
-	p := plan.Plan{Env: env, Compare: &plan.Compare{Boots: boots, Scenario: CompareScenario, LibDirs: libDirs}}
+	p := plan.Plan{Env: env, Compare: &plan.Compare{Boots: boots, Scenario: CompareScenario, LibDirs: libDirs,
+		DiskMiB: CompareDiskMiB}}
 	limit := time.Duration(2*boots)*(scenarioDeadline+watchdogGrace+2*time.Minute) + 2*time.Minute
 	run := bootOuter(t, kernel, qemu, p, files, limit)
 	run.checkMachine(t)
 	for _, b := range run.o.Compared {
-		t.Logf("%s round %d: init %.1f s, done %.1f s, cpu %.2f s, rss %d KiB, stalled %v, exited %v, fails %d",
-			b.VMM, b.Round, b.InitSecs, b.DoneSecs, b.CPUSecs, b.MaxRSSKiB, b.Stalled, b.Exited, b.Fails)
+		t.Logf("%s round %d: init %.1f s, done %.1f s, cpu %.2f s, rss %d KiB, disk write %.1f read %.1f MiB/s, "+
+			"stalled %v, exited %v, fails %d", b.VMM, b.Round, b.InitSecs, b.DoneSecs, b.CPUSecs, b.MaxRSSKiB,
+			b.BlkWriteMiBs, b.BlkReadMiBs, b.Stalled, b.Exited, b.Fails)
 		if b.Stalled || b.Exited {
 			t.Logf("  its last lines:\n%s", strings.Join(b.Last, "\n"))
+		}
+		if len(b.FailLines) > 0 {
+			t.Logf("  init's failures:\n%s", strings.Join(b.FailLines, "\n"))
 		}
 		// A stall is measured; a VMM that cannot boot the kernel, or an
 		// init that finds it wrong, makes the numbers meaningless.
 		if b.Exited || b.Fails > 0 {
 			t.Errorf("%s round %d: ended before GLUE-DONE (%v) or init failed %d checks", b.VMM, b.Round, b.Exited, b.Fails)
+		}
+		// The disk rows need init's blkperf line in every boot that ended.
+		if !b.Stalled && !b.Exited && (b.BlkWriteMiBs <= 0 || b.BlkReadMiBs <= 0) {
+			t.Errorf("%s round %d: reached GLUE-DONE without init's blkperf figures", b.VMM, b.Round)
 		}
 	}
 	release := strings.TrimPrefix(kernelRelease(kernel), "vmlinuz-")

@@ -16,13 +16,16 @@ import (
 func TestCompareReport(t *testing.T) {
 	t.Parallel()
 	boots := []plan.Boot{
-		{VMM: "glue", Round: 1, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 100 << 10},
-		{VMM: "glue", Round: 2, InitSecs: 30, DoneSecs: 31, CPUSecs: 32, MaxRSSKiB: 300 << 10},
-		{VMM: "glue", Round: 3, InitSecs: 20, DoneSecs: 21, CPUSecs: 22, MaxRSSKiB: 200 << 10},
-		{VMM: "glue", Round: 4, Stalled: true, InitSecs: 999, Last: []string{"a", "stuck `here`"}},
+		{VMM: "glue", Round: 1, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 100 << 10, BlkWriteMiBs: 4, BlkReadMiBs: 9},
+		{VMM: "glue", Round: 2, InitSecs: 30, DoneSecs: 31, CPUSecs: 32, MaxRSSKiB: 300 << 10, BlkWriteMiBs: 8, BlkReadMiBs: 10},
+		{VMM: "glue", Round: 3, InitSecs: 20, DoneSecs: 21, CPUSecs: 22, MaxRSSKiB: 200 << 10, BlkWriteMiBs: 6, BlkReadMiBs: 11},
+		{VMM: "glue", Round: 4, Stalled: true, InitSecs: 999, BlkWriteMiBs: 999, BlkReadMiBs: 999, Last: []string{"a", "stuck `here`"}},
 		{VMM: "glue", Round: 5, Stalled: true, Wedged: true, Last: []string{"watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [glue:114]"}},
-		{VMM: "qemu", Round: 1, InitSecs: 5, DoneSecs: 6, CPUSecs: 8, MaxRSSKiB: 400 << 10},
-		{VMM: "qemu", Round: 2, InitSecs: 15, DoneSecs: 16, CPUSecs: 16, MaxRSSKiB: 400 << 10},
+		{VMM: "qemu", Round: 1, InitSecs: 5, DoneSecs: 6, CPUSecs: 8, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 2, BlkReadMiBs: 5},
+		{VMM: "qemu", Round: 2, InitSecs: 15, DoneSecs: 16, CPUSecs: 16, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 4, BlkReadMiBs: 5},
+		// Reached GLUE-DONE with a failed blkperf: no disk figures.
+		{VMM: "qemu", Round: 4, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 400 << 10, Fails: 1,
+			FailLines: []string{"GLUE-FAIL init blkperf no virtio disk in /sys/block"}},
 		{VMM: "qemu", Round: 3, Exited: true, Fails: 1, Last: []string{"qemu: no BIOS"}},
 	}
 	got := CompareReport(CompareSetup{At: time.Unix(0, 0), Machine: Machine{CPUs: 2, MemMiB: 2048}, Boots: 4,
@@ -33,13 +36,22 @@ func TestCompareReport(t *testing.T) {
 		"| boot to init: VMM start → init's first line (s) | 20.0 (10.0–30.0) | 10.0 (5.0–15.0) | 2.00 |",
 		"| VMM CPU time, user+system, until GLUE-DONE (s) | 22.00 (12.00–32.00) | 12.00 (8.00–16.00) | 1.83 |",
 		"| VMM peak RSS (MiB) | 200.0 (100.0–300.0) | 400.0 (400.0–400.0) | 0.50 |",
-		"| stalled: no GLUE-DONE within 2m30s | 2 of 5 | 0 of 3 | |",
-		"| of those: the whole outer machine locked up (soft lockups) | 1 of 5 | 0 of 3 | |",
-		"| VMM ended before GLUE-DONE | 0 of 5 | 1 of 3 | |",
-		"| init reported a failed check | 0 of 5 | 1 of 3 | |",
+		"| disk sequential write: 1 MiB O_DIRECT writes, then fdatasync, timed in the guest (MiB/s) | 6.0 (4.0–8.0) | 3.0 (2.0–4.0) | 2.00 |",
+		"| disk sequential read: 1 MiB O_DIRECT reads, timed in the guest (MiB/s) | 10.0 (9.0–11.0) | 5.0 (5.0–5.0) | 2.00 |",
+		"| stalled: no GLUE-DONE within 2m30s | 2 of 5 | 0 of 4 | |",
+		"| of those: the whole outer machine locked up (soft lockups) | 1 of 5 | 0 of 4 | |",
+		"| VMM ended before GLUE-DONE | 0 of 5 | 1 of 4 | |",
+		"| init reported a failed check | 0 of 5 | 2 of 4 | |",
+		"fresh sparse 64 MiB raw image",
+		"glue `--transport mmio -d path=IMG`",
+		"QEMU `-M microvm,rtc=on,acpi=on -enable-kvm -cpu host`",
+		"`-drive id=d0,file=IMG,format=raw,if=none,cache=writeback -device virtio-blk-device,drive=d0`",
+		"buffered host I/O",
+		"writes the disk's first 32 MiB in 1 MiB O_DIRECT writes, fdatasyncs, and reads them back with O_DIRECT",
 		"- glue, round 5: the outer machine locked up; its last lines: `watchdog: BUG: soft lockup",
 		"- glue, round 4: stalled; its last lines: `a` `stuck 'here'`",
 		"- qemu, round 3: ended early; its last lines: `qemu: no BIOS`",
+		"- qemu, round 4: init failed: `GLUE-FAIL init blkperf no virtio disk in /sys/block`",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)

@@ -48,6 +48,9 @@ type Scenario struct {
 	// WorkDir, whose host side Run serves; Balloon a virtio-balloon
 	// without DEFLATE_ON_OOM, which Run drives with glue balloon.
 	Vsock, Balloon bool
+	// BlkperfMiB > 0 is what init's blkperf check writes and reads
+	// (glue.hw.blkperf.mib); 0 leaves init's default.
+	BlkperfMiB int
 	// Deadline, if set, replaces Env.Deadline for each of its boots.
 	Deadline time.Duration
 	// Steps, if any, are the boots of a VM with an ext4 root disk
@@ -222,6 +225,9 @@ func (s Scenario) Params(env Env, step Step) string {
 	if s.Balloon {
 		p += fmt.Sprintf(" glue.hw.balloon=%d", BalloonMiB)
 	}
+	if s.BlkperfMiB > 0 {
+		p += fmt.Sprintf(" glue.hw.blkperf.mib=%d", s.BlkperfMiB)
+	}
 	if len(s.Steps) > 0 {
 		p += " root=/dev/vda"
 	}
@@ -261,16 +267,35 @@ func (s Scenario) RunArgs(env Env, initrd string, step Step, disk string) []stri
 // QEMUArgs are the arguments that make QEMU's microvm boot s the way
 // glue does on the same /dev/kvm, for the side-by-side comparison: the
 // vmlinux ELF through PVH (how microvm boots an ELF), the same CPUs,
-// memory, initramfs and command line, an RTC and a serial port. QEMU
-// runs without ACPI, as when the comparison was first measured; glue now
-// boots with its tables (docs/performance.md gives both command lines).
-// s must be ELF with PVH.
-func (s Scenario) QEMUArgs(env Env, initrd string) []string {
-	return []string{"-M", "microvm,rtc=on,acpi=off", "-enable-kvm", "-cpu", "host",
+// memory, initramfs and command line, an RTC and a serial port, and ACPI
+// tables as glue gives them (docs/performance.md gives both command
+// lines). s must be ELF with PVH.
+//
+// A disk (a raw image; "": none) becomes a virtio-blk on virtio-mmio,
+// which microvm describes in its DSDT, as glue does: without ACPI it
+// would announce it on the command line (virtio_mmio.device=), which
+// Debian's kernel ignores (no CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES). Its
+// host I/O is QEMU's cache=writeback, which is glue's: the image opened
+// without O_DIRECT, so through the host's page cache, and the guest's
+// flush an fdatasync (virtio/blk). QEMU's default is the same; it is
+// spelt out because the comparison depends on it.
+func (s Scenario) QEMUArgs(env Env, initrd, disk string) []string {
+	args := []string{"-M", QEMUMachine, "-enable-kvm", "-cpu", "host",
 		"-m", strconv.Itoa(s.MemMiB) + "M", "-smp", strconv.Itoa(s.CPUs),
 		"-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
 		"-kernel", env.Vmlinux, "-initrd", initrd, "-append", s.Params(env, s.Boots()[0])}
+	if disk != "" {
+		args = append(args, "-drive", "id=d0,file="+disk+",format=raw,if=none,cache="+QEMUCache,
+			"-device", "virtio-blk-device,drive=d0")
+	}
+	return args
 }
+
+// QEMUMachine is QEMUArgs's machine, and QEMUCache its disk's cache mode.
+const (
+	QEMUMachine = "microvm,rtc=on,acpi=on"
+	QEMUCache   = "writeback"
+)
 
 // Result is what running a scenario showed. It travels as JSON from the
 // emulated machine to the test, without Output, which travels line by

@@ -237,3 +237,22 @@ func TestFollowerSettle(t *testing.T) {
 		t.Error("settle gave up only when its context ended, not at its limit")
 	}
 }
+
+// QEMU gets the comparison's disk as virtio-blk on virtio-mmio with
+// buffered host I/O, as glue has it; without a disk it gets no drive.
+func TestQEMUArgsDisk(t *testing.T) {
+	t.Parallel()
+	s := Scenario{CPUs: 1, MemMiB: 256, ELF: true, Entry: []string{"--boot", "pvh"}, End: "tick", Checks: []string{"blkperf"},
+		BlkperfMiB: 16}
+	env := Env{Vmlinux: "/v", Token: "t"}
+	got := strings.Join(s.QEMUArgs(env, "/i", "/tmp/d.raw"), " ")
+	if want := " -drive id=d0,file=/tmp/d.raw,format=raw,if=none,cache=writeback -device virtio-blk-device,drive=d0"; !strings.HasSuffix(got, want) {
+		t.Errorf("QEMU args %q do not end %q", got, want)
+	}
+	if !strings.Contains(got, "glue.hw=blkperf glue.hw.blkperf.mib=16") {
+		t.Errorf("QEMU args %q lack the scenario's checks", got)
+	}
+	if got := strings.Join(s.QEMUArgs(env, "/i", ""), " "); strings.Contains(got, "-drive") || strings.Contains(got, "-device") {
+		t.Errorf("QEMU args without a disk: %q", got)
+	}
+}

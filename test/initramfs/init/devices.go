@@ -3,12 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,17 +25,7 @@ const (
 // blkCheck reads the host's marker from the first virtio disk and writes
 // one back through virtio-blk's write and flush.
 func blkCheck(r *report, params map[string]string) {
-	var dev string
-	err := waitFor(10*time.Second, func() error {
-		disks, _ := filepath.Glob("/sys/block/vd*")
-		if len(disks) == 0 {
-			return errors.New("no virtio disk in /sys/block")
-		}
-		slices.Sort(disks)
-		dev = filepath.Base(disks[0])
-		_, err := os.Stat("/dev/" + dev)
-		return err
-	})
+	dev, err := firstVirtioDisk()
 	if err != nil {
 		r.fail("blk", "%v", err)
 		return

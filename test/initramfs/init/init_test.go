@@ -5,9 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestCountCPUList(t *testing.T) {
@@ -151,5 +156,83 @@ func TestCounterStreamDigest(t *testing.T) {
 	b, _ := io.ReadAll(&counterStream{left: 1000})
 	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != "5fea1893c5bc61f60aaf7a7c42b16ed56d0bbd20a20d390d5214ca887b166297" {
 		t.Errorf("SHA-256 %x", sum)
+	}
+}
+
+// blkperf measures glue.hw.blkperf.mib MiB, 32 where unset, and refuses a
+// size that is no number, out of bounds, or larger than the disk.
+func TestBlkperfMiB(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		param, sectors string
+		want           int
+		ok             bool
+	}{
+		{"", "131072", 32, true}, // 64 MiB disk
+		{"64", "131072", 64, true},
+		{"65", "131072", 0, false},
+		{"", "65535", 0, false}, // one sector short of 32 MiB
+		{"0", "131072", 0, false},
+		{"-1", "131072", 0, false},
+		{"x", "131072", 0, false},
+		{"5000", "1000000000", 0, false},
+		{"1", "nan", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := blkperfMiB(tt.param, tt.sectors)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("blkperfMiB(%q, %q) = %d, %v; want %d (ok %v)", tt.param, tt.sectors, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// The line the nested comparison parses: MiB/s of each phase, one
+// decimal, and the size.
+func TestBlkperfDetails(t *testing.T) {
+	t.Parallel()
+	got := blkperfDetails(32, 4*time.Second, 500*time.Millisecond)
+	if want := "write-mibs=8.0 read-mibs=64.0 mib=32"; got != want {
+		t.Errorf("blkperfDetails = %q, want %q", got, want)
+	}
+}
+
+// Each chunk carries its own number, so a read of another chunk (or of
+// nothing written) is told apart.
+func TestChunkHeader(t *testing.T) {
+	t.Parallel()
+	if a, b := chunkHeader(1), chunkHeader(12); bytes.HasPrefix(b, a) || bytes.HasPrefix(a, b) {
+		t.Errorf("chunk headers %q and %q are prefixes of each other", a, b)
+	}
+}
+
+// blkperfRun writes each MiB with its header and reads it all back; a
+// file stands in for the disk where its file system takes O_DIRECT.
+func TestBlkperfRun(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "disk")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write, read, err := blkperfRun(path, 3)
+	if errors.Is(err, syscall.EINVAL) {
+		t.Skipf("the file system of %s does not take O_DIRECT: %v", path, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if write <= 0 || read <= 0 {
+		t.Errorf("write %v, read %v: not timed", write, read)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 3*blkperfChunk {
+		t.Fatalf("wrote %d bytes, want 3 MiB", len(b))
+	}
+	for i := range 3 {
+		if !bytes.HasPrefix(b[i*blkperfChunk:], chunkHeader(i)) {
+			t.Errorf("MiB %d starts %q", i, b[i*blkperfChunk:][:24])
+		}
 	}
 }

@@ -19,7 +19,9 @@
 //	                                  fsync, rootrw, rootro the ext4 disk of root=
 //	                                  (disk.go), tcp a transfer with the peer,
 //	                                  vsock both ways to the host, balloon,
-//	                                  intx how virtio interrupts arrive
+//	                                  intx how virtio interrupts arrive,
+//	                                  blkperf sequential O_DIRECT write and read
+//	                                  MiB/s of the first virtio disk (blkperf.go)
 //	glue.hw.end=reset                 after GLUE-DONE: reset (default), poweroff,
 //	                                  tick (print GLUE-TICK N lines until stopped),
 //	                                  or button (power off on the ACPI power button)
@@ -27,6 +29,7 @@
 //	glue.hw.tcp.up=KiB                and to the peer (default 1024)
 //	glue.hw.vsock.up=KiB              what the vsock check sends the host (default 256)
 //	glue.hw.balloon=MiB               the balloon target the host sets
+//	glue.hw.blkperf.mib=MiB           what blkperf writes and reads (default 32)
 //	glue.hw.token=STRING              echoed by the cmdline check; the disk marker
 //	glue.hw.rootfs=vdb                the ext4 disk the rootfs check mounts (default vda)
 //	glue.hw.ip=192.0.2.2/24           the guest's address for the net check
@@ -69,6 +72,7 @@ func main() {
 		"blk": blkCheck, "rootfs": rootfsCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
 		"payload": payloadCheck, "fsync": fsyncCheck, "rootrw": rootrwCheck, "rootro": rootroCheck, "tcp": tcpCheck,
 		"intx": intxCheck, "vsock": vsockCheck, "balloon": balloonCheck,
+		"blkperf": blkperfCheck,
 	}
 	for _, name := range strings.Split(params["glue.hw"], ",") {
 		if name == "" {

@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,13 +24,22 @@ import (
 // NESTED-COMPARE line.
 func compare(out *markers, env scenario.Env, c *plan.Compare) {
 	s := c.Scenario
-	glue := append([]string{env.Glue}, s.RunArgs(env, env.Initrd, scenario.Step{End: s.End}, "")...)
-	qemu := append([]string{plan.QEMU}, s.QEMUArgs(env, env.Initrd)...)
+	disk := ""
+	if c.DiskMiB > 0 {
+		disk = filepath.Join(env.WorkDir, "compare-disk.raw")
+	}
+	glue := append([]string{env.Glue}, s.RunArgs(env, env.Initrd, s.Boots()[0], disk)...)
+	qemu := append([]string{plan.QEMU}, s.QEMUArgs(env, env.Initrd, disk)...)
 	qemuEnv := append(os.Environ(), "LD_LIBRARY_PATH="+strings.Join(c.LibDirs, ":"))
 	for k := c.From; k < 2*c.Boots; k++ {
 		round, vmm := plan.Slot(k)
 		var b plan.Boot
-		if vmm == "glue" {
+		// Each boot gets the same disk: fresh zeros, so that neither VMM
+		// writes over blocks that an earlier boot allocated. Without it
+		// the boot counts as one that ended early, which fails the test.
+		if err := freshDisk(disk, c.DiskMiB); err != nil {
+			b.Exited, b.Last = true, []string{err.Error()}
+		} else if vmm == "glue" {
 			b = measure(glue, nil, env.Deadline)
 		} else {
 			b = measure(qemu, qemuEnv, env.Deadline)
@@ -35,6 +48,52 @@ func compare(out *markers, env scenario.Env, c *plan.Compare) {
 		j, _ := json.Marshal(b)
 		out.line("NESTED-COMPARE %s", j)
 	}
+}
+
+// freshDisk makes path a sparse raw image of mib MiB of zeros, replacing
+// what an earlier boot left there; "" is no disk.
+func freshDisk(path string, mib int) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("comparison disk: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("comparison disk: %w", err)
+	}
+	err = f.Truncate(int64(mib) << 20)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("comparison disk: %w", err)
+	}
+	return nil
+}
+
+// blkperfPrefix starts init's blkperf line; parseBlkperf reads the rest.
+const blkperfPrefix = "GLUE-OK init blkperf "
+
+// parseBlkperf reads the details of init's blkperf line,
+// "write-mibs=X read-mibs=Y mib=N" (test/initramfs/init/blkperf.go).
+func parseBlkperf(details string) (write, read float64, err error) {
+	got := map[string]float64{}
+	for _, f := range strings.Fields(details) {
+		k, v, ok := strings.Cut(f, "=")
+		x, perr := strconv.ParseFloat(v, 64)
+		if !ok || perr != nil || x <= 0 || math.IsInf(x, 0) {
+			return 0, 0, fmt.Errorf("blkperf: %q in %q is not NAME=POSITIVE", f, details)
+		}
+		got[k] = x
+	}
+	for _, k := range []string{"write-mibs", "read-mibs", "mib"} {
+		if _, ok := got[k]; !ok {
+			return 0, 0, fmt.Errorf("blkperf: no %s in %q", k, details)
+		}
+	}
+	return got["write-mibs"], got["read-mibs"], nil
 }
 
 // stallLines is how many of a stalled boot's last lines its report keeps.
@@ -84,10 +143,23 @@ func measure(argv, environ []string, deadline time.Duration) plan.Boot {
 			last = append(last[max(0, len(last)-stallLines+1):], l)
 			at := time.Since(start).Seconds()
 			switch {
+			case strings.HasPrefix(l, blkperfPrefix):
+				var err error
+				if b.BlkWriteMiBs, b.BlkReadMiBs, err = parseBlkperf(strings.TrimPrefix(l, blkperfPrefix)); err != nil {
+					// Numbers that do not parse are a failed check: the
+					// table must not show a boot without them.
+					b.Fails++
+					if len(b.FailLines) < plan.FailLinesKept {
+						b.FailLines = append(b.FailLines, err.Error())
+					}
+				}
 			case strings.HasPrefix(l, "GLUE-OK init ") && b.InitSecs == 0:
 				b.InitSecs = at
 			case strings.HasPrefix(l, "GLUE-FAIL init "):
 				b.Fails++
+				if len(b.FailLines) < plan.FailLinesKept {
+					b.FailLines = append(b.FailLines, l)
+				}
 			case strings.HasPrefix(l, "GLUE-DONE init "):
 				b.DoneSecs, done = at, true
 			}

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/nested/plan"
 )
 
 // measure times init's first line and GLUE-DONE, kills the VMM there,
@@ -19,6 +24,8 @@ func TestMeasure(t *testing.T) {
 		last                   string
 	}{
 		{"boots", "echo GLUE-OK init mounts x; echo GLUE-FAIL init rtc no; echo GLUE-DONE init ok=1; exec sleep 60",
+			false, false, true, 1, ""},
+		{"garbled blkperf", "echo GLUE-OK init mounts x; echo GLUE-OK init blkperf write-mibs=fast; echo GLUE-DONE init ok=2; exec sleep 60",
 			false, false, true, 1, ""},
 		{"stalls", "echo GLUE-OK init mounts x; echo stuck here; exec sleep 60", true, false, false, 0, "stuck here"},
 		{"ends early", "echo GLUE-OK init mounts x; echo bye; exit 3", false, true, false, 0, "exit status 3"},
@@ -47,5 +54,76 @@ func TestMeasure(t *testing.T) {
 				t.Errorf("no resource use of the VMM: %+v", b)
 			}
 		})
+	}
+}
+
+// measure keeps the MiB/s of init's blkperf line.
+func TestMeasureBlkperf(t *testing.T) {
+	t.Parallel()
+	b := measure([]string{"/bin/sh", "-c", "echo GLUE-OK init mounts x; echo GLUE-OK init blkperf write-mibs=12.5 read-mibs=40.0 mib=32; " +
+		"echo GLUE-DONE init ok=2 failed=0; exec sleep 60"}, nil, 5*time.Second)
+	if b.BlkWriteMiBs != 12.5 || b.BlkReadMiBs != 40 || b.Fails != 0 {
+		t.Errorf("write %v read %v MiB/s, fails %d; want 12.5, 40, 0", b.BlkWriteMiBs, b.BlkReadMiBs, b.Fails)
+	}
+}
+
+// A boot that reaches GLUE-DONE with failed checks keeps what failed,
+// up to plan.FailLinesKept lines.
+func TestMeasureFailLines(t *testing.T) {
+	t.Parallel()
+	b := measure([]string{"/bin/sh", "-c", "echo GLUE-OK init mounts x; for i in 1 2 3 4 5 6 7; do echo GLUE-FAIL init c$i bad; done; " +
+		"echo GLUE-DONE init ok=1 failed=7; exec sleep 60"}, nil, 5*time.Second)
+	if b.Fails != 7 || len(b.FailLines) != plan.FailLinesKept || b.FailLines[0] != "GLUE-FAIL init c1 bad" {
+		t.Errorf("fails %d, lines %q; want 7 and the first %d", b.Fails, b.FailLines, plan.FailLinesKept)
+	}
+}
+
+// Init's blkperf details parse into the two rates; anything else is an
+// error, not a zero that a median would take.
+func TestParseBlkperf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		details     string
+		write, read float64
+		ok          bool
+	}{
+		{"write-mibs=8.0 read-mibs=64.5 mib=32", 8, 64.5, true},
+		{"read-mibs=64.5 mib=32 write-mibs=8.0", 8, 64.5, true},
+		{"write-mibs=8.0 mib=32", 0, 0, false},
+		{"write-mibs=8.0 read-mibs=64.5", 0, 0, false},
+		{"write-mibs=0.0 read-mibs=64.5 mib=32", 0, 0, false},
+		{"write-mibs=+Inf read-mibs=64.5 mib=32", 0, 0, false},
+		{"write-mibs=8.0 read-mibs=x mib=32", 0, 0, false},
+		{"write-mibs=8.0 read-mibs=64.5 mib=32 stray", 0, 0, false},
+		{"", 0, 0, false},
+	}
+	for _, tt := range tests {
+		w, r, err := parseBlkperf(tt.details)
+		if w != tt.write || r != tt.read || (err == nil) != tt.ok {
+			t.Errorf("parseBlkperf(%q) = %v, %v, %v; want %v, %v (ok %v)", tt.details, w, r, err, tt.write, tt.read, tt.ok)
+		}
+	}
+}
+
+// Each boot's disk is a fresh image of zeros of the size asked for,
+// whatever an earlier boot wrote; no path is no disk.
+func TestFreshDisk(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "disk.raw")
+	if err := os.WriteFile(path, []byte("written by an earlier boot"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := freshDisk(path, 2); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 2<<20 || !bytes.Equal(b, make([]byte, 2<<20)) {
+		t.Errorf("disk of %d bytes, want 2 MiB of zeros", len(b))
+	}
+	if err := freshDisk("", 2); err != nil {
+		t.Errorf("no disk: %v", err)
 	}
 }

@@ -48,6 +48,7 @@ type Compare struct {
 	Scenario scenario.Scenario // booted by both; ELF and PVH, so that QEMU's microvm boots it alike
 	LibDirs  []string          // QEMU's library directories (LD_LIBRARY_PATH)
 	From     int               // the first boot to run, in Slot's numbering: a fresh machine goes on where a wedged one stopped
+	DiskMiB  int               // > 0: a raw disk of this size for each boot, created afresh in WorkDir
 }
 
 // Slot is the round and VMM of the comparison's boot k (from 0): glue
@@ -62,19 +63,29 @@ func Slot(k int) (round int, vmm string) {
 	return round, "qemu"
 }
 
+// FailLinesKept bounds Boot.FailLines.
+const FailLinesKept = 5
+
 // Boot is one measured boot of the comparison, sent back as JSON.
 type Boot struct {
-	VMM       string   `json:"vmm"` // "glue" or "qemu"
-	Round     int      `json:"round"`
-	Stalled   bool     `json:"stalled"`        // no GLUE-DONE within the deadline
-	Exited    bool     `json:"exited"`         // the VMM ended before GLUE-DONE
-	Wedged    bool     `json:"wedged"`         // the outer machine locked up during the boot (a stall too)
-	InitSecs  float64  `json:"init_s"`         // VMM start to init's first line
-	DoneSecs  float64  `json:"done_s"`         // VMM start to init's GLUE-DONE
-	CPUSecs   float64  `json:"cpu_s"`          // the VMM's user+system time until it was killed at GLUE-DONE
-	MaxRSSKiB int64    `json:"maxrss_kib"`     // the VMM's peak resident set
-	Fails     int      `json:"fails"`          // init's GLUE-FAIL lines
-	Last      []string `json:"last,omitempty"` // the output's last lines, without GLUE-DONE
+	VMM       string  `json:"vmm"` // "glue" or "qemu"
+	Round     int     `json:"round"`
+	Stalled   bool    `json:"stalled"`    // no GLUE-DONE within the deadline
+	Exited    bool    `json:"exited"`     // the VMM ended before GLUE-DONE
+	Wedged    bool    `json:"wedged"`     // the outer machine locked up during the boot (a stall too)
+	InitSecs  float64 `json:"init_s"`     // VMM start to init's first line
+	DoneSecs  float64 `json:"done_s"`     // VMM start to init's GLUE-DONE
+	CPUSecs   float64 `json:"cpu_s"`      // the VMM's user+system time until it was killed at GLUE-DONE
+	MaxRSSKiB int64   `json:"maxrss_kib"` // the VMM's peak resident set
+	Fails     int     `json:"fails"`      // init's GLUE-FAIL lines, and a blkperf line that does not parse
+	// FailLines are init's first GLUE-FAIL lines (at most FailLinesKept),
+	// which say what failed in a boot that still reached GLUE-DONE.
+	FailLines []string `json:"fail_lines,omitempty"`
+	// BlkWriteMiBs and BlkReadMiBs are init's blkperf check's sequential
+	// MiB/s; 0 where it did not report them.
+	BlkWriteMiBs float64  `json:"blk_write_mibs,omitempty"`
+	BlkReadMiBs  float64  `json:"blk_read_mibs,omitempty"`
+	Last         []string `json:"last,omitempty"` // the output's last lines, without GLUE-DONE
 	// OuterBoot is the boot of the outer machine it ran in, from 1; the
 	// host sets it.
 	OuterBoot int `json:"-"`
