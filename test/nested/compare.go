@@ -14,12 +14,15 @@ import (
 // CompareScenario is the boot both VMMs run in the comparison: the
 // vmlinux ELF through PVH, which is how QEMU's microvm boots an ELF, so
 // both enter the kernel at the same place; init prints ticks after
-// GLUE-DONE, where the harness kills either VMM. Its one device is a
-// virtio-blk disk on virtio-mmio (QEMU's microvm has no PCI) of
-// CompareDiskMiB, on which init's blkperf check measures throughput.
+// GLUE-DONE, where the harness kills either VMM. Its devices are on
+// virtio-mmio (QEMU's microvm has no PCI): a virtio-blk disk of
+// CompareDiskMiB, on which init's blkperf check measures throughput, and
+// a virtio-net on the tap scenario.NetTap, through which init's tcp check
+// moves scenario.TCPMiB in and scenario.TCPUpKiB out.
 var CompareScenario = scenario.Scenario{Name: "compare-vmlinux-pvh-1cpu", CPUs: 1, MemMiB: 256, ELF: true,
 	Entry: []string{"--boot", "pvh"}, End: "tick",
-	Devices: []string{"--transport", "mmio"}, Virtio: 1, Checks: []string{"blkperf"}, BlkperfMiB: 32}
+	Devices: []string{"--transport", "mmio", "--net", "tap=" + scenario.NetTap}, Virtio: 2,
+	Checks: []string{"blkperf", "net", "tcp"}, BlkperfMiB: 32, Net: true}
 
 // CompareDiskMiB is the size of the comparison's raw disk image, which the
 // outer init creates afresh (sparse, zeros) in its tmpfs for each boot;
@@ -58,6 +61,10 @@ var compareMetrics = []metric{
 		func(b plan.Boot) float64 { return b.BlkWriteMiBs }, func(b plan.Boot) bool { return b.BlkWriteMiBs > 0 }},
 	{"disk sequential read: 1 MiB O_DIRECT reads, timed in the guest (MiB/s)", "%.1f",
 		func(b plan.Boot) float64 { return b.BlkReadMiBs }, func(b plan.Boot) bool { return b.BlkReadMiBs > 0 }},
+	{fmt.Sprintf("TCP into the guest: %d MiB from the outer machine through the tap, timed in the guest (MiB/s)", scenario.TCPMiB), "%.1f",
+		func(b plan.Boot) float64 { return b.TCPInMiBs }, func(b plan.Boot) bool { return b.TCPInMiBs > 0 }},
+	{fmt.Sprintf("TCP out of the guest: %d KiB to the outer machine, timed in the guest (MiB/s)", scenario.TCPUpKiB), "%.1f",
+		func(b plan.Boot) float64 { return b.TCPOutMiBs }, func(b plan.Boot) bool { return b.TCPOutMiBs > 0 }},
 }
 
 // CompareReport renders the Markdown block of docs/performance.md between
@@ -79,7 +86,7 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 		s.At.UTC().Format("2006-01-02 15:04 MST"), s.Machine.CPUs, s.Machine.MemMiB, s.Kernel, outerParams, s.QEMUVersion, s.Host)
 	sc := CompareScenario
 	fmt.Fprintf(&b, "Boot: Debian's kernel %s as the vmlinux ELF through PVH, %d vCPU, %d MiB, `quiet`, the test initramfs "+
-		"(init loads its modules, virtio_mmio and virtio_blk among them); glue `run --boot pvh`, "+
+		"(init loads its modules, virtio_mmio, virtio_blk and virtio_net among them); glue `run --boot pvh`, "+
 		"QEMU `-M "+scenario.QEMUMachine+" -enable-kvm -cpu host`; "+
 		"each VMM killed when init prints GLUE-DONE. %d boots per VMM planned, alternating (glue first in odd rounds, "+
 		"QEMU first in even ones), deadline %v per boot, on %d boot(s) of the outer machine (a fresh one goes on when one "+
@@ -93,6 +100,12 @@ func CompareReport(s CompareSetup, boots []plan.Boot) string {
 		"Init's blkperf check writes the disk's first %d MiB in 1 MiB O_DIRECT writes, fdatasyncs, and reads them back with "+
 		"O_DIRECT, each phase timed by the guest's monotonic clock; for its rows a ratio above 1 means glue moved more "+
 		"MiB/s.\n\n", CompareDiskMiB, scenario.QEMUCache, scenario.QEMUCache, sc.BlkperfMiB)
+	fmt.Fprintf(&b, "Network: virtio-net on virtio-mmio on the outer machine's tap %s (glue `--net tap=%s`, QEMU "+
+		"`-netdev tap,id=n0,ifname=%s,script=no,downscript=no -device virtio-net-device,netdev=n0`, without vhost-net), "+
+		"the outer machine at %s and the guest at %s. Init's tcp check receives %d MiB from a server in the outer "+
+		"machine, then sends %d KiB back, every byte's digest checked on both sides; each direction is timed by the "+
+		"guest's monotonic clock.\n\n", scenario.NetTap, scenario.NetTap, scenario.NetTap, scenario.NetHost, scenario.NetGuest,
+		scenario.TCPMiB, scenario.TCPUpKiB)
 	b.WriteString("| metric | glue | QEMU microvm | glue/QEMU |\n|---|---:|---:|---:|\n")
 	for _, m := range compareMetrics {
 		g, q := values(by["glue"], m), values(by["qemu"], m)

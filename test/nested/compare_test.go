@@ -51,8 +51,8 @@ func TestNestedCompare(t *testing.T) {
 	run.checkMachine(t)
 	for _, b := range run.o.Compared {
 		t.Logf("%s round %d: init %.1f s, done %.1f s, cpu %.2f s, rss %d KiB, disk write %.1f read %.1f MiB/s, "+
-			"stalled %v, exited %v, fails %d", b.VMM, b.Round, b.InitSecs, b.DoneSecs, b.CPUSecs, b.MaxRSSKiB,
-			b.BlkWriteMiBs, b.BlkReadMiBs, b.Stalled, b.Exited, b.Fails)
+			"tcp in %.1f out %.1f MiB/s, stalled %v, exited %v, fails %d", b.VMM, b.Round, b.InitSecs, b.DoneSecs, b.CPUSecs, b.MaxRSSKiB,
+			b.BlkWriteMiBs, b.BlkReadMiBs, b.TCPInMiBs, b.TCPOutMiBs, b.Stalled, b.Exited, b.Fails)
 		if b.Stalled || b.Exited {
 			t.Logf("  its last lines:\n%s", strings.Join(b.Last, "\n"))
 		}
@@ -64,9 +64,13 @@ func TestNestedCompare(t *testing.T) {
 		if b.Exited || b.Fails > 0 {
 			t.Errorf("%s round %d: ended before GLUE-DONE (%v) or init failed %d checks", b.VMM, b.Round, b.Exited, b.Fails)
 		}
-		// The disk rows need init's blkperf line in every boot that ended.
+		// The disk and network rows need init's blkperf and tcp lines in
+		// every boot that ended.
 		if !b.Stalled && !b.Exited && (b.BlkWriteMiBs <= 0 || b.BlkReadMiBs <= 0) {
 			t.Errorf("%s round %d: reached GLUE-DONE without init's blkperf figures", b.VMM, b.Round)
+		}
+		if !b.Stalled && !b.Exited && (b.TCPInMiBs <= 0 || b.TCPOutMiBs <= 0) {
+			t.Errorf("%s round %d: reached GLUE-DONE without init's tcp figures", b.VMM, b.Round)
 		}
 	}
 	release := strings.TrimPrefix(kernelRelease(kernel), "vmlinuz-")

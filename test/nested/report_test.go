@@ -16,13 +16,13 @@ import (
 func TestCompareReport(t *testing.T) {
 	t.Parallel()
 	boots := []plan.Boot{
-		{VMM: "glue", Round: 1, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 100 << 10, BlkWriteMiBs: 4, BlkReadMiBs: 9},
-		{VMM: "glue", Round: 2, InitSecs: 30, DoneSecs: 31, CPUSecs: 32, MaxRSSKiB: 300 << 10, BlkWriteMiBs: 8, BlkReadMiBs: 10},
-		{VMM: "glue", Round: 3, InitSecs: 20, DoneSecs: 21, CPUSecs: 22, MaxRSSKiB: 200 << 10, BlkWriteMiBs: 6, BlkReadMiBs: 11},
+		{VMM: "glue", Round: 1, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 100 << 10, BlkWriteMiBs: 4, BlkReadMiBs: 9, TCPInMiBs: 40, TCPOutMiBs: 2},
+		{VMM: "glue", Round: 2, InitSecs: 30, DoneSecs: 31, CPUSecs: 32, MaxRSSKiB: 300 << 10, BlkWriteMiBs: 8, BlkReadMiBs: 10, TCPInMiBs: 60, TCPOutMiBs: 4},
+		{VMM: "glue", Round: 3, InitSecs: 20, DoneSecs: 21, CPUSecs: 22, MaxRSSKiB: 200 << 10, BlkWriteMiBs: 6, BlkReadMiBs: 11, TCPInMiBs: 50, TCPOutMiBs: 3},
 		{VMM: "glue", Round: 4, Stalled: true, InitSecs: 999, BlkWriteMiBs: 999, BlkReadMiBs: 999, Last: []string{"a", "stuck `here`"}},
 		{VMM: "glue", Round: 5, Stalled: true, Wedged: true, Last: []string{"watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [glue:114]"}},
-		{VMM: "qemu", Round: 1, InitSecs: 5, DoneSecs: 6, CPUSecs: 8, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 2, BlkReadMiBs: 5},
-		{VMM: "qemu", Round: 2, InitSecs: 15, DoneSecs: 16, CPUSecs: 16, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 4, BlkReadMiBs: 5},
+		{VMM: "qemu", Round: 1, InitSecs: 5, DoneSecs: 6, CPUSecs: 8, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 2, BlkReadMiBs: 5, TCPInMiBs: 100, TCPOutMiBs: 1},
+		{VMM: "qemu", Round: 2, InitSecs: 15, DoneSecs: 16, CPUSecs: 16, MaxRSSKiB: 400 << 10, BlkWriteMiBs: 4, BlkReadMiBs: 5, TCPInMiBs: 100, TCPOutMiBs: 3},
 		// Reached GLUE-DONE with a failed blkperf: no disk figures.
 		{VMM: "qemu", Round: 4, InitSecs: 10, DoneSecs: 11, CPUSecs: 12, MaxRSSKiB: 400 << 10, Fails: 1,
 			FailLines: []string{"GLUE-FAIL init blkperf no virtio disk in /sys/block"}},
@@ -38,6 +38,10 @@ func TestCompareReport(t *testing.T) {
 		"| VMM peak RSS (MiB) | 200.0 (100.0–300.0) | 400.0 (400.0–400.0) | 0.50 |",
 		"| disk sequential write: 1 MiB O_DIRECT writes, then fdatasync, timed in the guest (MiB/s) | 6.0 (4.0–8.0) | 3.0 (2.0–4.0) | 2.00 |",
 		"| disk sequential read: 1 MiB O_DIRECT reads, timed in the guest (MiB/s) | 10.0 (9.0–11.0) | 5.0 (5.0–5.0) | 2.00 |",
+		"| TCP into the guest: 64 MiB from the outer machine through the tap, timed in the guest (MiB/s) | 50.0 (40.0–60.0) | 100.0 (100.0–100.0) | 0.50 |",
+		"| TCP out of the guest: 256 KiB to the outer machine, timed in the guest (MiB/s) | 3.0 (2.0–4.0) | 2.0 (1.0–3.0) | 1.50 |",
+		"glue `--net tap=gluetap0`, QEMU `-netdev tap,id=n0,ifname=gluetap0,script=no,downscript=no -device virtio-net-device,netdev=n0`",
+		"every byte's digest checked on both sides",
 		"| stalled: no GLUE-DONE within 2m30s | 2 of 5 | 0 of 4 | |",
 		"| of those: the whole outer machine locked up (soft lockups) | 1 of 5 | 0 of 4 | |",
 		"| VMM ended before GLUE-DONE | 0 of 5 | 1 of 4 | |",

@@ -74,17 +74,19 @@ func fileSHA256(path string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// tcpServer is the host's side of init's tcp check on the tap NetTap: it
-// sends TCPMiB to the guest and receives TCPUpKiB, hashing both.
-type tcpServer struct {
+// TCPServer is the host's side of init's tcp check on the tap NetTap: it
+// sends TCPMiB to the guest and receives TCPUpKiB, hashing both. Run
+// serves a Net scenario's boots with one; the nested comparison starts
+// one per boot of either VMM.
+type TCPServer struct {
 	ln    net.Listener
 	conns chan net.Conn // the accepted connection, for close
 	done  chan TCPResult
 }
 
-// serveTCP creates NetTap (persistent, so that it keeps its address
+// ServeTCP creates NetTap (persistent, so that it keeps its address
 // until glue attaches), gives it NetHost and listens there.
-func serveTCP() (*tcpServer, error) {
+func ServeTCP() (*TCPServer, error) {
 	if err := createTap(NetTap, netip.MustParsePrefix(NetHost+"/24")); err != nil {
 		return nil, err
 	}
@@ -93,14 +95,14 @@ func serveTCP() (*tcpServer, error) {
 		deleteTap(NetTap)
 		return nil, err
 	}
-	t := &tcpServer{ln: ln, conns: make(chan net.Conn, 1), done: make(chan TCPResult, 1)}
+	t := &TCPServer{ln: ln, conns: make(chan net.Conn, 1), done: make(chan TCPResult, 1)}
 	go func() { t.done <- transfer(ln, t.conns, TCPMiB<<20, TCPUpKiB<<10) }()
 	return t, nil
 }
 
-// close ends the server, and a transfer the guest left unfinished, and
+// Close ends the server, and a transfer the guest left unfinished, and
 // returns what it did.
-func (t *tcpServer) close() TCPResult {
+func (t *TCPServer) Close() TCPResult {
 	t.ln.Close()
 	res := t.closeConn()
 	if err := deleteTap(NetTap); err != nil && res.Err == "" {
@@ -111,7 +113,7 @@ func (t *tcpServer) close() TCPResult {
 
 // closeConn closes the accepted connection, if any, and waits for the
 // transfer to end.
-func (t *tcpServer) closeConn() TCPResult {
+func (t *TCPServer) closeConn() TCPResult {
 	select {
 	case conn := <-t.conns:
 		conn.Close()

@@ -52,14 +52,14 @@ func Run(ctx context.Context, env Env, s Scenario, live io.Writer) (r Result) {
 		}
 		defer os.Remove(disk)
 	}
-	var tcp *tcpServer
+	var tcp *TCPServer
 	if s.Net {
 		var err error
-		if tcp, err = serveTCP(); err != nil {
+		if tcp, err = ServeTCP(); err != nil {
 			r.problem("network: %v", err)
 			return r
 		}
-		defer func() { res := tcp.close(); r.Net = &res }()
+		defer func() { res := tcp.Close(); r.Net = &res }()
 	}
 	var output strings.Builder
 	for i, step := range s.Boots() {

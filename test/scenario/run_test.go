@@ -110,12 +110,12 @@ func TestRunSteps(t *testing.T) {
 func TestTransfer(t *testing.T) {
 	t.Parallel()
 	const size = 1 << 20
-	serve := func(t *testing.T) (*tcpServer, string) {
+	serve := func(t *testing.T) (*TCPServer, string) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &tcpServer{ln: ln, conns: make(chan net.Conn, 1), done: make(chan TCPResult, 1)}
+		s := &TCPServer{ln: ln, conns: make(chan net.Conn, 1), done: make(chan TCPResult, 1)}
 		go func() { s.done <- transfer(ln, s.conns, size, size/2) }()
 		return s, ln.Addr().String()
 	}

@@ -288,6 +288,10 @@ func (s Scenario) QEMUArgs(env Env, initrd, disk string) []string {
 		args = append(args, "-drive", "id=d0,file="+disk+",format=raw,if=none,cache="+QEMUCache,
 			"-device", "virtio-blk-device,drive=d0")
 	}
+	if s.Net {
+		args = append(args, "-netdev", "tap,id=n0,ifname="+NetTap+",script=no,downscript=no",
+			"-device", "virtio-net-device,netdev=n0")
+	}
 	return args
 }
 

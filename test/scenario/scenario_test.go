@@ -255,4 +255,9 @@ func TestQEMUArgsDisk(t *testing.T) {
 	if got := strings.Join(s.QEMUArgs(env, "/i", ""), " "); strings.Contains(got, "-drive") || strings.Contains(got, "-device") {
 		t.Errorf("QEMU args without a disk: %q", got)
 	}
+	s.Net = true
+	got = strings.Join(s.QEMUArgs(env, "/i", ""), " ")
+	if want := " -netdev tap,id=n0,ifname=" + NetTap + ",script=no,downscript=no -device virtio-net-device,netdev=n0"; !strings.HasSuffix(got, want) {
+		t.Errorf("QEMU args of a Net scenario %q do not end %q", got, want)
+	}
 }

@@ -236,3 +236,12 @@ func TestBlkperfRun(t *testing.T) {
 		}
 	}
 }
+
+// The tcp check's line gives each direction's rate in MiB/s.
+func TestTCPRates(t *testing.T) {
+	t.Parallel()
+	got := tcpRates(64<<20, 2*time.Second, 1<<20, 500*time.Millisecond)
+	if want := "received-mibs=32.0 sent-mibs=2.0"; got != want {
+		t.Errorf("tcpRates: %q, want %q", got, want)
+	}
+}

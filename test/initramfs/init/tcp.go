@@ -41,14 +41,26 @@ func tcpCheck(r *report, params map[string]string) {
 		r.fail("tcp", "received %d of %d bytes: %v", n, size, err)
 		return
 	}
+	received := time.Since(start)
 	out := sha256.New()
 	up := int64(kib) << 10
 	if n, err := io.Copy(io.MultiWriter(conn, out, &progress{r: r, what: "sent", start: start}), &counterStream{left: up}); err != nil {
 		r.fail("tcp", "sent %d of %d bytes: %v", n, up, err)
 		return
 	}
-	r.pass("tcp", fmt.Sprintf("received=%d received-sha256=%s sent=%d sent-sha256=%s ms=%d", size,
-		hex.EncodeToString(in.Sum(nil)), up, hex.EncodeToString(out.Sum(nil)), time.Since(start).Milliseconds()))
+	sent := time.Since(start) - received
+	r.pass("tcp", fmt.Sprintf("received=%d received-sha256=%s sent=%d sent-sha256=%s ms=%d %s", size,
+		hex.EncodeToString(in.Sum(nil)), up, hex.EncodeToString(out.Sum(nil)), time.Since(start).Milliseconds(),
+		tcpRates(size, received, up, sent)))
+}
+
+// tcpRates is the tcp check's throughput each way, as the guest timed
+// it: the receiving from the connection's start, the sending after it.
+func tcpRates(received int64, receiving time.Duration, sent int64, sending time.Duration) string {
+	rate := func(n int64, d time.Duration) float64 {
+		return float64(n) / (1 << 20) / max(d, time.Microsecond).Seconds()
+	}
+	return fmt.Sprintf("received-mibs=%.1f sent-mibs=%.1f", rate(received, receiving), rate(sent, sending))
 }
 
 // counterStream yields left bytes in which every 8 bytes hold their

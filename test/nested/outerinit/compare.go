@@ -37,12 +37,14 @@ func compare(out *markers, env scenario.Env, c *plan.Compare) {
 		// Each boot gets the same disk: fresh zeros, so that neither VMM
 		// writes over blocks that an earlier boot allocated. Without it
 		// the boot counts as one that ended early, which fails the test.
+		argv, environ := glue, []string(nil)
+		if vmm == "qemu" {
+			argv, environ = qemu, qemuEnv
+		}
 		if err := freshDisk(disk, c.DiskMiB); err != nil {
 			b.Exited, b.Last = true, []string{err.Error()}
-		} else if vmm == "glue" {
-			b = measure(glue, nil, env.Deadline)
 		} else {
-			b = measure(qemu, qemuEnv, env.Deadline)
+			b = measureWithNet(s.Net, argv, environ, env.Deadline)
 		}
 		b.VMM, b.Round = vmm, round
 		j, _ := json.Marshal(b)
@@ -73,27 +75,56 @@ func freshDisk(path string, mib int) error {
 	return nil
 }
 
-// blkperfPrefix starts init's blkperf line; parseBlkperf reads the rest.
-const blkperfPrefix = "GLUE-OK init blkperf "
+// measureWithNet is measure, with the host's side of init's tcp check
+// served on the tap for a Net scenario: a host side that failed fails
+// the boot's checks.
+func measureWithNet(net bool, argv, environ []string, deadline time.Duration) plan.Boot {
+	if !net {
+		return measure(argv, environ, deadline)
+	}
+	srv, err := scenario.ServeTCP()
+	if err != nil {
+		return plan.Boot{Exited: true, Last: []string{err.Error()}}
+	}
+	b := measure(argv, environ, deadline)
+	if res := srv.Close(); res.Err != "" {
+		b.Failed("tcp: host: " + res.Err)
+	}
+	return b
+}
 
-// parseBlkperf reads the details of init's blkperf line,
-// "write-mibs=X read-mibs=Y mib=N" (test/initramfs/init/blkperf.go).
-func parseBlkperf(details string) (write, read float64, err error) {
-	got := map[string]float64{}
+// The prefixes of init's blkperf and tcp lines; parseRates reads the rest.
+const (
+	blkperfPrefix = "GLUE-OK init blkperf "
+	tcpPrefix     = "GLUE-OK init tcp "
+)
+
+// parseRates reads the positive numbers keys name in the details of an
+// init line of check, such as blkperf's "write-mibs=X read-mibs=Y mib=N"
+// (test/initramfs/init/blkperf.go); other fields must be there but need
+// not be numbers (tcp's digests).
+func parseRates(check, details string, keys ...string) ([]float64, error) {
+	got := map[string]string{}
 	for _, f := range strings.Fields(details) {
 		k, v, ok := strings.Cut(f, "=")
-		x, perr := strconv.ParseFloat(v, 64)
-		if !ok || perr != nil || x <= 0 || math.IsInf(x, 0) {
-			return 0, 0, fmt.Errorf("blkperf: %q in %q is not NAME=POSITIVE", f, details)
+		if !ok {
+			return nil, fmt.Errorf("%s: %q in %q is not NAME=VALUE", check, f, details)
 		}
-		got[k] = x
+		got[k] = v
 	}
-	for _, k := range []string{"write-mibs", "read-mibs", "mib"} {
-		if _, ok := got[k]; !ok {
-			return 0, 0, fmt.Errorf("blkperf: no %s in %q", k, details)
+	rates := make([]float64, len(keys))
+	for i, k := range keys {
+		v, ok := got[k]
+		if !ok {
+			return nil, fmt.Errorf("%s: no %s in %q", check, k, details)
 		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x <= 0 || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%s: %s=%q in %q is not a positive number", check, k, v, details)
+		}
+		rates[i] = x
 	}
-	return got["write-mibs"], got["read-mibs"], nil
+	return rates, nil
 }
 
 // stallLines is how many of a stalled boot's last lines its report keeps.
@@ -144,22 +175,23 @@ func measure(argv, environ []string, deadline time.Duration) plan.Boot {
 			at := time.Since(start).Seconds()
 			switch {
 			case strings.HasPrefix(l, blkperfPrefix):
-				var err error
-				if b.BlkWriteMiBs, b.BlkReadMiBs, err = parseBlkperf(strings.TrimPrefix(l, blkperfPrefix)); err != nil {
-					// Numbers that do not parse are a failed check: the
-					// table must not show a boot without them.
-					b.Fails++
-					if len(b.FailLines) < plan.FailLinesKept {
-						b.FailLines = append(b.FailLines, err.Error())
-					}
+				// Numbers that do not parse are a failed check: the
+				// table must not show a boot without them.
+				if r, err := parseRates("blkperf", strings.TrimPrefix(l, blkperfPrefix), "write-mibs", "read-mibs", "mib"); err != nil {
+					b.Failed(err.Error())
+				} else {
+					b.BlkWriteMiBs, b.BlkReadMiBs = r[0], r[1]
+				}
+			case strings.HasPrefix(l, tcpPrefix):
+				if r, err := parseRates("tcp", strings.TrimPrefix(l, tcpPrefix), "received-mibs", "sent-mibs"); err != nil {
+					b.Failed(err.Error())
+				} else {
+					b.TCPInMiBs, b.TCPOutMiBs = r[0], r[1]
 				}
 			case strings.HasPrefix(l, "GLUE-OK init ") && b.InitSecs == 0:
 				b.InitSecs = at
 			case strings.HasPrefix(l, "GLUE-FAIL init "):
-				b.Fails++
-				if len(b.FailLines) < plan.FailLinesKept {
-					b.FailLines = append(b.FailLines, l)
-				}
+				b.Failed(l)
 			case strings.HasPrefix(l, "GLUE-DONE init "):
 				b.DoneSecs, done = at, true
 			}

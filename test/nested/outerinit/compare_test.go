@@ -80,7 +80,7 @@ func TestMeasureFailLines(t *testing.T) {
 
 // Init's blkperf details parse into the two rates; anything else is an
 // error, not a zero that a median would take.
-func TestParseBlkperf(t *testing.T) {
+func TestParseRates(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		details     string
@@ -98,10 +98,30 @@ func TestParseBlkperf(t *testing.T) {
 		{"", 0, 0, false},
 	}
 	for _, tt := range tests {
-		w, r, err := parseBlkperf(tt.details)
-		if w != tt.write || r != tt.read || (err == nil) != tt.ok {
-			t.Errorf("parseBlkperf(%q) = %v, %v, %v; want %v, %v (ok %v)", tt.details, w, r, err, tt.write, tt.read, tt.ok)
+		r, err := parseRates("blkperf", tt.details, "write-mibs", "read-mibs", "mib")
+		var w, rd float64
+		if err == nil {
+			w, rd = r[0], r[1]
 		}
+		if w != tt.write || rd != tt.read || (err == nil) != tt.ok {
+			t.Errorf("parseRates(blkperf, %q) = %v, %v; want %v, %v (ok %v)", tt.details, r, err, tt.write, tt.read, tt.ok)
+		}
+	}
+	// tcp's line also carries digests, which are not numbers.
+	r, err := parseRates("tcp", "received=67108864 received-sha256=ab12 sent=262144 sent-sha256=cd34 ms=900 received-mibs=80.5 sent-mibs=2.5",
+		"received-mibs", "sent-mibs")
+	if err != nil || len(r) != 2 || r[0] != 80.5 || r[1] != 2.5 {
+		t.Errorf("parseRates(tcp, ...) = %v, %v; want [80.5 2.5]", r, err)
+	}
+}
+
+// measure keeps the MiB/s of init's tcp line.
+func TestMeasureTCP(t *testing.T) {
+	t.Parallel()
+	b := measure([]string{"/bin/sh", "-c", "echo GLUE-OK init mounts x; echo GLUE-OK init tcp received=1 received-sha256=a sent=1 sent-sha256=b ms=9 received-mibs=70.0 sent-mibs=3.5; " +
+		"echo GLUE-DONE init ok=2 failed=0; exec sleep 60"}, nil, 5*time.Second)
+	if b.TCPInMiBs != 70 || b.TCPOutMiBs != 3.5 || b.Fails != 0 {
+		t.Errorf("tcp in %v out %v MiB/s, fails %d; want 70, 3.5, 0", b.TCPInMiBs, b.TCPOutMiBs, b.Fails)
 	}
 }
 

@@ -77,16 +77,29 @@ type Boot struct {
 	DoneSecs  float64 `json:"done_s"`     // VMM start to init's GLUE-DONE
 	CPUSecs   float64 `json:"cpu_s"`      // the VMM's user+system time until it was killed at GLUE-DONE
 	MaxRSSKiB int64   `json:"maxrss_kib"` // the VMM's peak resident set
-	Fails     int     `json:"fails"`      // init's GLUE-FAIL lines, and a blkperf line that does not parse
+	Fails     int     `json:"fails"`      // init's GLUE-FAIL lines, a blkperf or tcp line that does not parse, a failed host side
 	// FailLines are init's first GLUE-FAIL lines (at most FailLinesKept),
 	// which say what failed in a boot that still reached GLUE-DONE.
 	FailLines []string `json:"fail_lines,omitempty"`
 	// BlkWriteMiBs and BlkReadMiBs are init's blkperf check's sequential
 	// MiB/s; 0 where it did not report them.
-	BlkWriteMiBs float64  `json:"blk_write_mibs,omitempty"`
-	BlkReadMiBs  float64  `json:"blk_read_mibs,omitempty"`
-	Last         []string `json:"last,omitempty"` // the output's last lines, without GLUE-DONE
+	BlkWriteMiBs float64 `json:"blk_write_mibs,omitempty"`
+	BlkReadMiBs  float64 `json:"blk_read_mibs,omitempty"`
+	// TCPInMiBs and TCPOutMiBs are init's tcp check's MiB/s into and out
+	// of the guest; 0 where it did not report them.
+	TCPInMiBs  float64  `json:"tcp_in_mibs,omitempty"`
+	TCPOutMiBs float64  `json:"tcp_out_mibs,omitempty"`
+	Last       []string `json:"last,omitempty"` // the output's last lines, without GLUE-DONE
 	// OuterBoot is the boot of the outer machine it ran in, from 1; the
 	// host sets it.
 	OuterBoot int `json:"-"`
+}
+
+// Failed counts a failed check of the boot and keeps its line while
+// FailLines has room.
+func (b *Boot) Failed(line string) {
+	b.Fails++
+	if len(b.FailLines) < FailLinesKept {
+		b.FailLines = append(b.FailLines, line)
+	}
 }
