@@ -48,6 +48,8 @@ type Scenario struct {
 	// WorkDir, whose host side Run serves; Balloon a virtio-balloon
 	// without DEFLATE_ON_OOM, which Run drives with glue balloon.
 	Vsock, Balloon bool
+	// KernelParams are added to the scenario's command line.
+	KernelParams string
 	// BlkperfMiB > 0 is what init's blkperf check writes and reads
 	// (glue.hw.blkperf.mib); 0 leaves init's default.
 	BlkperfMiB int
@@ -115,6 +117,10 @@ var All = []Scenario{
 	{Name: "vmlinux-pci-rng-net-tcp-hvc0", CPUs: 2, MemMiB: 256, ELF: true, End: "reset",
 		Devices: []string{"--rng=on", "--console", "virtio", "--net", "tap=" + NetTap}, Virtio: 3,
 		Checks: []string{"rng", "net", "tcp", "hvc0"}, Net: true, Deadline: netDeadline},
+	// pci=nomsi: Linux's virtio-pci falls back to INTx, which glue routes
+	// through the IOAPIC with a resampling irqfd.
+	{Name: "vmlinux-pci-nomsi-intx-rng", CPUs: 1, MemMiB: 256, ELF: true, End: "poweroff",
+		Devices: []string{"--rng=on"}, Virtio: 1, KernelParams: "pci=nomsi", Checks: []string{"rng", "intx"}},
 	{Name: "vmlinux-mmio-rng-hvc0", CPUs: 1, MemMiB: 256, ELF: true, End: "poweroff",
 		Devices: []string{"--transport", "mmio", "--rng=on", "--console", "virtio"}, Virtio: 2,
 		Checks: []string{"rng", "hvc0"}},
@@ -230,6 +236,9 @@ func (s Scenario) Params(env Env, step Step) string {
 	}
 	if len(s.Steps) > 0 {
 		p += " root=/dev/vda"
+	}
+	if s.KernelParams != "" {
+		p += " " + s.KernelParams
 	}
 	return p
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -259,5 +260,29 @@ func TestQEMUArgsDisk(t *testing.T) {
 	got = strings.Join(s.QEMUArgs(env, "/i", ""), " ")
 	if want := " -netdev tap,id=n0,ifname=" + NetTap + ",script=no,downscript=no -device virtio-net-device,netdev=n0"; !strings.HasSuffix(got, want) {
 		t.Errorf("QEMU args of a Net scenario %q do not end %q", got, want)
+	}
+}
+
+// docs/testing.md's table of scenarios names exactly the tier's: a row
+// whose scenario is not in All would claim a test that never runs.
+func TestDocumentedScenarios(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/testing.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `((?:vmlinux|extracted|bzimage)[a-z0-9-]*)` \\|")
+	var documented []string
+	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+		documented = append(documented, m[1])
+	}
+	var names []string
+	for _, s := range All {
+		names = append(names, s.Name)
+	}
+	slices.Sort(documented)
+	slices.Sort(names)
+	if !slices.Equal(documented, names) {
+		t.Errorf("docs/testing.md's scenario rows %v, want All's %v", documented, names)
 	}
 }
