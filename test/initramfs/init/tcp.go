@@ -48,6 +48,17 @@ func tcpCheck(r *report, params map[string]string) {
 		r.fail("tcp", "sent %d of %d bytes: %v", n, up, err)
 		return
 	}
+	// Written is not received: the host closes once it has every byte,
+	// and only then may the check pass and the VM end (a VMM killed at
+	// GLUE-DONE would lose what was still on its way).
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		r.fail("tcp", "shutdown: %v", err)
+		return
+	}
+	if n, err := io.Copy(io.Discard, conn); err != nil || n != 0 {
+		r.fail("tcp", "waiting for the host to close: %d bytes more, %v", n, err)
+		return
+	}
 	sent := time.Since(start) - received
 	r.pass("tcp", fmt.Sprintf("received=%d received-sha256=%s sent=%d sent-sha256=%s ms=%d %s", size,
 		hex.EncodeToString(in.Sum(nil)), up, hex.EncodeToString(out.Sum(nil)), time.Since(start).Milliseconds(),
