@@ -335,16 +335,7 @@ func TestConsoleCloseWriteDeliversTheHistory(t *testing.T) {
 	t.Parallel()
 	fake := newFake()
 	fake.console.Write([]byte("boot messages\n"))
-	_, dir := startServer(t, "eof", fake, nil)
-	c := dial(t, dir, "eof")
-	stream, err := c.Console(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Close()
-	if err := stream.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
+	c, stream := consoleWithoutInput(t, "eof", fake)
 	stream.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(stream)
 	if err != nil || string(got) != "boot messages\n" {
@@ -369,22 +360,30 @@ func TestConsoleCloseWriteDeliversALargeHistory(t *testing.T) {
 	fake.console = NewConsoleBuffer(size)
 	history := bytes.Repeat([]byte("0123456789abcde\n"), size/16)
 	fake.console.Write(history)
-	_, dir := startServer(t, "eof-large", fake, nil)
-	c := dial(t, dir, "eof-large")
-	stream, err := c.Console(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Close()
-	if err := stream.CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
+	_, stream := consoleWithoutInput(t, "eof-large", fake)
 	time.Sleep(200 * time.Millisecond) // the server sees the end of input first
 	stream.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(stream)
 	if err != nil || !bytes.Equal(got, history) {
 		t.Fatalf("after CloseWrite: %d bytes, %v; want the %d bytes of history, then EOF", len(got), err, len(history))
 	}
+}
+
+// consoleWithoutInput serves fake as name, attaches a console client and
+// ends its input at once, as a script whose stdin is at EOF does.
+func consoleWithoutInput(t *testing.T, name string, fake *fakeTarget) (*Client, *ConsoleStream) {
+	t.Helper()
+	_, dir := startServer(t, name, fake, nil)
+	c := dial(t, dir, name)
+	stream, err := c.Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stream.Close() })
+	if err := stream.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	return c, stream
 }
 
 // A detached reader yields what it held, then io.EOF.
