@@ -203,8 +203,11 @@ func TestNestedLinux(t *testing.T) {
 			}
 			for _, a := range attempts[:len(attempts)-1] {
 				how := fmt.Sprintf("stalled after %.0f s", a.Result.Secs)
-				if a.Wedged {
+				switch {
+				case a.Wedged:
 					how = "wedged the outer machine (its CPUs locked up, or a triple fault reset it; see the machine subtest)"
+				case a.Result.GuestCrashed():
+					how = "ended in the inner guest's triple fault"
 				}
 				t.Logf("NOTICE: RETRY: attempt %d %s; its last lines:\n%s", a.Number, how,
 					strings.Join(a.Result.LastLines(15), "\n"))

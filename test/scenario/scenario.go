@@ -364,6 +364,14 @@ func (r *Result) problem(format string, args ...any) {
 	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
 }
 
+// GuestCrashed reports whether the inner guest ended glue with a triple
+// fault, which glue reports and exits 1 for: no scenario ends that way,
+// but inside the emulated machine a guest under load sometimes does
+// (docs/testing.md, "Guest-to-host TCP in the emulated machine").
+func (r Result) GuestCrashed() bool {
+	return r.Exit != 0 && strings.Contains(r.Output, "guest triple fault (KVM_EXIT_SHUTDOWN)")
+}
+
 // LastLines returns the last n lines of the output, for a stall report.
 func (r Result) LastLines(n int) []string {
 	lines := strings.Split(strings.TrimRight(r.Output, "\n"), "\n")

@@ -286,3 +286,18 @@ func TestDocumentedScenarios(t *testing.T) {
 		t.Errorf("docs/testing.md's scenario rows %v, want All's %v", documented, names)
 	}
 }
+
+// A boot that glue ended for the guest's triple fault is a crash, which
+// the tier retries once; a clean end or a kill is not.
+func TestGuestCrashed(t *testing.T) {
+	t.Parallel()
+	crash := Result{Exit: 1, Output: "GLUE-BOOT 1\nglue: vcpu 1: guest triple fault (KVM_EXIT_SHUTDOWN) at RIP 0xfffffff0\n"}
+	if !crash.GuestCrashed() {
+		t.Error("a triple fault is not a crash")
+	}
+	for _, r := range []Result{{Exit: 0, Output: crash.Output}, {Exit: 1, Output: "glue: open /dev/kvm: no such file\n"}, {Exit: -1}} {
+		if r.GuestCrashed() {
+			t.Errorf("%+v: a crash", r)
+		}
+	}
+}

@@ -79,7 +79,8 @@ func run(out *markers) error {
 		if !ok {
 			return fmt.Errorf("plan names unknown scenario %q", name)
 		}
-		// A stalled attempt is retried once; the test reports both.
+		// A stalled attempt, or one whose guest triple-faulted, is
+		// retried once; the test reports both.
 		for attempt := max(1, p.Attempt[name]); attempt <= plan.Attempts; attempt++ {
 			out.line("NESTED-BEGIN %s attempt=%d", name, attempt)
 			log := &lineWriter{emit: func(l string) {
@@ -95,7 +96,7 @@ func run(out *markers) error {
 			}
 			j, _ := json.Marshal(r)
 			out.line("NESTED-RESULT %s attempt=%d %s", name, attempt, j)
-			if !r.Stalled {
+			if !r.Stalled && !r.GuestCrashed() {
 				break
 			}
 		}
