@@ -134,13 +134,13 @@ func defaultVsockSocket(runtimeDir string, jc *jail.Config, name string) string 
 
 // removeJailedVsockSocket removes the vsock socket a jailed VM made: once
 // it has dropped root it may not be allowed to remove it from DIR.
-func removeJailedVsockSocket(jc jail.Config, cfg vmm.Config, name string) error {
+func removeJailedVsockSocket(runtimeDir string, jc jail.Config, cfg vmm.Config, name string) error {
 	if cfg.Vsock == nil {
 		return nil
 	}
 	path := cfg.Vsock.Socket
 	if path == "" {
-		path = defaultVsockSocket("", &jc, name)
+		path = defaultVsockSocket(runtimeDir, &jc, name)
 	}
 	st, err := os.Lstat(path)
 	if err != nil || st.Mode().Type() != os.ModeSocket {
@@ -179,7 +179,7 @@ func runJailed(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, sta
 	if rerr := control.Reap(dir, name); rerr != nil {
 		cfg.Logger.Warn("jail: clean up the control socket", "err", rerr)
 	}
-	if rerr := removeJailedVsockSocket(jc, cfg, name); rerr != nil {
+	if rerr := removeJailedVsockSocket(dir, jc, cfg, name); rerr != nil {
 		cfg.Logger.Warn("jail: clean up the vsock socket", "err", rerr)
 	}
 	var exit *exec.ExitError

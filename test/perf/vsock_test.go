@@ -190,40 +190,29 @@ func vsockGuest(sock string) (vsockResult, error) {
 // vsockHost is the limit: the same exchanges over Unix socket pairs.
 func vsockHost() (vsockResult, error) {
 	var res vsockResult
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	stream, err := socketPair()
 	if err != nil {
 		return res, err
 	}
-	r, w := os.NewFile(uintptr(fds[0]), "reader"), os.NewFile(uintptr(fds[1]), "writer")
 	go func() { // the guest's part: a pattern written in 64 KiB pieces
 		buf := make([]byte, 64<<10)
 		for left := int64(*vsockMiB) << 20; left > 0; left -= int64(len(buf)) {
-			if _, err := w.Write(buf[:min(left, int64(len(buf)))]); err != nil {
+			if _, err := stream[1].Write(buf[:min(left, int64(len(buf)))]); err != nil {
 				break
 			}
 		}
-		w.Close()
+		stream[1].Close()
 	}()
-	s := readStream(r, int64(*vsockMiB)<<20)
-	r.Close()
+	s := readStream(stream[0], int64(*vsockMiB)<<20)
+	stream[0].Close()
 	if s.err != nil {
 		return res, s.err
 	}
 	res.sendSecs = s.secs
-	pair := func() (*net.UnixConn, error) {
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	echoed := func() (*net.UnixConn, error) {
+		conns, err := socketPair()
 		if err != nil {
 			return nil, err
-		}
-		var conns [2]*net.UnixConn
-		for i, fd := range fds {
-			f := os.NewFile(uintptr(fd), "socketpair")
-			c, err := net.FileConn(f)
-			f.Close()
-			if err != nil {
-				return nil, err
-			}
-			conns[i] = c.(*net.UnixConn)
 		}
 		go func() { // the echo, as the guest's
 			io.Copy(conns[1], conns[1])
@@ -232,7 +221,7 @@ func vsockHost() (vsockResult, error) {
 		}()
 		return conns[0], nil
 	}
-	c, err := pair()
+	c, err := echoed()
 	if err != nil {
 		return res, err
 	}
@@ -240,13 +229,32 @@ func vsockHost() (vsockResult, error) {
 	if res.secs, err = echoStream(c); err != nil {
 		return res, err
 	}
-	c2, err := pair()
+	c2, err := echoed()
 	if err != nil {
 		return res, err
 	}
 	defer c2.Close()
 	res.rttMicros, err = roundTrips(c2)
 	return res, err
+}
+
+// socketPair returns the two ends of a connected Unix stream socket pair.
+func socketPair() ([2]*net.UnixConn, error) {
+	var conns [2]*net.UnixConn
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return conns, err
+	}
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return conns, err
+		}
+		conns[i] = c.(*net.UnixConn)
+	}
+	return conns, nil
 }
 
 // echoStream writes vsockMiB MiB in 64 KiB writes while reading the echo,
