@@ -45,6 +45,7 @@ var baseRules = []Rule{
 	// The event loop and the Go netpoller.
 	{Syscall: "epoll_ctl", Why: "event loop and netpoller: fds added and removed"},
 	{Syscall: "epoll_pwait", Why: "event loop and netpoller wait"},
+	{Syscall: "ppoll", Args: []seccomp.Condition{argEquals(1, 1), argEquals(3, 0)}, Why: "guest console output: is the console ready for a write from the vCPU thread (one descriptor, no signal mask; console.AsyncWriter)"},
 
 	// The control socket: connections on the listening socket made before
 	// the filter; no new socket can be made.

@@ -78,7 +78,10 @@ type Config struct {
 	// Console receives the guest's console output (serial and virtio
 	// console). It may be slow or block: Build puts a bounded buffer in
 	// front of it (see GuestOutputBuffer), so a slow consumer never stalls
-	// a vCPU; output that does not fit is dropped and counted.
+	// a vCPU; output that does not fit is dropped and counted. A Console
+	// that is a file descriptor (implements syscall.Conn, as *os.File
+	// does) is written directly from the vCPU thread while it is ready
+	// and nothing is queued (console.AsyncWriter).
 	Console io.Writer
 	// Logger receives glue's own messages; nil discards them.
 	Logger *slog.Logger

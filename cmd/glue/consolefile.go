@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // openConsoleFile opens --console file=PATH for the guest's output and
@@ -81,3 +82,6 @@ func (w *consoleFileWriter) Close() error {
 	}
 	return err
 }
+
+// SyscallConn is the file's descriptor (see consoleOutput).
+func (w *consoleFileWriter) SyscallConn() (syscall.RawConn, error) { return w.f.SyscallConn() }

@@ -338,7 +338,6 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	// unless detached, to stdout or --console FILE.
 	history := control.NewConsoleBuffer(control.DefaultConsoleHistory)
 	defer history.Close()
-	outputs := []io.Writer{history}
 	var out io.Writer
 	if status == nil {
 		// A closed stdout is then EPIPE rather than a SIGPIPE that kills
@@ -355,11 +354,9 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		defer w.Close()
 		out = w
 	}
-	if out != nil {
-		outputs = append(outputs, out)
-	}
-	// vmm buffers it, so a stalled terminal or file never stalls a vCPU.
-	cfg.Console = io.MultiWriter(outputs...)
+	// vmm writes it directly when out is ready and buffers it otherwise,
+	// so a stalled terminal or file never stalls a vCPU.
+	cfg.Console = consoleOutput{history: history, out: out}
 
 	hostKernel := cfg.Kernel
 	if cfg, err = jailed.enter(cfg); err != nil {

@@ -29,3 +29,38 @@ func (s *stdoutWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// SyscallConn is stdout's descriptor (see consoleOutput).
+func (s *stdoutWriter) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := s.w.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("stdout is not a file descriptor")
+	}
+	return sc.SyscallConn()
+}
+
+// consoleOutput is where `glue run` sends the guest's output: the console
+// history, which never waits, and out (stdout or --console FILE, nil when
+// detached). It offers out's descriptor, so that vmm's guest output writes
+// from the vCPU thread whenever out is ready (console.AsyncWriter) and
+// hands the output to a goroutine only when out would block.
+type consoleOutput struct {
+	history io.Writer
+	out     io.Writer
+}
+
+func (c consoleOutput) Write(p []byte) (int, error) {
+	c.history.Write(p) // a ring buffer: takes everything
+	if c.out != nil {
+		c.out.Write(p) // errors are handled (and reported) by out itself
+	}
+	return len(p), nil
+}
+
+func (c consoleOutput) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.out.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("the console output is not a file descriptor")
+	}
+	return sc.SyscallConn()
+}
