@@ -54,13 +54,13 @@ const cgroupControllers = "+cpu +memory +pids"
 // it. It returns the delegated cgroup's directory. It needs root.
 func DelegateCgroup(mount, name string) (string, error) {
 	dir := filepath.Join(mount, name)
-	if err := os.WriteFile(filepath.Join(mount, "cgroup.subtree_control"), []byte(cgroupControllers), 0); err != nil {
+	if err := os.WriteFile(filepath.Join(mount, "cgroup.subtree_control"), []byte(cgroupControllers), 0o644); err != nil {
 		return "", fmt.Errorf("scenario: enable %s at %s: %w", cgroupControllers, mount, err)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("scenario: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte(cgroupControllers), 0); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte(cgroupControllers), 0o644); err != nil {
 		return "", fmt.Errorf("scenario: enable %s in %s: %w", cgroupControllers, dir, err)
 	}
 	return dir, nil
