@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // The probe names the supervisor's one child as the jailed glue, sorts
@@ -17,7 +19,7 @@ import (
 func TestCgroupProbe(t *testing.T) {
 	t.Parallel()
 	// A supervisor with one child, as jail.Run is.
-	sup := exec.Command("sh", "-c", "sleep 60 & wait")
+	sup := exec.Command(hosttest.LookPath(t, "sh"), "-c", "sleep 60 & wait")
 	if err := sup.Start(); err != nil {
 		t.Fatal(err)
 	}
