@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,9 @@ func Enter(c Config) error {
 	// Nothing mounted from here on may propagate to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("jail: make mounts private: %w", err)
+	}
+	if err := attachRoot(c.Dir); err != nil {
+		return err
 	}
 	// The tmpfs is mounted over Dir itself, so Dir's contents are kept
 	// through a descriptor opened first, and nothing is written to Dir.
@@ -125,6 +129,51 @@ func mountProc(target string) error {
 		return fmt.Errorf("jail: mount proc: %w", err)
 	}
 	return nil
+}
+
+// attachRoot makes the root a mount that pivot_root can move. The kernel
+// will not move its mount namespace's own root (EINVAL), and that is the
+// root of a host that runs from its initramfs without switching to
+// another root file system. Then, as switch_root does, a recursive bind
+// of the root is mounted at via and moved onto the root, and becomes the
+// process's root; the initramfs stays below it, in this mount namespace
+// only, as the rootfs below every host's root does, and the pivot later
+// detaches the bind with everything else.
+func attachRoot(via string) error {
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("jail: %w", err)
+	}
+	if !rootIsNamespaceRoot(info) {
+		return nil
+	}
+	if err := unix.Mount("/", via, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("jail: bind the initramfs root: %w", err)
+	}
+	if err := unix.Chdir(via); err != nil {
+		return fmt.Errorf("jail: %w", err)
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("jail: move the initramfs root's bind onto /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("jail: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// rootIsNamespaceRoot reports whether the mount at / in mountinfo (the
+// topmost, where several are stacked) is its mount namespace's root,
+// which proc shows as its own parent.
+func rootIsNamespaceRoot(mountinfo []byte) bool {
+	var id, parent string
+	for _, line := range strings.Split(string(mountinfo), "\n") {
+		// ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...
+		if f := strings.Fields(line); len(f) > 4 && f[4] == "/" {
+			id, parent = f[0], f[1]
+		}
+	}
+	return id != "" && id == parent
 }
 
 // pivot makes root the process's root and detaches the old one, so that

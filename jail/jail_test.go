@@ -235,3 +235,30 @@ func TestEnterDropRefuse(t *testing.T) {
 		t.Fatal("Drop to uid 0 succeeded")
 	}
 }
+
+// Only a root that is its mount namespace's own root mount (proc shows it
+// as its own parent), as a host's initramfs is, needs attachRoot; the top
+// one counts where mounts are stacked on /.
+func TestRootIsNamespaceRoot(t *testing.T) {
+	t.Parallel()
+	const initramfs = "1 1 0:2 / / rw - rootfs none rw\n" +
+		"21 1 0:20 / /proc rw,relatime - proc proc rw\n"
+	const host = "29 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n" +
+		"30 29 0:5 / /dev rw,nosuid shared:2 - devtmpfs udev rw\n"
+	for _, tt := range []struct {
+		name, mountinfo string
+		want            bool
+	}{
+		{"initramfs", initramfs, true},
+		{"mounted root", host, false},
+		{"bind stacked on the initramfs", initramfs + "40 1 0:2 / / rw - rootfs none rw\n", false},
+		{"empty", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := rootIsNamespaceRoot([]byte(tt.mountinfo)); got != tt.want {
+				t.Errorf("rootIsNamespaceRoot = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -80,7 +80,7 @@ var allowList = []rule{
 	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
 	{pkg: "test/initramfs/init", imports: "golang.org/x/sys/unix"},
 	{pkg: "test/integration", tests: "control kvm kvm/kvmtest test/hosttest test/initramfs test/scenario x86 golang.org/x/sys/unix"},
-	{pkg: "test/scenario", imports: "control loader tap test/initramfs golang.org/x/sys/unix"},
+	{pkg: "test/scenario", imports: "control loader tap test/initramfs golang.org/x/sys/unix", tests: "test/hosttest"},
 	{pkg: "test/nested", imports: "test/initramfs test/nested/plan test/scenario", tests: "test/hosttest"},
 	{pkg: "test/nested/plan", imports: "test/scenario"},
 	{pkg: "test/nested/outerinit", imports: "test/nested/plan test/scenario"},

@@ -174,6 +174,9 @@ func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 			t.Parallel()
 			env := scenario.Env{Glue: glueBin, Kernel: kernel, Vmlinux: vmlinux, Initrd: img, Modules: modules,
 				Token: randomToken(t), SetupVersion: setupVersion, WorkDir: t.TempDir(), Deadline: linuxMarkerTimeout}
+			if s.Jail {
+				env.Cgroup = jailCgroup(t)
+			}
 			r := scenario.Run(context.Background(), env, s, io.Discard)
 			for _, e := range scenario.Verify(s, env, r) {
 				t.Error(e)
@@ -183,6 +186,19 @@ func TestBasicLinuxHardwareKVMBoot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jailCgroup delegates a cgroup of the host's cgroup v2 hierarchy to the
+// jail scenario, as a service manager would, and removes it afterwards.
+func jailCgroup(t *testing.T) string {
+	t.Helper()
+	hosttest.Root(t, "the jail scenario needs root")
+	dir, err := scenario.DelegateCgroup("/sys/fs/cgroup", "glue-test-"+randomToken(t))
+	if err != nil {
+		t.Fatalf("the jail scenario needs the host's cgroup v2 at /sys/fs/cgroup: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	return dir
 }
 
 // Every virtio device through Linux's drivers: a disk marker read and one

@@ -93,6 +93,10 @@ func newWatch(text string) *watch { return &watch{text: text, seen: make(chan st
 // for it (GLUE-READY init host); it arrives on hvc0.
 const hostLine = "typed on the host"
 
+// holdLine is what Run types on glue's stdin when init's hold check asks
+// for it (GLUE-READY init hold), once the host has looked at the VM.
+const holdLine = "hold released by the host"
+
 // balloonLine is what Run types on glue's stdin once the host's side of
 // the balloon check is done; init's balloon check waits for it.
 const balloonLine = "balloon done on the host"
@@ -109,9 +113,27 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 	vsockReady, balloonReady, deflate := newWatch("GLUE-READY init vsock"), newWatch("GLUE-READY init balloon"), newWatch("GLUE-READY init deflate")
 	// The loop's numbers grow, so line KillAfter is the first to hold this.
 	fsync := newWatch(fmt.Sprintf("GLUE-FSYNC %d", step.KillAfter))
-	out := syncBuffer{watches: []*watch{halt, host, button, fsync, vsockReady, balloonReady, deflate}}
+	hold := newWatch("GLUE-READY init hold")
+	out := syncBuffer{watches: []*watch{halt, host, button, fsync, vsockReady, balloonReady, deflate, hold}}
 	args := s.RunArgs(env, initrd, step, disk)
 	dir, name := filepath.Join(env.WorkDir, s.Name+"-run"), "nested-"+env.Token
+	var probe *cgroupProbe
+	if s.Jail {
+		if env.Cgroup == "" {
+			r.problem("jail: no delegated cgroup v2 to run under (Env.Cgroup)")
+			return b, ""
+		}
+		jail, kernel, jailedInitrd, err := jailFiles(env, s, initrd)
+		if err != nil {
+			r.problem("%v", err)
+			return b, ""
+		}
+		defer os.RemoveAll(jail)
+		jailed := env
+		jailed.Kernel, jailed.Vmlinux = kernel, kernel
+		args = append(s.RunArgs(jailed, jailedInitrd, step, disk), jailArgs(env, jail, name)...)
+		probe = &cgroupProbe{dir: filepath.Join(env.Cgroup, "glue-"+name)}
+	}
 	if step.End == "button" || s.Balloon {
 		args = append([]string{"--runtime-dir", dir}, append(args, "-n", name)...)
 	}
@@ -145,7 +167,7 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 	stopping := false
 	// Each request is answered once: its channel is then nil.
 	hostSeen, buttonSeen, fsyncSeen, haltSeen := host.seen, button.seen, fsync.seen, halt.seen
-	vsockSeen, balloonSeen := vsockReady.seen, balloonReady.seen
+	vsockSeen, balloonSeen, holdSeen := vsockReady.seen, balloonReady.seen, hold.seen
 	echoed, ballooning := false, false
 	var balloonRes *BalloonResult
 	balloonResult := balloonDone // nil once received
@@ -182,6 +204,13 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 			// driver's last deflate reaches glue first.
 			balloonResult, balloonRes = nil, &res
 			fmt.Fprint(stdin, balloonLine+"\r")
+		case <-holdSeen:
+			// Init waits until the host has looked at the running VM.
+			holdSeen = nil
+			if probe != nil {
+				probe.read(cmd.Process.Pid)
+			}
+			fmt.Fprint(stdin, holdLine+"\r")
 		case <-fsyncSeen:
 			fsyncSeen = nil
 			if step.KillAfter > 0 {
@@ -219,6 +248,13 @@ func runBoot(ctx context.Context, env Env, s Scenario, step Step, initrd, disk s
 		balloonRes = &res
 	}
 	r.Balloon = balloonRes
+	if probe != nil {
+		line := probe.line() + "\n"
+		if o := out.String(); o != "" && !strings.HasSuffix(o, "\n") {
+			line = "\n" + line
+		}
+		w.Write([]byte(line))
+	}
 	output := out.String()
 	var exitErr *exec.ExitError
 	switch {

@@ -50,6 +50,10 @@ type Scenario struct {
 	Vsock, Balloon bool
 	// KernelParams are added to the scenario's command line.
 	KernelParams string
+	// Jail runs glue with --jail in a directory of its own holding the
+	// kernel and initramfs, its cgroup under Env.Cgroup; init's hold
+	// check gives the host time to read that cgroup (cgroup.go).
+	Jail bool
 	// BlkperfMiB > 0 is what init's blkperf check writes and reads
 	// (glue.hw.blkperf.mib); 0 leaves init's default.
 	BlkperfMiB int
@@ -126,6 +130,10 @@ var All = []Scenario{
 		Checks: []string{"rng", "hvc0"}},
 	{Name: "vmlinux-pci-vsock-balloon", CPUs: 1, MemMiB: 256, ELF: true, End: "poweroff", Virtio: 2,
 		Checks: []string{"vsock", "balloon"}, Vsock: true, Balloon: true},
+	// The jail's cgroup v2 limits, read from the kernel's files by the
+	// host while the VM runs.
+	{Name: "vmlinux-jail-cgroup-rng", CPUs: 2, MemMiB: 256, ELF: true, End: "poweroff",
+		Devices: []string{"--rng=on"}, Virtio: 1, Checks: []string{"rng", "hold"}, Jail: true},
 	{Name: "vmlinux-pci-ext4-root-kill9-fsck-readonly", CPUs: 1, MemMiB: 256, ELF: true, Virtio: 1, Steps: []Step{
 		{Checks: []string{"fsync"}, End: "reset", KillAfter: killAfterFsyncs},
 		{Checks: []string{"rootrw"}, End: "reset", Fsck: true},
@@ -202,6 +210,9 @@ type Env struct {
 	RootImage string
 	// Fsck is e2fsck; "": found in PATH.
 	Fsck string
+	// Cgroup is a cgroup v2 directory that delegates cpu, memory and
+	// pids (DelegateCgroup), for Jail scenarios.
+	Cgroup string
 }
 
 // BaseParams start every scenario's command line: panic=-1 resets at

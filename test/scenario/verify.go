@@ -8,16 +8,22 @@ import (
 )
 
 // Report is what init printed: details by check, its failures, and
-// whether it got to GLUE-DONE.
+// whether it got to GLUE-DONE; and the host's own lines about the VM
+// (GLUE-OK outer, GLUE-FAIL outer: cgroup.go).
 type Report struct {
 	Checks map[string]string
 	Fails  []string
 	Done   bool
+	// Outer are the host's checks' details by check, OuterFails its
+	// failures.
+	Outer      map[string]string
+	OuterFails []string
 }
 
-// ParseReport reads init's GLUE-OK, GLUE-FAIL and GLUE-DONE lines.
+// ParseReport reads init's GLUE-OK, GLUE-FAIL and GLUE-DONE lines and the
+// host's GLUE-OK outer and GLUE-FAIL outer ones.
 func ParseReport(out string) Report {
-	r := Report{Checks: map[string]string{}}
+	r := Report{Checks: map[string]string{}, Outer: map[string]string{}}
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimRight(line, "\r")
 		if rest, ok := strings.CutPrefix(line, "GLUE-FAIL init "); ok {
@@ -27,14 +33,24 @@ func ParseReport(out string) Report {
 			check, details, _ := strings.Cut(rest, " ")
 			r.Checks[check] = details
 		}
+		if rest, ok := strings.CutPrefix(line, "GLUE-FAIL outer "); ok {
+			r.OuterFails = append(r.OuterFails, rest)
+		}
+		if rest, ok := strings.CutPrefix(line, "GLUE-OK outer "); ok {
+			check, details, _ := strings.Cut(rest, " ")
+			r.Outer[check] = details
+		}
 		r.Done = r.Done || strings.HasPrefix(line, "GLUE-DONE init ")
 	}
 	return r
 }
 
 // Field returns the value of key=value in a check's details.
-func (r Report) Field(check, key string) string {
-	for _, f := range strings.Fields(r.Checks[check]) {
+func (r Report) Field(check, key string) string { return field(r.Checks[check], key) }
+
+// field returns the value of key=value in details.
+func field(details, key string) string {
+	for _, f := range strings.Fields(details) {
 		if v, ok := strings.CutPrefix(f, key+"="); ok {
 			return v
 		}
@@ -130,6 +146,12 @@ func (v *verifier) verify() []string {
 	rep := ParseReport(v.out)
 	for _, f := range rep.Fails {
 		v.fail("init: %s", f)
+	}
+	for _, f := range rep.OuterFails {
+		v.fail("host: %s", f)
+	}
+	if s.Jail {
+		v.cgroup(rep)
 	}
 	if !rep.Done && !b.Killed {
 		v.fail("init did not finish (no GLUE-DONE)")
@@ -325,5 +347,50 @@ func (v *verifier) balloon(rep Report) {
 	}
 	if h.InflatedBytes < BalloonMiB<<20 || h.DeflatedBytes < BalloonMiB<<20 {
 		v.fail("balloon: glue saw %d bytes inflated and %d deflated, want %d each", h.InflatedBytes, h.DeflatedBytes, BalloonMiB<<20)
+	}
+}
+
+// jailMinMemory is less than the jailed VM must have been charged for:
+// glue writes the kernel's loaded segments into guest RAM itself, 57 MiB
+// of them for Debian's 6.1 vmlinux.
+const jailMinMemory = 32 << 20
+
+// cgroup checks what the host read of a jailed VM's cgroup: only the
+// jailed glue in it, the limits the VM's size asks for, the VM's memory
+// and tasks counted there, and the cgroup gone once glue exited.
+func (v *verifier) cgroup(rep Report) {
+	d, ok := rep.Outer["cgroup"]
+	if !ok {
+		if len(rep.OuterFails) == 0 {
+			v.fail("cgroup: the host did not report on the jail's cgroup (no GLUE-OK outer cgroup)")
+		}
+		return
+	}
+	if procs, jailed := field(d, "procs"), field(d, "jailed"); procs != jailed {
+		v.fail("cgroup: cgroup.procs holds processes %q, want the jailed glue alone, PID %s (%s)", procs, jailed, d)
+	}
+	if kt := field(d, "kthreads"); kt != "" {
+		for _, k := range strings.Split(kt, ",") {
+			if _, name, _ := strings.Cut(k, ":"); !strings.HasPrefix(name, "kvm") {
+				v.fail("cgroup: kernel thread %s in the jail's cgroup is not KVM's (%s)", k, d)
+			}
+		}
+	}
+	memory, cpu, pids := v.s.WantCgroup()
+	for _, w := range []struct{ file, want string }{{"memory.max", memory}, {"cpu.max", cpu}, {"pids.max", pids}} {
+		if got := field(d, w.file); got != w.want {
+			v.fail("cgroup: %s is %q, want %q (%s)", w.file, got, w.want, d)
+		}
+	}
+	// Guest RAM is charged to the cgroup of the process that touched it;
+	// every vCPU is a thread, and so is glue's main one.
+	mem, _ := strconv.ParseInt(field(d, "memory.current"), 10, 64)
+	tasks, _ := strconv.Atoi(field(d, "pids.current"))
+	if mem < jailMinMemory || tasks < v.s.CPUs+1 {
+		v.fail("cgroup: memory.current %d bytes, pids.current %d; want at least %d MiB and the %d vCPUs' threads and one more (%s)",
+			mem, tasks, jailMinMemory>>20, v.s.CPUs, d)
+	}
+	if got := field(d, "removed"); got != "yes" {
+		v.fail("cgroup: %s was still there after glue exited (removed=%s)", field(d, "dir"), got)
 	}
 }

@@ -89,6 +89,14 @@ func TestVerifyDevices(t *testing.T) {
 	goodButton := func() Result {
 		return Result{Exit: 0, Boots: []Boot{{Fsck: -1}}, End: end, Output: withBoots(bootOutput(button, button.Boots()[0], end))}
 	}
+	jailed, _ := Lookup("vmlinux-jail-cgroup-rng")
+	goodJail := func() Result {
+		out := bootOutput(jailed, jailed.Boots()[0], end, "GLUE-OK init rng current=virtio_rng.0 bytes=32",
+			"GLUE-READY init hold", "GLUE-OK init hold released")
+		out += "GLUE-OK outer cgroup dir=/sys/fs/cgroup/vms/glue-nested-c0ffee jailed=100 procs=100 kthreads=106:kvm-nx-lpage-recovery-103 " +
+			"memory.max=536870912 cpu.max=300000,100000 pids.max=1026 memory.current=114548736 pids.current=12 removed=yes\n"
+		return Result{Exit: 0, Boots: []Boot{{Fsck: -1}}, End: end, Output: withBoots(out)}
+	}
 	edit := func(r Result, f func(*Result)) Result { f(&r); return r }
 	replace := func(r Result, old, new string) Result {
 		if !strings.Contains(r.Output, old) {
@@ -148,6 +156,21 @@ func TestVerifyDevices(t *testing.T) {
 		{"pages not returned to the host", vs, edit(goodVsock(), func(r *Result) { r.Balloon.InflatedBytes = 0 }), "glue saw 0 bytes inflated"},
 		{"balloon host failed", vs, edit(goodVsock(), func(r *Result) { r.Balloon.Err = "inflate: deadline" }), "balloon: host: inflate"},
 		{"balloon host missing", vs, edit(goodVsock(), func(r *Result) { r.Balloon = nil }), "balloon: the host's side did not run"},
+		{"jail all right", jailed, goodJail(), ""},
+		{"jail without KVM's thread", jailed, replace(goodJail(), "kthreads=106:kvm-nx-lpage-recovery-103", "kthreads="), ""},
+		{"jailed glue not in its cgroup", jailed, replace(goodJail(), "procs=100", "procs="), `cgroup.procs holds processes ""`},
+		{"another process in the cgroup", jailed, replace(goodJail(), "procs=100", "procs=99,100"), "want the jailed glue alone"},
+		{"another kernel thread in the cgroup", jailed, replace(goodJail(), "kthreads=106:kvm-nx-lpage-recovery-103", "kthreads=7:kworker/0:1"),
+			"kernel thread 7:kworker/0:1"},
+		{"memory.max not set", jailed, replace(goodJail(), "memory.max=536870912", "memory.max=max"), `memory.max is "max"`},
+		{"cpu.max not the vCPUs' and one", jailed, replace(goodJail(), "cpu.max=300000,100000", "cpu.max=200000,100000"), "cpu.max"},
+		{"pids.max not set", jailed, replace(goodJail(), "pids.max=1026", "pids.max=max"), "pids.max"},
+		{"memory not charged", jailed, replace(goodJail(), "memory.current=114548736", "memory.current=0"), "memory.current 0 bytes"},
+		{"tasks not counted", jailed, replace(goodJail(), "pids.current=12", "pids.current=1"), "pids.current 1"},
+		{"cgroup left behind", jailed, replace(goodJail(), "removed=yes", "removed=no"), "still there after glue exited"},
+		{"cgroup not read", jailed, replace(goodJail(), "GLUE-OK outer cgroup", "GLUE-FAIL outer cgroup no such file"),
+			"host: cgroup no such file"},
+		{"no word from the host", jailed, replace(goodJail(), "GLUE-OK outer cgroup", "something"), "no GLUE-OK outer cgroup"},
 		{"button all right", button, goodButton(), ""},
 		{"button never pressed", button, replace(goodButton(), "GLUE-BUTTON power", "GLUE-FAIL init button EOF"), "no power button press"},
 		{"button ended in a reset", button, replace(goodButton(), "reboot: Power down", "reboot: Restarting system"), "did not power off"},

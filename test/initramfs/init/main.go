@@ -21,7 +21,8 @@
 //	                                  vsock both ways to the host, balloon,
 //	                                  intx how virtio interrupts arrive,
 //	                                  blkperf sequential O_DIRECT write and read
-//	                                  MiB/s of the first virtio disk (blkperf.go)
+//	                                  MiB/s of the first virtio disk (blkperf.go),
+//	                                  hold waits for a line from the host (hold.go)
 //	glue.hw.end=reset                 after GLUE-DONE: reset (default), poweroff,
 //	                                  tick (print GLUE-TICK N lines until stopped),
 //	                                  or button (power off on the ACPI power button)
@@ -72,7 +73,7 @@ func main() {
 		"blk": blkCheck, "rootfs": rootfsCheck, "rng": rngCheck, "net": netCheck, "hvc0": hvc0Check,
 		"payload": payloadCheck, "fsync": fsyncCheck, "rootrw": rootrwCheck, "rootro": rootroCheck, "tcp": tcpCheck,
 		"intx": intxCheck, "vsock": vsockCheck, "balloon": balloonCheck,
-		"blkperf": blkperfCheck,
+		"blkperf": blkperfCheck, "hold": holdCheck,
 	}
 	for _, name := range strings.Split(params["glue.hw"], ",") {
 		if name == "" {

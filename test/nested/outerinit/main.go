@@ -69,6 +69,9 @@ func run(out *markers) error {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("%s: %w", plan.Path, err)
 	}
+	if p.Env.Cgroup, err = delegatedCgroup(); err != nil {
+		return err
+	}
 	if p.Compare != nil {
 		compare(out, p.Env, p.Compare)
 		out.line("NESTED-DONE")
@@ -103,6 +106,17 @@ func run(out *markers) error {
 	}
 	out.line("NESTED-DONE")
 	return nil
+}
+
+// delegatedCgroup mounts the cgroup v2 hierarchy and delegates a cgroup
+// for the jail scenario's VMs to run under, as a service manager does on
+// a host (systemd's Delegate=yes): glue itself stays in the root.
+func delegatedCgroup() (string, error) {
+	const mount = "/sys/fs/cgroup"
+	if err := syscall.Mount("cgroup2", mount, "cgroup2", 0, ""); err != nil {
+		return "", fmt.Errorf("mount cgroup2 on %s: %w", mount, err)
+	}
+	return scenario.DelegateCgroup(mount, "vms")
 }
 
 // markers writes whole lines to the marker port.
