@@ -27,8 +27,9 @@ type command struct {
 	setup func(fs *flagSet, g *globals) func(ctx context.Context) error
 }
 
-// execute runs the command line args; help and the version go to stdout.
-func execute(ctx context.Context, args []string, stdout io.Writer) error {
+// execute runs the command line args with the subcommands cmds; help and
+// the version go to stdout.
+func execute(ctx context.Context, cmds []command, args []string, stdout io.Writer) error {
 	g := &globals{}
 	root := newFlagSet("glue")
 	g.register(root)
@@ -37,7 +38,6 @@ func execute(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	g.sets = []*flagSet{root}
 	rest := root.fs.Args()
-	cmds := commandTable()
 	switch {
 	case len(rest) == 0 && g.version && !g.help:
 		writeVersion(stdout, g)

@@ -14,7 +14,7 @@ func TestVersionVerbose(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"-V"}, {"-V", "-v"}, {"-v", "--version"}} {
 		var out bytes.Buffer
-		if err := execute(context.Background(), args, &out); err != nil {
+		if err := execute(context.Background(), commandTable(), args, &out); err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
 		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")

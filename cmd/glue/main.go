@@ -146,7 +146,7 @@ func run(args []string) int {
 	// removed and the terminal restored, as far as one is left.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	err := execute(ctx, args, os.Stdout)
+	err := execute(ctx, commandTable(), args, os.Stdout)
 	if err == nil {
 		return exitOK
 	}
