@@ -123,6 +123,7 @@ func TestParseCommandLineRefuses(t *testing.T) {
 		{[]string{"probe", "extra"}, `unexpected argument "extra": glue probe takes flags only`},
 		{[]string{"probe", "-c", "2", "extra", "-v"}, `unexpected argument "extra"`},
 		{[]string{"probe", "--", "-c"}, `unexpected argument "-c"`},
+		{[]string{"probe", "---c"}, "bad flag syntax: ---c"},
 		{[]string{"probe", "--rng", "on"}, `unexpected argument "on"`}, // an optional value takes "="
 		{[]string{"nope"}, `unknown subcommand "nope" (glue help lists them)`},
 		{[]string{"help", "nope"}, `help: unknown subcommand "nope"`},
@@ -184,8 +185,11 @@ func TestHelpAndVersion(t *testing.T) {
 					t.Errorf("glue %v: output lacks %q:\n%s", tc.args, w, out.String())
 				}
 			}
-			if strings.Contains(out.String(), "-vv") && !strings.Contains(out.String(), "-vv debug") {
+			if strings.Contains(out.String(), "--vv") {
 				t.Errorf("glue %v lists -vv as a flag of its own:\n%s", tc.args, out.String())
+			}
+			if n := strings.Count(out.String(), "--verbose"); strings.Contains(out.String(), "Usage:") && n != 1 {
+				t.Errorf("glue %v lists --verbose %d times, want once:\n%s", tc.args, n, out.String())
 			}
 			if p.ran {
 				t.Errorf("glue %v ran the subcommand", tc.args)
