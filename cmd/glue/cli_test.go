@@ -200,7 +200,8 @@ func TestHelpAndVersion(t *testing.T) {
 
 // The flag list's layout: short and long name, the argument named in the
 // usage text, the default, texts in one column and wrapped, a flag too
-// long for the column with its text on the next line.
+// long for the column with its text on the next line, a bracketed note
+// (markLeftOutFlags') unbroken.
 func TestWriteFlags(t *testing.T) {
 	t.Parallel()
 	fs := newFlagSet("glue test")
@@ -214,6 +215,7 @@ func TestWriteFlags(t *testing.T) {
 	fs.OptionalVar(&o, "rng", "off", "on", "virtio-rng: `SPEC` is on, off or transport=T")
 	fs.BoolVar(&b, "detach", "", "run in the background")
 	fs.StringVar(&long, "a-flag-with-a-long-name", "", "x", "its `ARGUMENT`")
+	fs.ListVar(&l, "net", "", "virtio-net on a tap: `SPEC` is tap=NAME[,mac=MAC] [virtio-net is not in this build: glue_no_net]")
 	var out bytes.Buffer
 	fs.writeFlags(&out, false)
 	want := `  -c, --cpus N       N vCPUs (default 1)
@@ -224,6 +226,8 @@ func TestWriteFlags(t *testing.T) {
       --detach       run in the background
       --a-flag-with-a-long-name ARGUMENT
                      its ARGUMENT (default x)
+      --net SPEC     virtio-net on a tap: SPEC is tap=NAME[,mac=MAC]
+                     [virtio-net is not in this build: glue_no_net]
 `
 	if out.String() != want {
 		t.Errorf("writeFlags:\n%s\nwant:\n%s", out.String(), want)

@@ -237,11 +237,23 @@ func (s *flagSet) writeFlags(w io.Writer, global bool) {
 	}
 }
 
-// wrap breaks text into lines of at most width characters where it can.
+// wrap breaks text into lines of at most width characters where it can,
+// never inside square brackets: a note such as "[virtio-net is not in this
+// build: glue_no_net]" stays on one line, for grep.
 func wrap(text string, width int) []string {
+	var words []string
+	depth := 0
+	for _, w := range strings.Fields(text) {
+		if depth > 0 {
+			words[len(words)-1] += " " + w
+		} else {
+			words = append(words, w)
+		}
+		depth = max(0, depth+strings.Count(w, "[")-strings.Count(w, "]"))
+	}
 	var lines []string
 	line := ""
-	for _, word := range strings.Fields(text) {
+	for _, word := range words {
 		switch {
 		case line == "":
 			line = word
