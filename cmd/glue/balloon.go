@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,68 +10,69 @@ import (
 	"slices"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
-
 	"github.com/gluevmm/glue/control"
 )
 
-func newBalloonCommand(g *globals) *cobra.Command {
-	var name, target string
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "balloon -n NAME [--target SIZE]",
-		Short: "Show a VM's balloon and the guest's memory statistics, or set the balloon's target",
-		Long: `Show the balloon of a VM started with --balloon: its target (how much memory
+func balloonCommand() command {
+	return command{
+		name:    "balloon",
+		args:    "-n NAME [--target SIZE] [--json]",
+		summary: "Show a VM's balloon and the guest's memory statistics, or set the balloon's target",
+		long: `Show the balloon of a VM started with --balloon: its target (how much memory
 the host asked the guest to give up), how much the guest has given up
 (actual), what went back to the host, and the guest's latest memory
 statistics. With --target, set the target first: the guest gives that
 much memory back to the host (--target 0 returns it all to the guest).
 The guest follows in its own time; run glue balloon again to watch actual.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if name == "" {
-				return usageErrorf("--name: which VM? name one with -n NAME (glue list shows them)")
-			}
-			if err := control.ValidName(name); err != nil {
-				return usageErrorf("--name: %w", err)
-			}
-			var targetMiB *uint64
-			if cmd.Flags().Changed("target") {
-				mib, err := parseMiB(target)
-				if err != nil {
-					return usageErrorf("--target: %v", err)
-				}
-				targetMiB = &mib
-			}
-			dir, err := g.dir()
-			if err != nil {
-				return err
-			}
-			c, err := g.dial(dir, name)
-			if err != nil {
-				return err
-			}
-			st, err := c.Balloon(cmd.Context(), targetMiB)
-			if err != nil {
-				var e *control.Error
-				if targetMiB != nil && errors.As(err, &e) && e.Code == control.CodeBadRequest {
-					return usageErrorf("--target: %s", e.Message)
-				}
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			}
-			printBalloon(os.Stdout, st)
-			return nil
-		},
+		setup: setupBalloon,
 	}
-	cmd.Flags().StringVarP(&name, "name", "n", "", "`NAME` of the VM")
-	cmd.Flags().StringVar(&target, "target", "", "memory the balloon takes from the guest: `SIZE` in MiB, or with an M or G suffix")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the balloon as JSON (the control protocol's balloon object)")
-	return cmd
+}
+
+func setupBalloon(fl *flagSet, g *globals) func(context.Context) error {
+	var name, target string
+	var asJSON bool
+	fl.StringVar(&name, "name", "n", "", "`NAME` of the VM")
+	fl.StringVar(&target, "target", "", "", "memory the balloon takes from the guest: `SIZE` in MiB, or with an M or G suffix")
+	fl.BoolVar(&asJSON, "json", "", "print the balloon as JSON (the control protocol's balloon object)")
+	return func(ctx context.Context) error {
+		if name == "" {
+			return usageErrorf("--name: which VM? name one with -n NAME (glue list shows them)")
+		}
+		if err := control.ValidName(name); err != nil {
+			return usageErrorf("--name: %w", err)
+		}
+		var targetMiB *uint64
+		if fl.changed("target") {
+			mib, err := parseMiB(target)
+			if err != nil {
+				return usageErrorf("--target: %v", err)
+			}
+			targetMiB = &mib
+		}
+		dir, err := g.dir()
+		if err != nil {
+			return err
+		}
+		c, err := g.dial(dir, name)
+		if err != nil {
+			return err
+		}
+		st, err := c.Balloon(ctx, targetMiB)
+		if err != nil {
+			var e *control.Error
+			if targetMiB != nil && errors.As(err, &e) && e.Code == control.CodeBadRequest {
+				return usageErrorf("--target: %s", e.Message)
+			}
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		}
+		printBalloon(os.Stdout, st)
+		return nil
+	}
 }
 
 // statIsBytes names the statistics that are amounts of memory.

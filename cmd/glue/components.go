@@ -6,14 +6,12 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/spf13/cobra"
-
 	"github.com/gluevmm/glue/vmm"
 )
 
 // A glue built with tags that leave devices out (docs/building.md) keeps
 // their flags: `glue run --disk` in a build without virtio-blk then says
-// exactly what is missing and which tag removed it, instead of cobra's
+// exactly what is missing and which tag removed it, instead of
 // "unknown flag", which would send the user looking for a typo. --help marks
 // such flags.
 
@@ -37,14 +35,14 @@ func configFlagError(err error) error {
 
 // markLeftOutFlags appends to the help of each flag whose component this
 // build lacks.
-func markLeftOutFlags(cmd *cobra.Command) {
+func markLeftOutFlags(fs *flagSet) {
 	for _, c := range vmm.Components() {
 		if c.Included() {
 			continue
 		}
 		flag, _ := flagOf(c.Field)
-		if f := cmd.Flags().Lookup(strings.TrimPrefix(flag, "--")); f != nil {
-			f.Usage += fmt.Sprintf(" [%s is not in this build: %s]", c.Name, c.LeftOutBy)
+		if usage := fs.usage(strings.TrimPrefix(flag, "--")); usage != nil {
+			*usage += fmt.Sprintf(" [%s is not in this build: %s]", c.Name, c.LeftOutBy)
 		}
 	}
 }

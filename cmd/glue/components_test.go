@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -12,11 +13,8 @@ import (
 func TestVersionVerbose(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"-V"}, {"-V", "-v"}, {"-v", "--version"}} {
-		root := newRootCommand()
 		var out bytes.Buffer
-		root.SetOut(&out)
-		root.SetArgs(args)
-		if err := root.Execute(); err != nil {
+		if err := execute(context.Background(), commandTable(), args, &out); err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
 		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -74,7 +72,8 @@ func TestConfigFlagError(t *testing.T) {
 // added to vmm without a flag here fails.
 func TestFlagOfEveryField(t *testing.T) {
 	t.Parallel()
-	flags := newRunCommand(&globals{}).Flags()
+	flags := newFlagSet("glue run")
+	setupRun(flags, &globals{})
 	seen := map[string]vmm.Field{}
 	for _, f := range vmm.Fields() {
 		flag, ok := flagOf(f)
@@ -82,7 +81,7 @@ func TestFlagOfEveryField(t *testing.T) {
 			t.Errorf("vmm.%s has no flag", f)
 			continue
 		}
-		if flags.Lookup(strings.TrimPrefix(flag, "--")) == nil {
+		if flags.usage(strings.TrimPrefix(flag, "--")) == nil {
 			t.Errorf("vmm.%s maps to %s, which glue run does not have", f, flag)
 		}
 		if other, dup := seen[flag]; dup {

@@ -7,19 +7,16 @@ import (
 	"io"
 	"os"
 
-	"github.com/spf13/cobra"
-
 	"github.com/gluevmm/glue/console"
 	"github.com/gluevmm/glue/control"
 )
 
-func newConsoleCommand(g *globals) *cobra.Command {
-	var name string
-	var follow bool
-	cmd := &cobra.Command{
-		Use:   "console",
-		Short: "Attach this terminal to a VM's serial console",
-		Long: `Attach this terminal to a running VM's serial console: its recent output
+func consoleCommand() command {
+	return command{
+		name:    "console",
+		args:    "-n NAME [-f]",
+		summary: "Attach this terminal to a VM's serial console",
+		long: `Attach this terminal to a running VM's serial console: its recent output
 first, then live output; what you type goes to the guest. Ctrl-a x detaches
 and leaves the VM running (Ctrl-a Ctrl-a sends a Ctrl-a). One terminal at a
 time may be attached. Stdin that ends (a file, /dev/null) detaches once the
@@ -28,44 +25,48 @@ recent output is printed.
 With --follow (-f), like tail -f, glue console only prints: it never reads
 stdin, leaves the terminal as it is, and ends when the VM ends (or on
 Ctrl-C / SIGTERM, which leave the VM running). For scripts and logs.`,
-		Example: `  glue console -n web
+		example: `  glue console -n web
   glue console -n web --follow > web.log`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if name == "" {
-				return usageErrorf("--name: which VM? (glue list shows them)")
-			}
-			if err := control.ValidName(name); err != nil {
-				return usageErrorf("--name: %w", err)
-			}
-			dir, err := g.dir()
-			if err != nil {
-				return err
-			}
-			c, err := g.dial(dir, name)
-			if err != nil {
-				return err
-			}
-			conn, err := c.Console(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			if follow {
-				return followConsole(cmd.Context(), conn)
-			}
-			restore, err := console.RawTerminal(int(os.Stdin.Fd()))
-			if err != nil {
-				return err
-			}
-			defer restore()
-			fmt.Fprintf(os.Stderr, "glue: attached to %s; Ctrl-a x detaches\r\n", name)
-			return attach(conn)
-		},
+		setup: setupConsole,
 	}
-	cmd.Flags().StringVarP(&name, "name", "n", "", "`NAME` of the VM")
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "only print the console's output, until the VM ends; never read stdin")
-	return cmd
+}
+
+func setupConsole(fl *flagSet, g *globals) func(context.Context) error {
+	var name string
+	var follow bool
+	fl.StringVar(&name, "name", "n", "", "`NAME` of the VM")
+	fl.BoolVar(&follow, "follow", "f", "only print the console's output, until the VM ends; never read stdin")
+	return func(ctx context.Context) error {
+		if name == "" {
+			return usageErrorf("--name: which VM? (glue list shows them)")
+		}
+		if err := control.ValidName(name); err != nil {
+			return usageErrorf("--name: %w", err)
+		}
+		dir, err := g.dir()
+		if err != nil {
+			return err
+		}
+		c, err := g.dial(dir, name)
+		if err != nil {
+			return err
+		}
+		conn, err := c.Console(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if follow {
+			return followConsole(ctx, conn)
+		}
+		restore, err := console.RawTerminal(int(os.Stdin.Fd()))
+		if err != nil {
+			return err
+		}
+		defer restore()
+		fmt.Fprintf(os.Stderr, "glue: attached to %s; Ctrl-a x detaches\r\n", name)
+		return attach(conn)
+	}
 }
 
 // followConsole copies the console to stdout until it ends (the VM ended:

@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/gluevmm/glue/control"
 )
 
@@ -18,9 +16,9 @@ type targetFlags struct {
 	all   bool
 }
 
-func (f *targetFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVarP(&f.names, "name", "n", nil, "`NAME` of the VM (repeatable)")
-	cmd.Flags().BoolVar(&f.all, "all", false, "every VM of this user")
+func (f *targetFlags) add(fl *flagSet) {
+	fl.ListVar(&f.names, "name", "n", "`NAME` of the VM (repeatable)")
+	fl.BoolVar(&f.all, "all", "", "every VM of this user")
 }
 
 // resolve returns the names to act on.
@@ -51,18 +49,18 @@ func (f *targetFlags) resolve(ctx context.Context, dir string) ([]string, error)
 
 // forEach runs op on every selected VM, reporting each failure on its own
 // line; it fails if any did.
-func forEach(cmd *cobra.Command, g *globals, f *targetFlags, op func(context.Context, *control.Client) error) error {
+func forEach(ctx context.Context, g *globals, f *targetFlags, op func(context.Context, *control.Client) error) error {
 	dir, err := g.dir()
 	if err != nil {
 		return err
 	}
-	names, err := f.resolve(cmd.Context(), dir)
+	names, err := f.resolve(ctx, dir)
 	if err != nil {
 		return err
 	}
 	failed := 0
 	for _, name := range names {
-		if err := dialAnd(cmd.Context(), g, dir, name, op); err != nil {
+		if err := dialAnd(ctx, g, dir, name, op); err != nil {
 			var de *control.DirError
 			var ue usageError
 			if errors.As(err, &de) || errors.As(err, &ue) {
@@ -89,18 +87,19 @@ func dialAnd(ctx context.Context, g *globals, dir, name string, op func(context.
 // errReported ends a command with status 1 after its errors were printed.
 var errReported = errors.New("")
 
-func newLifecycleCommand(g *globals, use, short string, op func(*control.Client, context.Context) error) *cobra.Command {
-	f := &targetFlags{}
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return forEach(cmd, g, f, func(ctx context.Context, c *control.Client) error { return op(c, ctx) })
+func lifecycleCommand(name, summary string, op func(*control.Client, context.Context) error) command {
+	return command{
+		name:    name,
+		args:    "(-n NAME ... | --all)",
+		summary: summary,
+		setup: func(fl *flagSet, g *globals) func(context.Context) error {
+			f := &targetFlags{}
+			f.add(fl)
+			return func(ctx context.Context) error {
+				return forEach(ctx, g, f, func(ctx context.Context, c *control.Client) error { return op(c, ctx) })
+			}
 		},
 	}
-	f.add(cmd)
-	return cmd
 }
 
 // stopWait is how long `glue stop` waits for a VM's process to exit once
@@ -112,14 +111,12 @@ const stopWait = 15 * time.Second
 // exit; SIGKILL is not delayed by anything the process does.
 const killWait = 10 * time.Second
 
-func newStopCommand(g *globals) *cobra.Command {
-	f := &targetFlags{}
-	var grace time.Duration
-	var force bool
-	cmd := &cobra.Command{
-		Use:   "stop",
-		Short: "Power VMs off (ACPI power button), stop them, and wait for their processes to exit",
-		Long: `Stop VMs: a VM with ACPI first gets its power button pressed and up to
+func stopCommand() command {
+	return command{
+		name:    "stop",
+		args:    "(-n NAME ... | --all) [--timeout DURATION] [--force]",
+		summary: "Power VMs off (ACPI power button), stop them, and wait for their processes to exit",
+		long: `Stop VMs: a VM with ACPI first gets its power button pressed and up to
 --timeout to shut down and power off (glue list shows it stopping); then,
 or at once with --timeout 0 or without ACPI, the vCPUs leave the guest,
 devices are flushed, and the 'glue run' process exits with status 0,
@@ -132,41 +129,46 @@ or one still running --timeout plus ` + stopWait.String() + ` after it accepted
 the stop, by SIGKILL to the pid in its lock file, after checking that this
 process still holds the VM's lock (so it is that VM, never a process that
 reused its pid); its socket is removed and its end recorded in its log.`,
-		Example: `  glue stop -n web
+		example: `  glue stop -n web
   glue stop -n web --timeout 0
   glue stop -n wedged --force --reply-timeout 2s`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := g.dir()
-			if err != nil {
-				return err
-			}
-			if grace < 0 || grace > control.MaxStopTimeout {
-				return usageErrorf("--timeout: %v: want 0 to %v", grace, control.MaxStopTimeout)
-			}
-			return forEach(cmd, g, f, func(ctx context.Context, c *control.Client) error {
-				err := c.Stop(ctx, grace)
-				if err == nil {
-					err = waitGone(ctx, g, dir, c.Name(), grace+stopWait)
-				}
-				var na *control.NoAnswerError
-				var still errStillRunning
-				switch {
-				case err == nil:
-					return nil
-				case force && (errors.As(err, &na) || errors.As(err, &still)):
-					return forceStop(dir, c.Name(), err)
-				case errors.As(err, &na) || errors.As(err, &still):
-					return fmt.Errorf("%w (glue stop --force ends its process)", err)
-				}
-				return err
-			})
-		},
+		setup: setupStop,
 	}
-	f.add(cmd)
-	cmd.Flags().DurationVar(&grace, "timeout", control.DefaultStopTimeout, "how long the guest has to power off after the power button, e.g. 30s; 0 stops at once")
-	cmd.Flags().BoolVar(&force, "force", false, "end a VM that does not answer, or does not end in time, by SIGKILL to its recorded pid (checked against its lock)")
-	return cmd
+}
+
+func setupStop(fl *flagSet, g *globals) func(context.Context) error {
+	f := &targetFlags{}
+	var grace time.Duration
+	var force bool
+	f.add(fl)
+	fl.DurationVar(&grace, "timeout", control.DefaultStopTimeout, "how long (`DURATION`) the guest has to power off after the power button, e.g. 30s; 0 stops at once")
+	fl.BoolVar(&force, "force", "", "end a VM that does not answer, or does not end in time, by SIGKILL to its recorded pid (checked against its lock)")
+	return func(ctx context.Context) error {
+		dir, err := g.dir()
+		if err != nil {
+			return err
+		}
+		if grace < 0 || grace > control.MaxStopTimeout {
+			return usageErrorf("--timeout: %v: want 0 to %v", grace, control.MaxStopTimeout)
+		}
+		return forEach(ctx, g, f, func(ctx context.Context, c *control.Client) error {
+			err := c.Stop(ctx, grace)
+			if err == nil {
+				err = waitGone(ctx, g, dir, c.Name(), grace+stopWait)
+			}
+			var na *control.NoAnswerError
+			var still errStillRunning
+			switch {
+			case err == nil:
+				return nil
+			case force && (errors.As(err, &na) || errors.As(err, &still)):
+				return forceStop(dir, c.Name(), err)
+			case errors.As(err, &na) || errors.As(err, &still):
+				return fmt.Errorf("%w (glue stop --force ends its process)", err)
+			}
+			return err
+		})
+	}
 }
 
 // forceStop kills a VM that did not stop on request (why), and records

@@ -1,13 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/gluevmm/glue/control"
 )
@@ -22,13 +21,12 @@ type listed struct {
 	EndedAt *time.Time `json:"ended_at,omitempty"`
 }
 
-func newListCommand(g *globals) *cobra.Command {
-	var asJSON, all bool
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List this user's VMs",
-		Long: `List the VMs in the runtime directory: NAME, PID, STATE (running, paused,
+func listCommand() command {
+	return command{
+		name:    "list",
+		alias:   "ls",
+		summary: "List this user's VMs",
+		long: `List the VMs in the runtime directory: NAME, PID, STATE (running, paused,
 stopping, or unresponsive for a VM that holds its name but does not answer),
 CPUS, MEM, UPTIME and KERNEL. VMs whose process died are cleaned up.
 
@@ -36,47 +34,50 @@ With --all, VMs that ended are listed too, with STATE ended and an EXIT
 column: their exit status and why they ended (as the last line of their
 log says; see glue logs). They stay listed until glue rm removes them or
 a new VM of the same name replaces them.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := g.dir()
-			if err != nil {
-				return err
-			}
-			timeout := control.ListTimeout
-			if cmd.Flags().Lookup("reply-timeout").Changed {
-				timeout = g.replyTimeout
-			}
-			entries, err := control.ListWithin(cmd.Context(), dir, timeout)
-			if err != nil {
-				return err
-			}
-			rows := make([]listed, 0, len(entries))
-			for _, e := range entries {
-				rows = append(rows, listed{Info: e.Info, Err: e.Err})
-			}
-			if all {
-				ended, err := control.Ended(dir)
-				if err != nil {
-					return err
-				}
-				for _, r := range ended {
-					rows = append(rows, listed{
-						Info:   control.Info{Name: r.Name, PID: r.PID, State: control.StateEnded, StartedAt: r.StartedAt},
-						Status: r.Status, Reason: r.Reason, EndedAt: r.EndedAt,
-					})
-				}
-			}
-			if asJSON {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			}
-			return printTable(rows, all)
-		},
+		setup: setupList,
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "also list VMs that ended, with their exit status and reason")
-	return cmd
+}
+
+func setupList(fl *flagSet, g *globals) func(context.Context) error {
+	var asJSON, all bool
+	fl.BoolVar(&asJSON, "json", "", "print a JSON array instead of a table")
+	fl.BoolVar(&all, "all", "a", "also list VMs that ended, with their exit status and reason")
+	return func(ctx context.Context) error {
+		dir, err := g.dir()
+		if err != nil {
+			return err
+		}
+		timeout := control.ListTimeout
+		if g.changed("reply-timeout") {
+			timeout = g.replyTimeout
+		}
+		entries, err := control.ListWithin(ctx, dir, timeout)
+		if err != nil {
+			return err
+		}
+		rows := make([]listed, 0, len(entries))
+		for _, e := range entries {
+			rows = append(rows, listed{Info: e.Info, Err: e.Err})
+		}
+		if all {
+			ended, err := control.Ended(dir)
+			if err != nil {
+				return err
+			}
+			for _, r := range ended {
+				rows = append(rows, listed{
+					Info:   control.Info{Name: r.Name, PID: r.PID, State: control.StateEnded, StartedAt: r.StartedAt},
+					Status: r.Status, Reason: r.Reason, EndedAt: r.EndedAt,
+				})
+			}
+		}
+		if asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rows)
+		}
+		return printTable(rows, all)
+	}
 }
 
 func printTable(rows []listed, withExit bool) error {

@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/gluevmm/glue/control"
 )
 
@@ -36,11 +34,40 @@ func usageErrorf(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// globals are the flags every subcommand sees.
+// globals are the flags every subcommand sees, before or after its name.
 type globals struct {
 	verbose      int
 	runtimeDir   string
 	replyTimeout time.Duration
+	help         bool
+	version      bool
+	sets         []*flagSet // where they were parsed: glue's own, then the subcommand's
+}
+
+// register adds the global flags to fs, glue's own flag set; each
+// subcommand's inherits them.
+func (g *globals) register(fs *flagSet) {
+	fs.BoolVar(&g.help, "help", "h", "print help and exit")
+	fs.BoolVar(&g.version, "version", "V", "print the version and exit (with -v: the components and build tags)")
+	fs.CountVar(&g.verbose, "verbose", "v", "log more: -v informational, -vv debug (including the guest's unhandled port and MMIO accesses)")
+	fs.Var(countValue{p: &g.verbose, step: 2}, "vv", "", "").hidden = true
+	fs.StringVar(&g.runtimeDir, "runtime-dir", "", "",
+		"`DIR` of the VMs' control sockets (default $"+control.EnvRuntimeDir+", else $XDG_RUNTIME_DIR/glue, /run/glue for root)")
+	fs.DurationVar(&g.replyTimeout, "reply-timeout", control.DefaultTimeout,
+		"how long (`DURATION`, e.g. 2s) a client command waits for a VM to answer each request: connect, request and reply; glue list's default is "+control.ListTimeout.String())
+	for _, spec := range fs.specs {
+		spec.global = true
+	}
+}
+
+// changed reports whether the global flag named long was given.
+func (g *globals) changed(long string) bool {
+	for _, fs := range g.sets {
+		if fs.changed(long) {
+			return true
+		}
+	}
+	return false
 }
 
 // dial returns a client for the VM name in dir that waits at most
@@ -77,12 +104,8 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-func newRootCommand() *cobra.Command {
-	g := &globals{}
-	root := &cobra.Command{
-		Use:   "glue [FLAGS] [SUBCOMMAND]",
-		Short: "glue is a small KVM virtual machine monitor",
-		Long: `glue is a small KVM virtual machine monitor. Each 'glue run' process is one VM,
+// rootHelp begins `glue help`.
+const rootHelp = `glue is a small KVM virtual machine monitor. Each 'glue run' process is one VM,
 and serves a control socket that 'glue list', 'pause', 'resume', 'stop',
 'console' and 'balloon' talk to; VMs are found by name (-n). Each VM keeps a log of its
 lifecycle and how it ended ('glue logs'), and ended VMs stay in
@@ -93,28 +116,21 @@ the vCPUs, memory and devices it finds.
 
 Exit status: 0 when the guest reset or powered off or the VM was stopped,
 1 when the VM failed (the reason is printed on one line), 2 for bad flags
-or bad input (files, names, --runtime-dir) in any subcommand.`,
-		Version:       versionString(),
-		SilenceUsage:  true,
-		SilenceErrors: true,
+or bad input (files, names, --runtime-dir) in any subcommand.`
+
+// commandTable is glue's subcommands, in the order `glue help` lists them.
+func commandTable() []command {
+	return []command{
+		runCommand(),
+		listCommand(),
+		consoleCommand(),
+		lifecycleCommand("pause", "Pause VMs: stop their vCPUs until resumed", (*control.Client).Pause),
+		lifecycleCommand("resume", "Resume paused VMs where they stopped", (*control.Client).Resume),
+		stopCommand(),
+		logsCommand(),
+		rmCommand(),
+		balloonCommand(),
 	}
-	// -V prints one line; -V -v adds what this build contains. The
-	// template sees the parsed flags, which no cobra hook does before it
-	// handles --version.
-	root.Annotations = map[string]string{"build": buildDetails()}
-	root.SetVersionTemplate(`{{.Version}}` + "\n" + `{{if .Flags.Changed "verbose"}}{{index .Annotations "build"}}{{end}}`)
-	root.Flags().BoolP("version", "V", false, "print the version and exit (with -v: the components and build tags)")
-	root.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more (repeat for debug output)")
-	root.PersistentFlags().StringVar(&g.runtimeDir, "runtime-dir", "",
-		"`DIR` of the VMs' control sockets (default $"+control.EnvRuntimeDir+", else $XDG_RUNTIME_DIR/glue, /run/glue for root)")
-	root.PersistentFlags().DurationVar(&g.replyTimeout, "reply-timeout", control.DefaultTimeout,
-		"how long a client command waits for a VM to answer each request (connect, request and reply; glue list's default is "+control.ListTimeout.String()+"), e.g. 2s")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCommand(g), newListCommand(g), newConsoleCommand(g),
-		newLifecycleCommand(g, "pause", "Pause VMs: stop their vCPUs until resumed", (*control.Client).Pause),
-		newLifecycleCommand(g, "resume", "Resume paused VMs where they stopped", (*control.Client).Resume),
-		newStopCommand(g), newLogsCommand(g), newRmCommand(g), newBalloonCommand(g))
-	return root
 }
 
 // processStart is when main began: the origin of --boot-timeline.
@@ -130,9 +146,7 @@ func run(args []string) int {
 	// removed and the terminal restored, as far as one is left.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	root := newRootCommand()
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := execute(ctx, commandTable(), args, os.Stdout)
 	if err == nil {
 		return exitOK
 	}
@@ -153,7 +167,7 @@ func exitStatus(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue) || isCobraUsageError(err):
+	case errors.As(err, &ue):
 		return exitUsage
 	}
 	return exitVM
@@ -190,16 +204,4 @@ func userMessage(err error) string {
 		}
 	}
 	return strings.Join(kept, ": ")
-}
-
-// isCobraUsageError recognises the argument errors cobra creates itself
-// (unknown subcommand, unexpected arguments), which bypass SetFlagErrorFunc.
-func isCobraUsageError(err error) bool {
-	msg := err.Error()
-	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "invalid argument"} {
-		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
-			return true
-		}
-	}
-	return false
 }

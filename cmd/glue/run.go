@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/spf13/cobra"
-
 	"github.com/gluevmm/glue/console"
 	"github.com/gluevmm/glue/control"
 	"github.com/gluevmm/glue/jail"
@@ -82,12 +80,11 @@ func flagOf(f vmm.Field) (string, bool) {
 	return "", false
 }
 
-func newRunCommand(g *globals) *cobra.Command {
-	f := &runFlags{}
-	cmd := &cobra.Command{
-		Use:   "run",
-		Short: "Start a VM in this process",
-		Long: `Start a VM in this process; it runs until the guest resets or powers off,
+func runCommand() command {
+	return command{
+		name:    "run",
+		summary: "Start a VM in this process",
+		long: `Start a VM in this process; it runs until the guest resets or powers off,
 the VM fails, or you quit.
 
 Without --kernel glue boots its built-in test guest. --kernel takes an ELF
@@ -96,49 +93,49 @@ entered directly; --bzimage-entry uses the image's own 64-bit entry instead).
 
 The guest's serial console (COM1, ttyS0) is this terminal: input goes to the
 guest, and ` + console.EscapeHelp + `.`,
-		Example: `  glue run
+		example: `  glue run
   glue run -c 2 -m 1G -p "glue.test=cpus,mem"
   glue run -k vmlinuz -m 300 -p "console=ttyS0 earlyprintk=serial"`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := refuseEmpty(cmd, "name", "kernel", "initrd", "log"); err != nil {
-				return err
-			}
-			return runVM(cmd.Context(), g, f)
-		},
+		setup: setupRun,
 	}
-	fl := cmd.Flags()
-	fl.IntVarP(&f.cpus, "cpus", "c", 1, "`N` vCPUs, at most what KVM allows")
-	fl.StringVarP(&f.mem, "mem", "m", "512", "guest memory: `SIZE` in MiB, or with an M or G suffix")
-	fl.StringVarP(&f.kernel, "kernel", "k", "", "kernel image (ELF vmlinux, PVH ELF or bzImage) in `FILE` (default: the built-in guest)")
-	fl.StringVar(&f.initrd, "initrd", "", "initial ramdisk from `FILE`")
-	fl.StringVarP(&f.params, "params", "p", "", "kernel command line `PARAMS`; default for Linux: \""+vmm.DefaultCmdline+"\"")
-	fl.StringVarP(&f.name, "name", "n", "", "`NAME` of the VM: 1-64 characters of [A-Za-z0-9._-]")
-	fl.StringVar(&f.consolePath, "console", "",
+}
+
+func setupRun(fl *flagSet, g *globals) func(context.Context) error {
+	f := &runFlags{}
+	fl.IntVar(&f.cpus, "cpus", "c", 1, "`N` vCPUs, at most what KVM allows")
+	fl.StringVar(&f.mem, "mem", "m", "512", "guest memory: `SIZE` in MiB, or with an M or G suffix")
+	fl.StringVar(&f.kernel, "kernel", "k", "", "kernel image (ELF vmlinux, PVH ELF or bzImage) in `FILE` (default: the built-in guest)")
+	fl.StringVar(&f.initrd, "initrd", "", "", "initial ramdisk from `FILE`")
+	fl.StringVar(&f.params, "params", "p", "", "kernel command line `PARAMS`; default for Linux: \""+vmm.DefaultCmdline+"\"")
+	fl.StringVar(&f.name, "name", "n", "", "`NAME` of the VM: 1-64 characters of [A-Za-z0-9._-]")
+	fl.StringVar(&f.consolePath, "console", "", "",
 		"console `DEVICE`: serial (COM1, default) or virtio (hvc0), and/or file=FILE to write its output to FILE instead of stdout (e.g. virtio,file=out.log)")
-	fl.StringArrayVarP(&f.disks, "disk", "d", nil, "raw disk image as a virtio-blk device: `SPEC` is FILE or path=FILE,ro=on,transport=pci|mmio (repeatable)")
-	fl.StringArrayVar(&f.nets, "net", nil, "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC][,transport=pci|mmio] (repeatable; a missing tap is created, and glue says so)")
-	fl.StringVar(&f.transport, "transport", "", "virtio `TRANSPORT` of devices that name none: pci (default; what stock kernels see) or mmio (boots faster; needs a kernel with virtio_mmio)")
-	fl.StringVar(&f.acpi, "acpi", "on", "ACPI tables `on` or off (off: MP table only, virtio-mmio devices on the command line)")
-	fl.StringVar(&f.boot, "boot", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
-	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", false, "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
-	fl.StringVar(&f.rng, "rng", "off", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on, off or transport=pci|mmio (as --rng=SPEC)")
-	fl.Lookup("rng").NoOptDefVal = "on"
-	fl.StringVar(&f.balloon, "balloon", "off", "add a virtio-balloon device ('glue balloon' sets its target); `SPEC` is on, off or options stats=on|off,deflate-on-oom=on|off,reporting=on|off (all on by default),transport=pci|mmio (as --balloon=SPEC)")
-	fl.Lookup("balloon").NoOptDefVal = "on"
-	fl.StringVar(&f.vsock, "vsock", "", "add a virtio-vsock device: `SPEC` is cid=N[,socket=PATH][,transport=pci|mmio]; the guest's port P connects to PATH_P, host programs connect to PATH and write \"CONNECT P\\n\" (default PATH: NAME.vsock in the runtime dir, or in the --jail dir; see docs/vsock.md)")
-	fl.BoolVar(&f.timeline, "boot-timeline", false, "print when each boot phase was reached (ms since glue started) when the VM ends")
-	fl.StringVar(&f.seccomp, "seccomp", "on",
+	fl.ListVar(&f.disks, "disk", "d", "raw disk image as a virtio-blk device: `SPEC` is FILE or path=FILE,ro=on,transport=pci|mmio (repeatable)")
+	fl.ListVar(&f.nets, "net", "", "virtio-net device on a host tap: `SPEC` is tap=NAME[,mac=MAC][,transport=pci|mmio] (repeatable; a missing tap is created, and glue says so)")
+	fl.StringVar(&f.transport, "transport", "", "", "virtio `TRANSPORT` of devices that name none: pci (default; what stock kernels see) or mmio (boots faster; needs a kernel with virtio_mmio)")
+	fl.StringVar(&f.acpi, "acpi", "", "on", "ACPI tables `on` or off (off: MP table only, virtio-mmio devices on the command line)")
+	fl.StringVar(&f.boot, "boot", "", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
+	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", "", "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
+	fl.OptionalVar(&f.rng, "rng", "off", "on", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on (--rng alone), off or transport=pci|mmio")
+	fl.OptionalVar(&f.balloon, "balloon", "off", "on", "add a virtio-balloon device ('glue balloon' sets its target); `SPEC` is on (--balloon alone), off or options stats=on|off,deflate-on-oom=on|off,reporting=on|off (all on by default),transport=pci|mmio")
+	fl.StringVar(&f.vsock, "vsock", "", "", "add a virtio-vsock device: `SPEC` is cid=N[,socket=PATH][,transport=pci|mmio]; the guest's port P connects to PATH_P, host programs connect to PATH and write \"CONNECT P\\n\" (default PATH: NAME.vsock in the runtime dir, or in the --jail dir; see docs/vsock.md)")
+	fl.BoolVar(&f.timeline, "boot-timeline", "", "print when each boot phase was reached (ms since glue started) when the VM ends")
+	fl.StringVar(&f.seccomp, "seccomp", "", "on",
 		"system-call filter `MODE`: on (a call outside glue's allow-list ends it, exit 159), log (allowed, logged by the kernel) or off; see docs/security.md")
-	fl.StringVar(&f.logPath, "log", "", "the VM's log `FILE`: its lifecycle and how it ended, capped at 1 MiB and rotated once to FILE.1 (default: NAME.log in the runtime dir; see glue logs)")
-	fl.StringVar(&f.jailFlags.dir, "jail", "", "run the VM jailed in `DIR`, which holds its files (kernel, initrd, disks); needs root, --jail-uid and --jail-gid; see docs/security.md")
-	fl.StringVar(&f.jailFlags.uid, "jail-uid", "", "with --jail: the unprivileged `UID` (number or user name) the VM runs as once built")
-	fl.StringVar(&f.jailFlags.gid, "jail-gid", "", "with --jail: the unprivileged `GID` (number or group name) the VM runs as once built")
-	fl.StringVar(&f.jailFlags.netns, "jail-netns", "", "with --jail: start in the network namespace at `PATH` (e.g. /run/netns/NAME)")
-	fl.StringVar(&f.jailFlags.cgroup, "jail-cgroup", "", "with --jail: the delegated cgroup v2 `DIR` to create the VM's cgroup under (default: glue's own, if it delegates)")
-	fl.BoolVar(&f.detach, "detach", false, "run the VM in the background; print its name once it runs (see glue console)")
-	markLeftOutFlags(cmd)
-	return cmd
+	fl.StringVar(&f.logPath, "log", "", "", "the VM's log `FILE`: its lifecycle and how it ended, capped at 1 MiB and rotated once to FILE.1 (default: NAME.log in the runtime dir; see glue logs)")
+	fl.StringVar(&f.jailFlags.dir, "jail", "", "", "run the VM jailed in `DIR`, which holds its files (kernel, initrd, disks); needs root, --jail-uid and --jail-gid; see docs/security.md")
+	fl.StringVar(&f.jailFlags.uid, "jail-uid", "", "", "with --jail: the unprivileged `UID` (number or user name) the VM runs as once built")
+	fl.StringVar(&f.jailFlags.gid, "jail-gid", "", "", "with --jail: the unprivileged `GID` (number or group name) the VM runs as once built")
+	fl.StringVar(&f.jailFlags.netns, "jail-netns", "", "", "with --jail: start in the network namespace at `PATH` (e.g. /run/netns/NAME)")
+	fl.StringVar(&f.jailFlags.cgroup, "jail-cgroup", "", "", "with --jail: the delegated cgroup v2 `DIR` to create the VM's cgroup under (default: glue's own, if it delegates)")
+	fl.BoolVar(&f.detach, "detach", "", "run the VM in the background; print its name once it runs (see glue console)")
+	markLeftOutFlags(fl)
+	return func(ctx context.Context) error {
+		if err := refuseEmpty(fl, "name", "kernel", "initrd", "log"); err != nil {
+			return err
+		}
+		return runVM(ctx, g, f)
+	}
 }
 
 // parseSeccomp maps --seccomp's words to the vmm's modes.
@@ -468,10 +465,9 @@ func pumpInput(ctx context.Context, cancel context.CancelCauseFunc, vm *vmm.VM) 
 
 // refuseEmpty rejects flags given with an empty value, which would
 // otherwise mean their default (a generated name, the built-in guest).
-func refuseEmpty(cmd *cobra.Command, flags ...string) error {
+func refuseEmpty(fs *flagSet, flags ...string) error {
 	for _, name := range flags {
-		fl := cmd.Flags().Lookup(name)
-		if fl != nil && fl.Changed && fl.Value.String() == "" {
+		if fs.changed(name) && fs.value(name) == "" {
 			return usageErrorf("--%s: empty value", name)
 		}
 	}

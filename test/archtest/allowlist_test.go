@@ -74,7 +74,7 @@ var allowList = []rule{
 
 	// The one place that wires everything, and the binary.
 	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/balloon virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet virtio/vsock x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
-	{pkg: "cmd/glue", imports: "console control jail ratelimit vmm github.com/spf13/cobra golang.org/x/sys/unix"},
+	{pkg: "cmd/glue", imports: "console control jail ratelimit vmm golang.org/x/sys/unix"},
 
 	// Whole-program tests and what they build.
 	{pkg: "test/initramfs", imports: "github.com/klauspost/compress/zstd github.com/ulikunitz/xz", tests: "test/hosttest"},
