@@ -88,18 +88,22 @@ func confineProcess(vm *VM) error {
 	if err != nil {
 		return err
 	}
-	tasks, err := sandbox.UserTasks()
+	limits := sandbox.Limits{Files: uint64(files + fileHeadroom)}
+	applies, err := sandbox.NprocApplies()
 	if err != nil {
 		return err
 	}
-	limits := sandbox.Limits{
-		Files:   uint64(files + fileHeadroom),
-		Threads: uint64(tasks + vm.cfg.CPUs + runtime.GOMAXPROCS(0) + threadHeadroom),
+	if applies {
+		tasks, err := sandbox.UserTasks()
+		if err != nil {
+			return err
+		}
+		limits.Threads = uint64(tasks + vm.cfg.CPUs + runtime.GOMAXPROCS(0) + threadHeadroom)
 	}
 	if err := sandbox.Limit(limits); err != nil {
 		return err
 	}
-	vm.log.Debug("resource limits set", "nofile", limits.Files, "nproc", limits.Threads, "core", 0)
+	vm.log.Debug("resource limits set", "nofile", limits.Files, "nproc", limits.Threads, "nproc-applies", applies, "core", 0)
 	if err := installFilter(vm); err != nil {
 		return err
 	}

@@ -138,6 +138,13 @@ func TestFeaturesJailedVM(t *testing.T) {
 		t.Errorf("jailed glue has capabilities %s", caps)
 	}
 	checkThreads(t, pid, "NoNewPrivs=1 Seccomp=2")
+	// The dropped uid is held to RLIMIT_NPROC: its tasks now (only the
+	// VM's, in the jail's PID namespace) plus glue's headroom of 1024 and
+	// the vCPUs and GOMAXPROCS.
+	nproc := limitsOf(t, pid)["Max processes"]
+	if n, err := strconv.Atoi(nproc[0]); err != nil || nproc[0] != nproc[1] || n <= 1024 || n > 1024+256 {
+		t.Errorf("jailed glue's Max processes %v, want one value a little over 1024 as soft and hard limit", nproc)
+	}
 
 	glueIn(t, dir, "stop", "-n", "jailed")
 	if code := s.wait(time.Minute); code != 0 {
