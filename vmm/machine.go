@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -69,20 +70,47 @@ func createVM(sys *kvm.System) (*kvm.VM, error) {
 	return v, nil
 }
 
-// mapMemory is the "map guest memory" step: memMiB of RAM split around the
-// 32-bit MMIO gap, one KVM memory slot per region.
-func mapMemory(v *kvm.VM, memMiB uint64) (*guestmem.Memory, error) {
+// allocateMemory is the "allocate guest memory" step: memMiB of RAM split
+// around the 32-bit MMIO gap.
+func allocateMemory(memMiB uint64) (*guestmem.Memory, error) {
 	mem, err := guestmem.New(x86.RAMSpans(memMiB << 20))
 	if err != nil {
 		return nil, &ConfigError{Field: FieldMemMiB, Err: fmt.Errorf("%d MiB of memory: %w", memMiB, err)}
 	}
-	for i, r := range mem.Regions() {
-		if err := v.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host(), 0); err != nil {
-			mem.Close()
-			return nil, err
-		}
-	}
 	return mem, nil
+}
+
+// memorySlots is KVM's registration of the guest's RAM, one memory slot
+// per region, made while the rest of the VM is built: a VM's first
+// KVM_SET_USER_MEMORY_REGION waits for an SRCU grace period (about 5 ms
+// here, as long as everything else Build does for a small VM), and only
+// the vCPUs' first KVM_RUN needs the slots. Writing the kernel and the
+// boot structures into the memory does not: it is the process's own.
+type memorySlots struct {
+	done chan error
+	err  error
+	once sync.Once
+}
+
+// registerMemory starts registering mem's regions with v.
+func registerMemory(v *kvm.VM, mem *guestmem.Memory) *memorySlots {
+	s := &memorySlots{done: make(chan error, 1)}
+	go func() {
+		for i, r := range mem.Regions() {
+			if err := v.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host(), 0); err != nil {
+				s.done <- err
+				return
+			}
+		}
+		s.done <- nil
+	}()
+	return s
+}
+
+// wait returns once the slots are registered (or failed), with the error.
+func (s *memorySlots) wait() error {
+	s.once.Do(func() { s.err = <-s.done })
+	return s.err
 }
 
 // createVCPUs is the "create vCPUs" step: n vCPUs with their CPUID, MSRs,
