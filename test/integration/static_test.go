@@ -14,8 +14,9 @@ import (
 // A plain `go build ./cmd/glue` (what `go install` does too) gives a static
 // binary: the default environment, so cgo is on where a C compiler is
 // installed, and still nothing links it (test/archtest's TestGlueLinksNoCgo
-// names what would). Such a glue needs no C library at run time and can be
-// confined (a cgo one refuses to run: TestBuildWithCgoRefusesToRun).
+// names what would). Such a glue needs no C library at run time, and runs
+// a VM confined: the "cgo" build tag alone does not make it refuse, as a
+// glue that links cgo does (TestBuildWithCgoRefusesToRun).
 func TestDefaultBuildIsStatic(t *testing.T) {
 	t.Parallel()
 	// Without a C compiler the go command turns cgo off by itself, and the
@@ -30,6 +31,13 @@ func TestDefaultBuildIsStatic(t *testing.T) {
 	for _, problem := range dynamicLinking(t, bin) {
 		t.Errorf("glue from a plain go build is not static: %s", problem)
 	}
+	t.Run("boots", func(t *testing.T) {
+		requireKVM(t)
+		res := runBinary(t, bin, nil, "run", "-m", "64", "-p", "glue.test=cmdline")
+		if res.code != 0 || !strings.Contains(res.stdout, "GLUE-DONE") {
+			t.Fatalf("glue from a plain go build: exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 0 and GLUE-DONE", res.code, res.stdout, res.stderr)
+		}
+	})
 }
 
 // The check itself: a build that links the C library is seen as one.
