@@ -235,9 +235,6 @@ func (c *Client) roundTrip(ctx context.Context, req Request) (*unixsock.Conn, *b
 	op := req.Op
 	timeout := c.timeout()
 	noAnswer := fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
-	if err := ctx.Err(); err != nil {
-		return nil, nil, nil, c.errorf(op, "%w", err)
-	}
 	// A stopped VM's socket still takes connections into its backlog, so
 	// connect (which never waits on a Unix socket) proves nothing: the
 	// deadline below covers the reply.
