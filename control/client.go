@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gluevmm/glue/internal/unixsock"
 )
 
 // ErrNotRunning is wrapped by a Client's errors when no VM of that name is
@@ -143,7 +145,7 @@ func (c *Client) Console(ctx context.Context) (*ConsoleStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ConsoleStream{Conn: nc, unix: nc.(*net.UnixConn), br: br}, nil
+	return &ConsoleStream{conn: nc, br: br}, nil
 }
 
 // DetachTimeout bounds how long a console stream's Close waits for the
@@ -155,15 +157,24 @@ const DetachTimeout = 2 * time.Second
 // not lost. Reads are serialized with Close's drain (readMu): a caller
 // may read in one goroutine and close in another.
 //
-// It embeds net.Conn, not *net.UnixConn: the latter's SyscallConn would
-// let io.Copy into an *os.File splice from the socket itself, skipping
-// what br holds.
+// It offers no access to its socket (no SyscallConn, no Fd): io.Copy into
+// an *os.File would otherwise splice from the socket itself, skipping what
+// br holds.
 type ConsoleStream struct {
-	net.Conn
-	unix   *net.UnixConn // for CloseWrite
+	conn   *unixsock.Conn
 	br     *bufio.Reader
 	readMu sync.Mutex
 }
+
+// Write sends p to the guest's console input.
+func (s *ConsoleStream) Write(p []byte) (int, error) { return s.conn.Write(p) }
+
+// SetDeadline, SetReadDeadline and SetWriteDeadline bound the stream's
+// reads and writes as on a network connection: one still waiting at t
+// fails with an error wrapping os.ErrDeadlineExceeded.
+func (s *ConsoleStream) SetDeadline(t time.Time) error      { return s.conn.SetDeadline(t) }
+func (s *ConsoleStream) SetReadDeadline(t time.Time) error  { return s.conn.SetReadDeadline(t) }
+func (s *ConsoleStream) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDeadline(t) }
 
 func (s *ConsoleStream) Read(p []byte) (int, error) {
 	s.readMu.Lock()
@@ -173,19 +184,19 @@ func (s *ConsoleStream) Read(p []byte) (int, error) {
 
 // CloseWrite detaches but keeps reading: the server sends what it had
 // queued, then ends the stream (io.EOF).
-func (s *ConsoleStream) CloseWrite() error { return s.unix.CloseWrite() }
+func (s *ConsoleStream) CloseWrite() error { return s.conn.CloseWrite() }
 
 // Close detaches: it ends the client's side, then waits for the server to
 // end its own, which it does once the console is free again (output still
 // arriving meanwhile is discarded).
 func (s *ConsoleStream) Close() error {
-	if err := s.unix.CloseWrite(); err == nil {
+	if err := s.conn.CloseWrite(); err == nil {
 		s.SetReadDeadline(time.Now().Add(DetachTimeout))
 		s.readMu.Lock()
 		io.Copy(io.Discard, s.br)
 		s.readMu.Unlock()
 	}
-	return s.Conn.Close()
+	return s.conn.Close()
 }
 
 func (c *Client) do(ctx context.Context, op Op) (*Response, error) {
@@ -220,20 +231,17 @@ const lifecycleWait = DefaultOpTimeout + time.Second
 // an info request meanwhile, it is alive and the wait goes on, up to
 // lifecycleWait more; if not, it did not answer. On success the connection
 // is left open, without deadlines, for a console stream.
-func (c *Client) roundTrip(ctx context.Context, req Request) (net.Conn, *bufio.Reader, *Response, error) {
+func (c *Client) roundTrip(ctx context.Context, req Request) (*unixsock.Conn, *bufio.Reader, *Response, error) {
 	op := req.Op
 	timeout := c.timeout()
 	noAnswer := fmt.Errorf("control: %w", &NoAnswerError{Name: c.name, Op: op, Timeout: timeout})
 	// A stopped VM's socket still takes connections into its backlog, so
-	// connect alone proves nothing: the deadline covers the reply too.
-	d := net.Dialer{Deadline: time.Now().Add(timeout)}
-	nc, err := d.DialContext(ctx, "unix", c.sock)
+	// connect (which never waits on a Unix socket) proves nothing: the
+	// deadline below covers the reply.
+	nc, err := unixsock.Dial(c.sock)
 	if err != nil {
-		switch {
-		case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, nil, nil, fmt.Errorf("control: %s: %w", op, notRunning(c.name, c.dir))
-		case ctx.Err() == nil && isTimeout(err):
-			return nil, nil, nil, noAnswer
 		}
 		return nil, nil, nil, c.errorf(op, "%w", err)
 	}
@@ -280,17 +288,14 @@ func (c *Client) answers(ctx context.Context, timeout time.Duration) bool {
 	return err == nil || errors.As(err, &e)
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 type reply struct {
 	*Response
 	br *bufio.Reader
 }
 
-func exchange(nc net.Conn, req Request) (reply, error) {
+func exchange(nc *unixsock.Conn, req Request) (reply, error) {
 	line, err := encodeLine(req)
 	if err != nil {
 		return reply{}, err

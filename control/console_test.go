@@ -369,6 +369,44 @@ func TestConsoleCloseWriteDeliversALargeHistory(t *testing.T) {
 	}
 }
 
+// The end of the stream after a CloseWrite comes as soon as what was
+// queued is sent (the server half-closes its side), even while the guest
+// has not taken what the client typed last, which the session still waits
+// for up to its read timeout: a script's `glue console` with stdin at EOF
+// exits at once.
+func TestConsoleCloseWriteEndsPromptly(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	fake.console.Write([]byte("login: "))
+	_, dir := startServer(t, "prompt", stuckInput{fake}, func(s *Server) { s.ReadTimeout = time.Minute })
+	stream, err := dial(t, dir, "prompt").Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if _, err := stream.Write([]byte("root\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	stream.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(stream)
+	if err != nil || string(got) != "login: " {
+		t.Fatalf("after CloseWrite: %q, %v; want the history, then EOF well before the server's read timeout", got, err)
+	}
+}
+
+// stuckInput is a VM whose guest never takes console input.
+type stuckInput struct{ *fakeTarget }
+
+func (s stuckInput) Console() ConsolePort {
+	return NewConsolePort(s.console, func(ctx context.Context, _ []byte) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+}
+
 // consoleWithoutInput serves fake as name, attaches a console client and
 // ends its input at once, as a script whose stdin is at EOF does.
 func consoleWithoutInput(t *testing.T, name string, fake *fakeTarget) (*Client, *ConsoleStream) {

@@ -2,28 +2,19 @@ package control
 
 import (
 	"fmt"
-	"net"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gluevmm/glue/internal/unixsock"
 )
 
 // peerCred returns the credentials the kernel recorded for the process at
 // the other end of c when it connected (SO_PEERCRED): they cannot be forged
 // by the peer.
-func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
-	rc, err := c.SyscallConn()
+func peerCred(c *unixsock.Conn) (*unix.Ucred, error) {
+	cred, err := c.PeerCred()
 	if err != nil {
 		return nil, fmt.Errorf("control: peer credentials: %w", err)
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := rc.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return nil, fmt.Errorf("control: peer credentials: %w", err)
-	}
-	if cerr != nil {
-		return nil, fmt.Errorf("control: peer credentials: %w", cerr)
 	}
 	return cred, nil
 }

@@ -1,14 +1,13 @@
 package control
 
 import (
-	"net"
-	"os"
 	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gluevmm/glue/internal/unixsock"
 	"github.com/gluevmm/glue/test/hosttest"
 )
 
@@ -85,13 +84,11 @@ func TestPeerFromAnotherUserRefused(t *testing.T) {
 	}
 }
 
-func fileConn(t *testing.T, fd int) *net.UnixConn {
+func fileConn(t *testing.T, fd int) *unixsock.Conn {
 	t.Helper()
-	f := os.NewFile(uintptr(fd), "socketpair")
-	defer f.Close()
-	c, err := net.FileConn(f)
+	c, err := unixsock.NewConn(fd, "socketpair")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.(*net.UnixConn)
+	return c
 }

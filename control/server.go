@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/gluevmm/glue/internal/unixsock"
 )
 
 // Target is the VM a Server controls; *vmm.VM satisfies it.
@@ -62,7 +63,7 @@ type Server struct {
 	MaxConns int
 
 	name, sock, lockPath string
-	ln                   *net.UnixListener
+	ln                   *unixsock.Listener
 	lock                 *os.File // holds the name while open
 	euid                 uint32
 	pid                  int // as clients see it
@@ -94,7 +95,7 @@ const (
 )
 
 type conn struct {
-	*net.UnixConn
+	*unixsock.Conn
 	phase  phase              // guarded by Server.mu
 	cancel context.CancelFunc // ends a console session; set with phaseStreaming
 }
@@ -138,13 +139,13 @@ func listen(dir, name string, pid int) (*Server, error) {
 	}
 	// Bound inside the 0700 directory, the socket is unreachable by
 	// anyone else during the moment between bind and the chmod below.
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	// Unlinking it is ours to do, under the lock (see lock.go): the
+	// listener's Close leaves the path.
+	ln, err := unixsock.Listen(sock)
 	if err != nil {
 		release(f, "", lock)
-		return nil, fmt.Errorf("control: listen: %w", err)
+		return nil, fmt.Errorf("control: %w", err)
 	}
-	// Unlinking is ours to do, under the lock (see lock.go).
-	ln.SetUnlinkOnClose(false)
 	if err := os.Chmod(sock, 0o600); err != nil {
 		ln.Close()
 		release(f, sock, lock)
@@ -187,7 +188,7 @@ func (s *Server) Serve(ctx context.Context, t Target) error {
 	s.log().Info("control socket ready", "path", s.sock)
 	backoff := time.Duration(0)
 	for {
-		c, err := s.ln.AcceptUnix()
+		c, err := s.ln.Accept()
 		if err != nil {
 			if s.isClosed() {
 				// Return only once Close has finished, so that the
@@ -210,7 +211,7 @@ func (s *Server) Serve(ctx context.Context, t Target) error {
 // admit checks a new connection's peer and the connection limit, then
 // hands it to its own goroutine. Refusals are written here: a reply of a
 // hundred bytes to a fresh socket does not block.
-func (s *Server) admit(uc *net.UnixConn, t Target) {
+func (s *Server) admit(uc *unixsock.Conn, t Target) {
 	cred, err := peerCred(uc)
 	if err != nil {
 		s.log().Warn("control: refused connection", "err", err)
@@ -222,7 +223,7 @@ func (s *Server) admit(uc *net.UnixConn, t Target) {
 		s.refuse(uc, errorf(CodePermissionDenied, "uid %d may not control this VM (owner uid %d)", cred.Uid, s.euid))
 		return
 	}
-	c := &conn{UnixConn: uc}
+	c := &conn{Conn: uc}
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -244,7 +245,7 @@ func (s *Server) admit(uc *net.UnixConn, t Target) {
 	}()
 }
 
-func (s *Server) refuse(uc *net.UnixConn, e *Error) {
+func (s *Server) refuse(uc *unixsock.Conn, e *Error) {
 	uc.SetWriteDeadline(time.Now().Add(time.Second))
 	if b, err := encodeLine(Response{Version: Version, Error: e}); err == nil {
 		uc.Write(b)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -124,25 +123,16 @@ func LookupID(s string, group bool) (int, error) {
 		}
 		return n, nil
 	}
-	var id string
+	db, kind := passwdFile, "user"
 	if group {
-		g, err := user.LookupGroup(s)
-		if errors.As(err, new(user.UnknownGroupError)) {
-			return 0, configErrorf("jail: unknown group %s", s)
-		}
-		if err != nil {
-			return 0, configErrorf("jail: %w", err)
-		}
-		id = g.Gid
-	} else {
-		u, err := user.Lookup(s)
-		if errors.As(err, new(user.UnknownUserError)) {
-			return 0, configErrorf("jail: unknown user %s", s)
-		}
-		if err != nil {
-			return 0, configErrorf("jail: %w", err)
-		}
-		id = u.Uid
+		db, kind = groupFile, "group"
+	}
+	id, found, err := lookupDB(db, s)
+	switch {
+	case err != nil:
+		return 0, configErrorf("jail: %s %s: %w", kind, s, err)
+	case !found:
+		return 0, configErrorf("jail: unknown %s %s", kind, s)
 	}
 	n, err := strconv.Atoi(id)
 	if err != nil {

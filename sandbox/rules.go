@@ -51,7 +51,7 @@ var baseRules = []Rule{
 	// the filter; no new socket can be made.
 	{Syscall: "accept4", Why: "control socket: accept a client (glue list/stop/console)"},
 	{Syscall: "getsockopt", Args: []seccomp.Condition{argEquals(1, unix.SOL_SOCKET), argEquals(2, unix.SO_PEERCRED)}, Why: "control socket: the client's uid (SO_PEERCRED)"},
-	{Syscall: "getsockname", Why: "net.UnixConn: the accepted connection's local address"},
+	{Syscall: "fcntl", Args: []seccomp.Condition{argEquals(1, unix.F_GETFL)}, Why: "control socket: os.NewFile reads an accepted connection's flags (non-blocking: it goes in the netpoller)"},
 	{Syscall: "shutdown", Args: []seccomp.Condition{argEquals(1, unix.SHUT_WR)}, Why: "glue console: the session half-closes a detached client's connection, so that the client sees its end"},
 	{Syscall: "unlinkat", Args: []seccomp.Condition{argEquals(2, 0)}, Why: "the control socket and its lock file are removed when the VM ends (files only: no AT_REMOVEDIR)"},
 

@@ -21,3 +21,15 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+func TestExists(t *testing.T) {
+	t.Parallel()
+	if !Exists("lo") {
+		t.Error(`Exists("lo") = false: every network namespace has a loopback`)
+	}
+	for _, name := range []string{"glue-none0", "a-name-too-long-for-linux"} {
+		if Exists(name) {
+			t.Errorf("Exists(%q) = true", name)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 
 	"golang.org/x/sys/unix"
 
@@ -65,12 +64,12 @@ func newNet(loop *eventloop.Loop, vmName string, i int, n Net, log *slog.Logger)
 			return virtioDevice{}, &ConfigError{Field: FieldNets, Err: fmt.Errorf("net %s: %w", n.Tap, err)}
 		}
 	}
-	_, lookupErr := net.InterfaceByName(n.Tap)
+	existed := tap.Exists(n.Tap)
 	t, err := tap.Open(n.Tap, tap.Options{})
 	if err != nil {
 		return virtioDevice{}, &ConfigError{Field: FieldNets, Err: err}
 	}
-	if lookupErr != nil {
+	if !existed {
 		// Opening a missing tap creates it: say so, since a mistyped
 		// name otherwise gives the guest a NIC connected to nothing.
 		log.Warn("net: the tap did not exist, so glue created it; it is connected to nothing until the host configures it, and goes away when the VM ends", "tap", t.Name())

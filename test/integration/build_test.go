@@ -291,16 +291,17 @@ func bootVariant(t *testing.T, bin string, v buildVariant) {
 	}
 }
 
-// A glue built with cgo (what a plain `go build` gives where a C compiler
-// is installed) cannot be confined: its C runtime starts threads with
-// system calls the filter refuses. It says so and how to build instead,
-// before the guest runs, rather than dying by SIGSYS at its first thread.
+// A glue that links cgo cannot be confined: its C runtime starts threads
+// with system calls the filter refuses. It says so and how to build
+// instead, before the guest runs, rather than dying by SIGSYS at its first
+// thread. A plain build links no cgo (TestDefaultBuildIsStatic); external
+// linking brings in runtime/cgo and the C library whatever glue imports.
 func TestBuildWithCgoRefusesToRun(t *testing.T) {
 	t.Parallel()
 	requireKVM(t)
 	hosttest.LookPath(t, "gcc")
 	bin := filepath.Join(t.TempDir(), "glue")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/gluevmm/glue/cmd/glue")
+	cmd := exec.Command("go", "build", "-ldflags=-linkmode=external", "-o", bin, "github.com/gluevmm/glue/cmd/glue")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build with cgo: %v\n%s", err, out)

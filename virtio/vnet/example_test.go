@@ -66,7 +66,8 @@ func Example() {
 	// the guest has posted no receive buffer yet.
 	frame := make([]byte, vnet.HeaderLen+60)
 	copy(frame[vnet.HeaderLen:], "\xff\xff\xff\xff\xff\xff")
-	copy(frame[vnet.HeaderLen+6:], dev.MAC())
+	mac := dev.MAC()
+	copy(frame[vnet.HeaderLen+6:], mac[:])
 	copy(frame[vnet.HeaderLen+14:], "hello")
 	tx.AddChain(virtiotest.Readable(frame))
 	guest.Kick(vnet.TxQueue)

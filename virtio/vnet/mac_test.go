@@ -56,6 +56,10 @@ func TestParseMAC(t *testing.T) {
 		{in: "ff:ff:ff:ff:ff:ff", err: vnet.ErrMACMulticast},
 		{in: "02:00:00:00:00:00:00:01", err: vnet.ErrMACLength},
 		{in: "52:54:00:12:34"},
+		{in: "02:67-6c:75:65:00"},
+		{in: "02:676c:75:65:00"},
+		{in: "0267.6c75.650"},
+		{in: "02:67:6c:75:65:0g"},
 		{in: "not a mac"},
 		{in: ""},
 	} {

@@ -1,12 +1,10 @@
 package vnet
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	stdnet "net"
 	"sync"
 
 	"github.com/gluevmm/glue/guestmem"
@@ -44,7 +42,7 @@ const rxBufSize = 68 << 10
 type Config struct {
 	// MAC is the guest's address, offered in the configuration space: a
 	// unicast, non-zero EUI-48 (see MACFromName and ParseMAC).
-	MAC stdnet.HardwareAddr
+	MAC MAC
 	// Backend carries the frames; required.
 	Backend Backend
 	// SetRxInterest turns watching the backend for readability on or off;
@@ -112,7 +110,7 @@ func New(cfg Config) (*Device, error) {
 		rxLimit:    newLimits(cfg.RxLimit, cfg.Wake, RxQueue),
 		txLimit:    newLimits(cfg.TxLimit, cfg.Wake, TxQueue),
 	}
-	copy(d.config[:], cfg.MAC)
+	copy(d.config[:], cfg.MAC[:])
 	binary.LittleEndian.PutUint16(d.config[configStatus:], statusLinkUp)
 	return d, nil
 }
@@ -137,7 +135,7 @@ func (d *Device) ReadConfig(offset int, data []byte) { copy(data, d.config[offse
 func (d *Device) WriteConfig(int, []byte) {}
 
 // MAC returns the guest's address.
-func (d *Device) MAC() stdnet.HardwareAddr { return stdnet.HardwareAddr(bytes.Clone(d.config[:6])) }
+func (d *Device) MAC() MAC { return MAC(d.config[:6]) }
 
 // Activate starts both queues (either may be nil if the driver left it
 // disabled). Reception starts when the driver notifies queue 0.

@@ -67,7 +67,7 @@ func (f *fixture) init(t *testing.T, size uint16, features uint64) {
 func frame(n int, seed byte) []byte {
 	f := make([]byte, n)
 	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-	copy(f[6:], testMAC)
+	copy(f[6:], testMAC[:])
 	f[12], f[13] = 0x88, 0xb5
 	for i := 14; i < n; i++ {
 		f[i] = seed + byte(i)
@@ -94,7 +94,7 @@ func TestConfigSpace(t *testing.T) {
 	for i := range cfg {
 		f.tr.Read(virtiotest.MMIOConfig+uint64(i), cfg[i:i+1])
 	}
-	if !bytes.Equal(cfg[:6], testMAC) || binary.LittleEndian.Uint16(cfg[6:]) != 1 {
+	if !bytes.Equal(cfg[:6], testMAC[:]) || binary.LittleEndian.Uint16(cfg[6:]) != 1 {
 		t.Fatalf("config % x, want MAC %v and LINK_UP", cfg, testMAC)
 	}
 	f.tr.Write(virtiotest.MMIOConfig, []byte{0, 0, 0, 0}) // read-only
@@ -102,7 +102,7 @@ func TestConfigSpace(t *testing.T) {
 	if !bytes.Equal(cfg[:4], testMAC[:4]) {
 		t.Fatal("the MAC changed on a guest write")
 	}
-	if !bytes.Equal(f.dev.MAC(), testMAC) {
+	if f.dev.MAC() != testMAC {
 		t.Fatal("MAC()")
 	}
 }
@@ -112,9 +112,8 @@ func TestNewErrors(t *testing.T) {
 	for name, cfg := range map[string]vnet.Config{
 		"no backend":    {MAC: testMAC},
 		"no MAC":        {Backend: newFakeBackend()},
-		"multicast MAC": {Backend: newFakeBackend(), MAC: []byte{1, 0, 0, 0, 0, 1}},
-		"zero MAC":      {Backend: newFakeBackend(), MAC: make([]byte, 6)},
-		"EUI-64":        {Backend: newFakeBackend(), MAC: make([]byte, 8)},
+		"multicast MAC": {Backend: newFakeBackend(), MAC: vnet.MAC{1, 0, 0, 0, 0, 1}},
+		"zero MAC":      {Backend: newFakeBackend(), MAC: vnet.MAC{}},
 	} {
 		if _, err := vnet.New(cfg); err == nil {
 			t.Errorf("%s: no error", name)

@@ -1,6 +1,0 @@
-//go:build !cgo
-
-package vmm
-
-// cgoLinked: see sandbox_cgo.go.
-const cgoLinked = false
