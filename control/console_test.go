@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -438,5 +440,52 @@ func TestConsoleBufferCloseKeepsWhatWasQueued(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if err != nil || string(got) != "queued" {
 		t.Fatalf("after Close: %q, %v; want %q, then EOF", got, err, "queued")
+	}
+}
+
+// lockedLog is a log handler's output, read while sessions write to it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// EndConsoles returns only once every console session has ended and said
+// so in the log, ending within its grace a session whose client does not
+// read (here one with 4 MiB of history to send): a VM's end is then the
+// last line of its log. A console attached after it is refused.
+func TestEndConsolesWaitsForTheSessions(t *testing.T) {
+	t.Parallel()
+	fake := newFake()
+	const size = 4 << 20
+	fake.console = NewConsoleBuffer(size)
+	fake.console.Write(bytes.Repeat([]byte("x"), size))
+	var log lockedLog
+	srv, dir := startServer(t, "draining", fake, func(s *Server) {
+		s.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	stream, err := dial(t, dir, "draining").Console(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	fake.console.Close() // the VM's console ends; the client reads nothing
+	srv.EndConsoles(100 * time.Millisecond)
+	if got := log.String(); !strings.Contains(got, "console detached") {
+		t.Fatalf("EndConsoles returned before the session ended; log:\n%s", got)
+	}
+	if _, err := dial(t, dir, "draining").Console(testCtx(t)); err == nil {
+		t.Fatal("a console attached after EndConsoles")
 	}
 }

@@ -76,11 +76,13 @@ type Server struct {
 	// a mutex so that waiting for it honors the op's deadline.
 	lifecycle chan struct{}
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	closed  bool
-	serving bool
-	wg      sync.WaitGroup // connection handlers
+	mu            sync.Mutex
+	conns         map[*conn]struct{}
+	closed        bool
+	consolesEnded bool // EndConsoles was called: no new console sessions
+	serving       bool
+	wg            sync.WaitGroup // connection handlers
+	consoles      sync.WaitGroup // console sessions
 
 	closeOnce sync.Once
 	closeErr  error
@@ -264,11 +266,41 @@ func (s *Server) forget(c *conn) {
 func (s *Server) enter(c *conn, p phase, cancel context.CancelFunc) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || p == phaseStreaming && s.consolesEnded {
 		return false
+	}
+	if p == phaseStreaming {
+		s.consoles.Add(1) // done when the session returns
 	}
 	c.phase, c.cancel = p, cancel
 	return true
+}
+
+// EndConsoles waits, at most grace, for the console sessions to end on
+// their own (once the VM's console has ended and what was left of its
+// output has reached the clients), ends the ones still going, and returns
+// when all have, so that their last lines are logged before whatever the
+// caller logs next (a VM's end). Consoles attached after it are refused;
+// the server goes on answering requests until Close.
+func (s *Server) EndConsoles(grace time.Duration) {
+	s.mu.Lock()
+	s.consolesEnded = true
+	s.mu.Unlock()
+	ended := make(chan struct{})
+	go func() { s.consoles.Wait(); close(ended) }()
+	select {
+	case <-ended:
+		return
+	case <-time.After(grace):
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		if c.phase == phaseStreaming {
+			c.cancel()
+		}
+	}
+	s.mu.Unlock()
+	<-ended
 }
 
 func (s *Server) handle(c *conn, t Target) {

@@ -40,6 +40,7 @@ func (s *Server) console(c *conn, br *bufio.Reader, t Target) {
 	if !s.enter(c, phaseStreaming, cancel) {
 		return
 	}
+	defer s.consoles.Done()
 	if err := s.reply(c, Response{OK: true}); err != nil {
 		return
 	}

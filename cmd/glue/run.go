@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gluevmm/glue/console"
 	"github.com/gluevmm/glue/control"
@@ -316,7 +317,12 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	if err != nil {
 		return err
 	}
-	defer func() { end.finish(err) }() // last: after the VM's own last lines
+	defer func() {
+		// Last: after the VM's own last lines, the console sessions'
+		// included (the history has closed by now, ending them).
+		srv.EndConsoles(consoleDrainTimeout)
+		end.finish(err)
+	}()
 	// The log only: a foreground run's stderr stays as it was.
 	srv.Logger = end.fileLog
 
@@ -420,6 +426,10 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 	cfg.Logger.Info("vm ended", "name", cfg.Name, "reason", r.outcome)
 	return nil
 }
+
+// consoleDrainTimeout bounds how long a VM's end waits for attached
+// console clients to receive the last of its output.
+const consoleDrainTimeout = 2 * time.Second
 
 // controlTarget is the VM as the control socket sees it.
 type controlTarget struct {
