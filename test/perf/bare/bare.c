@@ -14,9 +14,10 @@
  * the benchmarks run (cmdline, exits) need none.
  *
  * The run loop handles what those tests touch and nothing more:
- *   - COM1 (0x3f8): a byte written to THR goes straight to stdout; LSR
- *     reads "transmitter empty", IIR reads "16550A FIFOs enabled" so the
- *     guest writes 16 bytes per LSR poll, as it does under glue.
+ *   - COM1 (0x3f8): a byte written to THR goes straight to stdout (while
+ *     LCR.DLAB is set, that port is the divisor latch and the byte is not
+ *     output); LSR reads "transmitter empty", IIR reads "16550A FIFOs
+ *     enabled" so the guest writes 16 bytes per LSR poll, as under glue.
  *   - port 0x80 (the exits test) and every other port: writes dropped,
  *     reads all ones (what an ISA bus with nothing on it gives);
  *   - MMIO: the same.
@@ -62,7 +63,9 @@
 #define COM1        0x3f8
 #define UART_THR    0
 #define UART_IIR    2
+#define UART_LCR    3
 #define UART_LSR    5
+#define LCR_DLAB    0x80 /* ports 0 and 1 are the baud rate divisor */
 #define LSR_EMPTY   0x60 /* THRE | TEMT: take bytes at any time */
 #define IIR_FIFO    0xc1 /* FIFOs enabled, no interrupt pending */
 #define I8042_CMD   0x64
@@ -205,6 +208,8 @@ static void set_long_mode(int vcpu, uint64_t entry)
 	xioctl(vcpu, KVM_SET_REGS, &r, "KVM_SET_REGS");
 }
 
+static uint8_t uart_lcr; /* the last value written to LCR */
+
 /* Handles one port-I/O exit; returns 0 to go on, 1 at the guest's reset. */
 static int port_io(struct kvm_run *run)
 {
@@ -218,10 +223,14 @@ static int port_io(struct kvm_run *run)
 			v = LSR_EMPTY;
 		else if (port == COM1 + UART_IIR)
 			v = IIR_FIFO;
+		else if (port == COM1 + UART_LCR)
+			v = uart_lcr;
 		memset(data, v, len);
 		return 0;
 	}
-	if (port == COM1 + UART_THR && run->io.size == 1) {
+	if (port == COM1 + UART_LCR) {
+		uart_lcr = data[len - 1];
+	} else if (port == COM1 + UART_THR && run->io.size == 1 && !(uart_lcr & LCR_DLAB)) {
 		/* Unbuffered: each byte reaches stdout before the guest goes
 		 * on, which is what "first guest byte" times. */
 		if (write(STDOUT_FILENO, data, len) < 0 && errno != EAGAIN)
