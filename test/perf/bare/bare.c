@@ -18,6 +18,8 @@
  *     LCR.DLAB is set, that port is the divisor latch and the byte is not
  *     output); LSR reads "transmitter empty", IIR reads "16550A FIFOs
  *     enabled" so the guest writes 16 bytes per LSR poll, as under glue.
+ *   - the i8042's status (0x64) reads 0: a controller, ready for the
+ *     reset command the guest ends with by default;
  *   - port 0x80 (the exits test) and every other port: writes dropped,
  *     reads all ones (what an ISA bus with nothing on it gives);
  *   - MMIO: the same.
@@ -68,7 +70,8 @@
 #define LCR_DLAB    0x80 /* ports 0 and 1 are the baud rate divisor */
 #define LSR_EMPTY   0x60 /* THRE | TEMT: take bytes at any time */
 #define IIR_FIFO    0xc1 /* FIFOs enabled, no interrupt pending */
-#define I8042_CMD   0x64
+#define I8042_STATUS 0x64 /* read */
+#define I8042_CMD   0x64 /* write */
 #define I8042_RESET 0xfe
 
 static const char *prog = "bare";
@@ -225,6 +228,8 @@ static int port_io(struct kvm_run *run)
 			v = IIR_FIFO;
 		else if (port == COM1 + UART_LCR)
 			v = uart_lcr;
+		else if (port == I8042_STATUS)
+			v = 0; /* input buffer empty */
 		memset(data, v, len);
 		return 0;
 	}
