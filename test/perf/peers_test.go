@@ -138,7 +138,14 @@ func setUpKvmtool(gcc, dir, elfPath string) (vmm, string, error) {
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return vmm{}, "", err
 	}
-	return kvmtoolVMM(lkvm, wrapper, image, home), firstLine(lkvm, "version") + ", " + lkvm, nil
+	v := kvmtoolVMM(lkvm, wrapper, image, home)
+	version := exec.Command(lkvm, "version") // kvmtool makes ~/.lkvm for any command
+	version.Env = append(os.Environ(), v.env...)
+	out, err := version.Output()
+	if err != nil {
+		return vmm{}, "", fmt.Errorf("%s version: %w", lkvm, err)
+	}
+	return v, strings.TrimSpace(string(out)) + ", " + lkvm, nil
 }
 
 // bareVMM runs the bare harness; -w keeps it alive at the guest's halt
