@@ -64,7 +64,7 @@ func runToEnd(t *testing.T, v vmm, cmdline string) []byte {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 	defer timer.Stop()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("%s %q: %v\nstdout:\n%s\nstderr:\n%s", v.name, cmdline, err, stdout.Bytes(), stderr.Bytes())
