@@ -24,8 +24,10 @@ fuzz:
 vulncheck:
 	./.ci/vulncheck
 
-# glue next to QEMU microvm on the same guest, three rounds of each
-# benchmark; see docs/performance.md. -v shows every run's line.
+# glue next to QEMU microvm on the same guest, and for start-up and exits
+# also next to kvmtool (GLUE_PERF_KVMTOOL=path/to/lkvm) and the suite's bare
+# C harness; three rounds of each benchmark; see docs/performance.md. -v
+# shows every run's line.
 PERF = $(GO) test -v -count 1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./test/perf/
 perf:
 	$(PERF)

@@ -17,7 +17,8 @@ func BenchmarkStartup(b *testing.B) {
 	n := *nRounds
 	first, done, cpu := newRounds(n), newRounds(n), newRounds(n)
 	peak, guest, private, file := newRounds(n), newRounds(n), newRounds(n), newRounds(n)
-	interleave(b, *boots, glue, qemu, func(r int, v vmm) {
+	creations := newRounds(n)
+	interleave(b, *boots, vmmOrder(glue, qemu, peers(b)...), func(r int, v vmm) {
 		tr, err := boot(v, cmdline, time.Minute)
 		if err != nil {
 			b.Fatal(err)
@@ -26,6 +27,9 @@ func BenchmarkStartup(b *testing.B) {
 		first.add(r, v.name, ms(tr.firstByte))
 		done.add(r, v.name, ms(end.at))
 		cpu.add(r, v.name, ms(tr.cpu))
+		if tr.cpu > 0 {
+			creations.add(r, v.name, 1/tr.cpu.Seconds())
+		}
 		m := tr.mem
 		peak.add(r, v.name, mib(m.peakKiB))
 		file.add(r, v.name, mib(m.fileKiB))
@@ -37,23 +41,37 @@ func BenchmarkStartup(b *testing.B) {
 	first.pooled().report(b, "first-byte-ms", "first-byte-ratio")
 	done.pooled().report(b, "done-ms", "done-ratio")
 	peak.pooled().report(b, "rss-MiB", "rss-ratio")
-	record(row{"start → first guest byte (ms)", "%.1f", first, quarterOfQEMU})
-	record(row{"start → `GLUE-DONE` (ms)", "%.1f", done, quarterOfQEMU})
-	record(row{"VMM CPU time, user+sys, until killed (ms)", "%.1f", cpu, nil})
+	record(row{"start → first guest byte (ms)", "%.1f", first, firstByteTarget})
+	record(row{"start → `GLUE-DONE` (ms)", "%.1f", done, doneTarget})
+	record(row{"VMM CPU time, user+sys, until killed (ms)", "%.1f", cpu, atMostKvmtool})
+	record(row{"VM creations per second per core (1 s / VMM CPU per VM; Firecracker specifies 5)", "%.0f", creations, firecrackerRate})
 	record(row{"peak RSS, VmHWM (MiB)", "%.1f", peak, fiveMiB})
 	record(row{"… guest RAM resident (MiB)", "%.1f", guest, nil})
-	record(row{"… other private memory (MiB)", "%.1f", private, nil})
+	record(row{"… other private memory (MiB)", "%.2f", private, halfMiB})
 	record(row{"… file-backed: binary, libraries (MiB)", "%.1f", file, nil})
 	setup(fmt.Sprintf("start-up and memory: %d boots per VMM, guest `%s`", *boots, cmdline))
 }
 
-// The issue's targets.
+// The issues' targets.
 var (
 	quarterOfQEMU = target{{ref: "qemu", atMost: true, factor: 0.25}}
-	fiveMiB       = target{{atMost: true, factor: 5, unit: "MiB"}}
-	atLeastQEMU   = target{{ref: "qemu", factor: 1}}
-	atMostQEMU    = target{{ref: "qemu", atMost: true, factor: 1}}
-	blockSeq      = target{{ref: hostName, factor: 0.8}, {ref: "qemu", factor: 1}}
+	// Issue 11: start-up at most kvmtool's; where kvmtool is not there,
+	// glue/bare at most the issue's kvmtool/bare (10.7 ms / 9.3 ms).
+	firstByteTarget = target{quarterOfQEMU[0], {ref: kvmtoolName, atMost: true, factor: 1,
+		alt: &bound{ref: bareName, atMost: true, factor: issueKvmtoolOverBare}}}
+	doneTarget    = target{quarterOfQEMU[0], {ref: kvmtoolName, atMost: true, factor: 1}}
+	atMostKvmtool = target{{ref: kvmtoolName, atMost: true, factor: 1}}
+	halfMiB       = target{{atMost: true, factor: 0.5, unit: "MiB"}}
+	// Firecracker's specification: 5 VM creations per core per second.
+	firecrackerRate = target{{factor: 5, unit: "per s"}}
+	exitsTarget     = target{{ref: "qemu", factor: 1}, {ref: bareName, factor: 0.95}}
+	fiveMiB         = target{{atMost: true, factor: 5, unit: "MiB"}}
+	// issueKvmtoolOverBare is kvmtool's start-up over the bare harness's
+	// as issue 11 measured them, 10.7 ms / 9.3 ms, rounded up.
+	issueKvmtoolOverBare = 1.15
+	atLeastQEMU          = target{{ref: "qemu", factor: 1}}
+	atMostQEMU           = target{{ref: "qemu", atMost: true, factor: 1}}
+	blockSeq             = target{{ref: hostName, factor: 0.8}, {ref: "qemu", factor: 1}}
 )
 
 // BenchmarkExits measures port-I/O exit round trips: the guest does N outb
@@ -65,7 +83,7 @@ func BenchmarkExits(b *testing.B) {
 	rate, cpu, ticks, peak := newRounds(*nRounds), newRounds(*nRounds), newRounds(*nRounds), newRounds(*nRounds)
 	var tscHz []tscRun
 	runs := map[string]int{}
-	interleave(b, *exitRuns, glue, qemu, func(r int, v vmm) {
+	interleave(b, *exitRuns, vmmOrder(glue, qemu, peers(b)...), func(r int, v vmm) {
 		tr, err := boot(v, cmdline, 10*time.Minute)
 		if err != nil {
 			b.Fatal(err)
@@ -94,7 +112,7 @@ func BenchmarkExits(b *testing.B) {
 	rate.pooled().report(b, "exits/s", "exits-ratio")
 	cpu.pooled().report(b, "cpu-µs/exit", "")
 	ticks.pooled().report(b, "tsc/exit", "")
-	record(row{fmt.Sprintf("port-I/O exits/s (N=%d)", n), "%.0f", rate, atLeastQEMU})
+	record(row{fmt.Sprintf("port-I/O exits/s (N=%d)", n), "%.0f", rate, exitsTarget})
 	record(row{"VMM CPU time per exit, user+sys (µs)", "%.1f", cpu, nil})
 	record(row{"guest TSC ticks per exit", "%.0f", ticks, nil})
 	record(row{"peak RSS after the exits run (MiB)", "%.1f", peak, fiveMiB})
@@ -131,24 +149,30 @@ func checkClocks(b *testing.B, runs []tscRun) string {
 	return fmt.Sprintf("%d of %d timed stretches with host and guest clocks more than 10 %% apart", off, len(runs))
 }
 
-// interleave runs fn for glue and QEMU (if present) runs times each in
-// every round, see interleaveRound; one untimed boot of each comes first.
-func interleave(b *testing.B, runs int, glue vmm, qemu *vmm, fn func(round int, v vmm)) {
+// interleave runs fn for each VMM of order runs times in every round,
+// see interleaveRound; one untimed boot of each comes first.
+func interleave(b *testing.B, runs int, order []vmm, fn func(round int, v vmm)) {
 	b.Helper()
-	order := warmUp(b, glue, qemu)
+	warmUp(b, order)
 	for r := range *nRounds {
 		interleaveRound(r, runs, order, fn)
 	}
 }
 
-// warmUp boots each VMM once, untimed, to bring the binaries and their
-// libraries into the page cache, and returns the VMMs to interleave.
-func warmUp(b *testing.B, glue vmm, qemu *vmm) []vmm {
-	b.Helper()
+// vmmOrder lists glue, QEMU if present, and the other peers: the VMMs a
+// benchmark interleaves.
+func vmmOrder(glue vmm, qemu *vmm, others ...vmm) []vmm {
 	order := []vmm{glue}
 	if qemu != nil {
 		order = append(order, *qemu)
 	}
+	return append(order, others...)
+}
+
+// warmUp boots each VMM once, untimed, to bring the binaries and their
+// libraries into the page cache, and returns the VMMs to interleave.
+func warmUp(b *testing.B, order []vmm) []vmm {
+	b.Helper()
 	for _, v := range order {
 		if _, err := boot(v, guestCmdline("cmdline"), time.Minute); err != nil {
 			b.Fatalf("warm-up: %v", err)
@@ -176,13 +200,22 @@ type samples map[string]sample
 // ratio = glue/QEMU.
 func (s samples) report(b *testing.B, unit, ratio string) {
 	b.ReportMetric(0, "ns/op") // wall time per op means nothing here
-	for _, name := range []string{"glue", "qemu", hostName} {
+	for _, name := range []string{"glue", "qemu", kvmtoolName, bareName, hostName} {
 		if len(s[name]) > 0 {
 			b.ReportMetric(s[name].median(), name+"-"+unit)
 		}
 	}
-	if ratio != "" && len(s["glue"]) > 0 && len(s["qemu"]) > 0 {
-		b.ReportMetric(s["glue"].median()/s["qemu"].median(), ratio)
+	if ratio == "" || len(s["glue"]) == 0 {
+		return
+	}
+	for _, ref := range []string{"qemu", kvmtoolName, bareName} {
+		if len(s[ref]) > 0 && s[ref].median() != 0 {
+			name := ratio // glue/QEMU keeps its old name
+			if ref != "qemu" {
+				name = ref + "-" + ratio
+			}
+			b.ReportMetric(s["glue"].median()/s[ref].median(), name)
+		}
 	}
 }
 

@@ -39,21 +39,52 @@ func setup(s string) { setups = append(setups, s) }
 func report(machine string, at time.Time, took time.Duration, nRounds int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
-	fmt.Fprintf(&b, "Runs, in each of %d rounds: %s; interleaved glue/QEMU. The benchmarks took %.1f minutes. "+
+	fmt.Fprintf(&b, "Runs, in each of %d rounds: %s; interleaved glue/QEMU, and in start-up and exits also kvmtool and the bare C harness. "+
+		"Peers: %s. The benchmarks took %.1f minutes. "+
 		"Each cell: median (min–max) over the runs of all rounds; the ratios are those of these medians. "+
 		"A target is judged on each round's medians and called met or not met only when %d or more rounds all agree; "+
 		"otherwise it is not reproducible, and its range over the rounds is given.\n\n",
-		nRounds, strings.Join(setups, "; "), took.Minutes(), minRounds)
-	b.WriteString("| metric | glue | QEMU microvm | host | glue/QEMU | glue/host | target | verdict over the rounds |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---|---|\n")
+		nRounds, strings.Join(setups, "; "), peersLine(), took.Minutes(), minRounds)
+	b.WriteString("| metric |")
+	for _, c := range columns {
+		b.WriteString(" " + c.title + " |")
+	}
+	for _, c := range columns[1:] {
+		b.WriteString(" glue/" + c.short + " |")
+	}
+	b.WriteString(" target | verdict over the rounds |\n|---|")
+	b.WriteString(strings.Repeat("---:|", 2*len(columns)-1) + "---|---|\n")
 	for _, r := range rows {
 		all := r.values.pooled()
-		g, q, h := all["glue"], all["qemu"], all[hostName]
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.metric, g.summary(r.verb), q.summary(r.verb),
-			h.summary(r.verb), ratio(g, q), ratio(g, h), r.target, judge(r.target, r.values).cell())
+		fmt.Fprintf(&b, "| %s |", r.metric)
+		for _, c := range columns {
+			fmt.Fprintf(&b, " %s |", all[c.name].summary(r.verb))
+		}
+		for _, c := range columns[1:] {
+			fmt.Fprintf(&b, " %s |", ratio(all["glue"], all[c.name]))
+		}
+		fmt.Fprintf(&b, " %s | %s |\n", r.target, judge(r.target, r.values).cell())
 	}
 	targetsByRound(&b, rows)
 	return b.String()
+}
+
+// columns are the main table's VMMs, glue first, and the host: the key
+// of their samples, the column's title, and how a ratio names them.
+var columns = []struct{ name, title, short string }{
+	{"glue", "glue", "glue"},
+	{kvmtoolName, "kvmtool", "kvmtool"},
+	{bareName, "bare C", "bare"},
+	{"qemu", "QEMU microvm", "QEMU"},
+	{hostName, "host", "host"},
+}
+
+// peersLine says what each peer was, or why it was not measured.
+func peersLine() string {
+	if len(peerNotes) == 0 {
+		return "kvmtool and the bare C harness not set up (neither start-up nor exits ran)"
+	}
+	return strings.Join(peerNotes, "; ")
 }
 
 // targetsByRound lists each row's target with its verdict and the

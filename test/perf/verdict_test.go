@@ -2,6 +2,7 @@ package perf
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -39,10 +40,13 @@ func (r rounds) pooled() samples {
 // bound is one condition of a target on glue's median: glue ≤ or ≥
 // factor × the median of ref, or, with ref "", factor itself (in unit).
 type bound struct {
-	ref    string // "qemu", hostName, or "" for an absolute bound
+	ref    string // a VMM ("qemu", kvmtoolName, bareName), hostName, or "" for an absolute bound
 	atMost bool   // glue ≤ …; else glue ≥ …
 	factor float64
 	unit   string // of an absolute bound, e.g. "MiB"
+	// alt, if set, is judged instead when ref was measured in no round
+	// (a peer the suite could not find).
+	alt *bound
 }
 
 // target is the goal for a row: every bound must hold.
@@ -55,20 +59,42 @@ func (t target) String() string {
 	}
 	parts := make([]string, len(t))
 	for i, b := range t {
-		op := "≥"
-		if b.atMost {
-			op = "≤"
-		}
-		switch {
-		case b.ref == "":
-			parts[i] = fmt.Sprintf("%s %g %s", op, b.factor, b.unit)
-		case b.factor == 1:
-			parts[i] = fmt.Sprintf("%s %s", op, refName(b.ref))
-		default:
-			parts[i] = fmt.Sprintf("%s %g× %s", op, b.factor, refName(b.ref))
+		parts[i] = b.String()
+		if b.alt != nil {
+			parts[i] += " (without " + refName(b.ref) + ": " + b.alt.String() + ")"
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// String renders one bound, e.g. "≤ 0.25× QEMU".
+func (b bound) String() string {
+	op := "≥"
+	if b.atMost {
+		op = "≤"
+	}
+	switch {
+	case b.ref == "":
+		return fmt.Sprintf("%s %g %s", op, b.factor, b.unit)
+	case b.factor == 1:
+		return fmt.Sprintf("%s %s", op, refName(b.ref))
+	default:
+		return fmt.Sprintf("%s %g× %s", op, b.factor, refName(b.ref))
+	}
+}
+
+// in returns the bound to judge on r: b, or b.alt when b's reference
+// was measured in none of the rounds.
+func (b bound) in(r rounds) bound {
+	if b.alt == nil || b.ref == "" {
+		return b
+	}
+	for _, s := range r {
+		if len(s[b.ref]) > 0 {
+			return b
+		}
+	}
+	return *b.alt
 }
 
 func refName(ref string) string {
@@ -137,18 +163,21 @@ type verdict struct {
 }
 
 func judge(t target, r rounds) verdict {
-	v := verdict{target: t, outcome: noTarget}
+	v := verdict{target: slices.Clone(t), outcome: noTarget}
 	if len(t) == 0 {
 		return v
 	}
 	v.outcome = unjudged
 	held := 0
-	for _, b := range t {
+	for i := range v.target {
+		v.target[i] = v.target[i].in(r)
+	}
+	for _, b := range v.target {
 		var vals []float64
 		for _, s := range r {
 			x, ok := b.value(s)
 			if !ok {
-				return verdict{outcome: unjudged, target: t}
+				return verdict{outcome: unjudged, target: v.target}
 			}
 			vals = append(vals, x)
 		}
@@ -159,7 +188,7 @@ func judge(t target, r rounds) verdict {
 	}
 	for j := range r {
 		all := true
-		for i, b := range t {
+		for i, b := range v.target {
 			all = all && b.holds(v.values[i][j])
 		}
 		if all {

@@ -119,6 +119,9 @@ func TestTargetString(t *testing.T) {
 		{atMostQEMU, "≤ QEMU"},
 		{fiveMiB, "≤ 5 MiB"},
 		{blockSeq, "≥ 0.8× host, ≥ QEMU"},
+		{firstByteTarget, "≤ 0.25× QEMU, ≤ kvmtool (without kvmtool: ≤ 1.15× bare)"},
+		{exitsTarget, "≥ QEMU, ≥ 0.95× bare"},
+		{firecrackerRate, "≥ 5 per s"},
 	} {
 		if got := tc.target.String(); got != tc.want {
 			t.Errorf("%#v: %q, want %q", tc.target, got, tc.want)
@@ -166,9 +169,10 @@ func TestReportVerdicts(t *testing.T) {
 		"Measured 2026-12-03 09:00 UTC on: a machine.",
 		"Runs, in each of 3 rounds: x: 1 run;",
 		"The benchmarks took 1.5 minutes.",
-		"| start (ms) | 24.0 (20.0–30.0) | 100.0 (100.0–100.0) | – | 0.240 | – | ≤ 0.25× QEMU | not reproducible (glue/QEMU 0.200–0.300) |",
-		"| rss (MiB) | 9.0 (9.0–9.0) | 40.0 (40.0–40.0) | – | 0.225 | – | ≤ 5 MiB | **not met** (glue (MiB) 9.00–9.00) |",
-		"| cpu (ms) | 1.0 (1.0–1.0) | 2.0 (2.0–2.0) | – | 0.500 | – | – | – |",
+		"| metric | glue | kvmtool | bare C | QEMU microvm | host | glue/kvmtool | glue/bare | glue/QEMU | glue/host | target | verdict over the rounds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
+		"| start (ms) | 24.0 (20.0–30.0) | – | – | 100.0 (100.0–100.0) | – | – | – | 0.240 | – | ≤ 0.25× QEMU | not reproducible (glue/QEMU 0.200–0.300) |",
+		"| rss (MiB) | 9.0 (9.0–9.0) | – | – | 40.0 (40.0–40.0) | – | – | – | 0.225 | – | ≤ 5 MiB | **not met** (glue (MiB) 9.00–9.00) |",
+		"| cpu (ms) | 1.0 (1.0–1.0) | – | – | 2.0 (2.0–2.0) | – | – | – | 0.500 | – | – | – |",
 		"- start (ms), target ≤ 0.25× QEMU: **not reproducible**; glue/QEMU 0.200, 0.300, 0.240.\n",
 		"- rss (MiB), target ≤ 5 MiB: **not met**; glue (MiB) 9.00, 9.00, 9.00.\n",
 	} {
@@ -178,6 +182,95 @@ func TestReportVerdicts(t *testing.T) {
 	}
 	if strings.Contains(got, "- cpu (ms)") {
 		t.Errorf("report lists a row without a target among the targets:\n%s", got)
+	}
+}
+
+// roundsOf builds rounds from per-VMM values, one run per round each.
+func roundsOf(vals map[string][]float64) rounds {
+	n := 0
+	for _, v := range vals {
+		n = max(n, len(v))
+	}
+	r := newRounds(n)
+	for name, v := range vals {
+		for i, x := range v {
+			r.add(i, name, x)
+		}
+	}
+	return r
+}
+
+// Issue 11's targets: against kvmtool, or the bare harness where kvmtool
+// was not measured; against the bare harness's exit rate; absolute ones.
+func TestPeerTargets(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		target target
+		vals   map[string][]float64
+		want   outcome
+		cell   string
+	}{
+		{"start-up at most kvmtool's", firstByteTarget,
+			map[string][]float64{"glue": {9, 9, 10}, "qemu": {50, 50, 50}, kvmtoolName: {10, 10, 10}, bareName: {2, 2, 2}},
+			met, "met (glue/QEMU 0.180–0.200, glue/kvmtool 0.900–1.00)"},
+		{"start-up above kvmtool's", firstByteTarget,
+			map[string][]float64{"glue": {11, 12, 11}, "qemu": {50, 50, 50}, kvmtoolName: {10, 10, 10}, bareName: {11, 12, 11}},
+			notMet, "**not met** (glue/QEMU 0.220–0.240, glue/kvmtool 1.10–1.20)"},
+		{"without kvmtool: glue/bare against the issue's kvmtool/bare", firstByteTarget,
+			map[string][]float64{"glue": {11, 11, 11}, "qemu": {50, 50, 50}, bareName: {10, 10, 10}},
+			met, "met (glue/QEMU 0.220–0.220, glue/bare 1.10–1.10)"},
+		{"without kvmtool: too slow against bare", firstByteTarget,
+			map[string][]float64{"glue": {12, 12, 12}, "qemu": {50, 50, 50}, bareName: {10, 10, 10}},
+			notMet, "**not met** (glue/QEMU 0.240–0.240, glue/bare 1.20–1.20)"},
+		{"kvmtool in some rounds only: no fallback", firstByteTarget,
+			map[string][]float64{"glue": {9, 9, 9}, "qemu": {50, 50, 50}, kvmtoolName: {10}, bareName: {9, 9, 9}},
+			unjudged, "no verdict"},
+		{"no fallback for GLUE-DONE", doneTarget,
+			map[string][]float64{"glue": {9, 9, 9}, "qemu": {50, 50, 50}, bareName: {9, 9, 9}},
+			unjudged, "no verdict"},
+		{"CPU per VM against kvmtool", atMostKvmtool,
+			map[string][]float64{"glue": {5, 6, 5}, kvmtoolName: {5.5, 5.5, 5.5}, bareName: {1, 1, 1}, "qemu": {1, 1, 1}},
+			notReproducible, "not reproducible (glue/kvmtool 0.909–1.09)"},
+		{"exits against bare", exitsTarget,
+			map[string][]float64{"glue": {96, 95, 97}, "qemu": {90, 90, 90}, bareName: {100, 100, 100}, kvmtoolName: {1, 1, 1}},
+			met, "met (glue/QEMU 1.06–1.08, glue/bare 0.950–0.970)"},
+		{"exits below 0.95× bare", exitsTarget,
+			map[string][]float64{"glue": {94, 94, 94}, "qemu": {90, 90, 90}, bareName: {100, 100, 100}},
+			notMet, "**not met** (glue/QEMU 1.04–1.04, glue/bare 0.940–0.940)"},
+		{"private memory", halfMiB,
+			map[string][]float64{"glue": {0.4, 0.5, 0.45}, bareName: {9, 9, 9}},
+			met, "met (glue (MiB) 0.400–0.500)"},
+		{"private memory over 0.5 MiB", halfMiB,
+			map[string][]float64{"glue": {0.6, 3, 0.51}, bareName: {0.05, 0.05, 0.05}},
+			notMet, "**not met** (glue (MiB) 0.510–3.00)"},
+		{"creations per second", firecrackerRate,
+			map[string][]float64{"glue": {28, 4, 30}, kvmtoolName: {1, 1, 1}},
+			notReproducible, "not reproducible (glue (per s) 4.00–30.0)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := judge(tc.target, roundsOf(tc.vals))
+			if v.outcome != tc.want || v.cell() != tc.cell {
+				t.Errorf("judge = %v, %q; want %v, %q", v.outcome, v.cell(), tc.want, tc.cell)
+			}
+		})
+	}
+}
+
+// Each peer's figures land in its own column, and each ratio divides
+// glue's median by that column's.
+func TestReportPeerColumns(t *testing.T) {
+	vals := map[string][]float64{"glue": {10, 10, 10}, kvmtoolName: {20, 20, 20}, bareName: {40, 40, 40}, "qemu": {80, 80, 80}, hostName: {5, 5, 5}}
+	rows, setups, peerNotes = []row{{"start (ms)", "%.0f", roundsOf(vals), nil}}, []string{"x: 1 run"}, []string{"kvmtool: not measured, a reason"}
+	t.Cleanup(func() { rows, setups, peerNotes = nil, nil, nil })
+	got := report("m", time.Unix(0, 0), time.Minute, 3)
+	want := "| start (ms) | 10 (10–10) | 20 (20–20) | 40 (40–40) | 80 (80–80) | 5 (5–5) | 0.500 | 0.250 | 0.125 | 2.000 | – | – |"
+	if !strings.Contains(got, want) {
+		t.Errorf("report lacks %q:\n%s", want, got)
+	}
+	if !strings.Contains(got, "Peers: kvmtool: not measured, a reason.") {
+		t.Errorf("report does not say why a peer is missing:\n%s", got)
 	}
 }
 

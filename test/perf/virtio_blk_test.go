@@ -46,7 +46,7 @@ func BenchmarkBlock(b *testing.B) {
 	var tscHz []tscRun
 	req := 0
 	runs := map[string]int{}
-	interleave(b, *blkRuns, glue, qemu, func(r int, v vmm) {
+	interleave(b, *blkRuns, vmmOrder(glue, qemu), func(r int, v vmm) {
 		tr, err := bootWith(v, cmdline, bootOpts{dev: devices{disk: img}}, 2*time.Minute)
 		if err != nil {
 			b.Fatal(err)

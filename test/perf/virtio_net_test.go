@@ -42,7 +42,7 @@ func BenchmarkNetwork(b *testing.B) {
 	// also has the host resolve the guest's MAC address (ARP).
 	cmdline := guestCmdline(fmt.Sprintf("net glue.ip=%s glue.net.pings=%d glue.net.timeout=60", guestIP, k+1))
 	rtt := newRounds(*nRounds)
-	order := warmUp(b, glue, qemu)
+	order := warmUp(b, vmmOrder(glue, qemu))
 	for r := range *nRounds {
 		runs := map[string]int{}
 		interleaveRound(r, *netRuns, order, func(r int, v vmm) {

@@ -16,6 +16,7 @@ type vmm struct {
 	name string
 	path string
 	args func(cmdline string, dev devices) []string
+	env  []string // added to the benchmark's environment, if any
 }
 
 // devices are the virtio devices a boot gives the guest; the zero value
@@ -179,6 +180,9 @@ func bootWith(v vmm, cmdline string, o bootOpts, timeout time.Duration) (*trace,
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = pw, &stderr // stdin stays /dev/null
+	if v.env != nil {
+		cmd.Env = append(os.Environ(), v.env...)
+	}
 
 	start := time.Now()
 	err = cmd.Start()
