@@ -35,10 +35,12 @@ const (
 	guestELF = "../../guest/glue-guest.elf"
 	docPath  = "../../docs/performance.md"
 	// benchmarks is how many Benchmark functions this package has
-	// (TestBenchmarkCount keeps the number right); all but
-	// BenchmarkTransports and the deviceBenchmarks add one setup line to
-	// the main block, which -update-doc rewrites only when all of them ran.
-	benchmarks = 11
+	// (TestBenchmarkCount keeps the number right); mainBenchmarks of them,
+	// all but BenchmarkTransports, BenchmarkDensity and the
+	// deviceBenchmarks, add one setup line to the main block, which
+	// -update-doc rewrites only when all of them ran.
+	benchmarks     = 12
+	mainBenchmarks = benchmarks - 2 - deviceBenchmarks
 )
 
 // buildDir holds, for one package run, the glue binary, the disk image and
@@ -79,15 +81,19 @@ type docBlock struct {
 }
 
 // generatedBlocks are the blocks of the benchmarks that ran: the main
-// table, and BenchmarkTransports' comparison.
+// table, BenchmarkTransports' comparison, BenchmarkDensity's sets and the
+// device benchmarks' table.
 func generatedBlocks(machine string, at time.Time, took time.Duration) []docBlock {
 	var blocks []docBlock
 	if len(rows) > 0 {
 		blocks = append(blocks, docBlock{beginMarker, endMarker, report(machine, at, took, *nRounds),
-			len(setups) == benchmarks-1-deviceBenchmarks, "run every benchmark (-bench .) to rewrite the main results"})
+			len(setups) == mainBenchmarks, "run every benchmark (-bench .) to rewrite the main results"})
 	}
 	if len(transportRows) > 0 {
 		blocks = append(blocks, docBlock{transportBegin, transportEnd, transportReport(machine, at), true, ""})
+	}
+	if len(densityRows) > 0 {
+		blocks = append(blocks, docBlock{densityBegin, densityEnd, densityReport(machine, at), true, ""})
 	}
 	if len(devRows) > 0 {
 		blocks = append(blocks, docBlock{devicesBegin, devicesEnd, devicesReport(machine, at), len(devSetups) == deviceBenchmarks,

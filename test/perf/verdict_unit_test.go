@@ -320,7 +320,7 @@ func TestGeneratedBlocks(t *testing.T) {
 	}{
 		{"transports alone", false, true, 0, map[string]bool{transportBegin: true}},
 		{"some main benchmarks", true, false, 2, map[string]bool{beginMarker: false}},
-		{"everything", true, true, benchmarks - 1 - deviceBenchmarks, map[string]bool{beginMarker: true, transportBegin: true}},
+		{"everything", true, true, mainBenchmarks, map[string]bool{beginMarker: true, transportBegin: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows, setups, transportRows = nil, make([]string, tc.setupLines), nil
