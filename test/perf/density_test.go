@@ -78,7 +78,7 @@ func densityCounts(s string) ([]int, error) {
 // densitySet runs n VMs of v at once and returns their summed PSS per VM
 // in MiB, read while all n are alive and done booting.
 func densitySet(v vmm, n int) (float64, error) {
-	ready := make(chan int, n)      // a VM's PID, at its GLUE-DONE
+	ready := make(chan int, n)     // a VM's PID, at its GLUE-DONE
 	release := make(chan struct{}) // closed once the set is measured
 	ended := make(chan error, n)   // each boot's end
 	for range n {
