@@ -43,6 +43,20 @@ func (t *Timeline) Mark(phase string) {
 	}
 }
 
+// MarkBefore records phase as a span of d that ended at the start (what
+// a program did before it made the timeline, e.g. before main).
+func (t *Timeline) MarkBefore(phase string, d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.seen[phase] {
+		t.seen[phase] = true
+		t.events = append(t.events, TimelineEvent{phase, -d})
+	}
+}
+
 // Events returns the phases in the order they were reached.
 func (t *Timeline) Events() []TimelineEvent {
 	t.mu.Lock()
@@ -57,8 +71,12 @@ func (t *Timeline) WriteTo(w io.Writer) (int64, error) {
 	b.WriteString("boot timeline      ms    +ms  phase\n")
 	var prev time.Duration
 	for _, e := range t.Events() {
-		fmt.Fprintf(&b, "              %8.2f %6.2f  %s\n", ms(e.At), ms(e.At-prev), e.Phase)
-		prev = e.At
+		span := e.At - prev
+		if e.At < 0 { // a MarkBefore span, which ends at the start
+			span = -e.At
+		}
+		fmt.Fprintf(&b, "              %8.2f %6.2f  %s\n", ms(e.At), ms(span), e.Phase)
+		prev = max(e.At, 0)
 	}
 	n, err := w.Write(b.Bytes())
 	return int64(n), err

@@ -24,6 +24,24 @@ func TestTimelineMarksOncePerPhase(t *testing.T) {
 	nilTimeline.Mark("ignored") // must not panic
 }
 
+// A span before the start prints as negative milliseconds with its length
+// as the step, and the first phase after it counts from the start.
+func TestTimelineWritesTheSpanBeforeTheStart(t *testing.T) {
+	t.Parallel()
+	tl := &Timeline{seen: map[string]bool{}}
+	tl.MarkBefore("before", 2500*time.Microsecond)
+	tl.events = append(tl.events, TimelineEvent{"first", 1 * time.Millisecond}, TimelineEvent{"second", 4 * time.Millisecond})
+	var out bytes.Buffer
+	tl.WriteTo(&out)
+	want := "boot timeline      ms    +ms  phase\n" +
+		"                 -2.50   2.50  before\n" +
+		"                  1.00   1.00  first\n" +
+		"                  4.00   3.00  second\n"
+	if out.String() != want {
+		t.Fatalf("timeline\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
 func TestTimelineWriterFindsSplitMarker(t *testing.T) {
 	t.Parallel()
 	tl := NewTimeline(time.Now())

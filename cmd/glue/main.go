@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gluevmm/glue/control"
 )
 
@@ -133,11 +135,25 @@ func commandTable() []command {
 	}
 }
 
-// processStart is when main began: the origin of --boot-timeline.
-var processStart time.Time
+// processStart is when main began: the origin of --boot-timeline;
+// cpuBeforeMain is the CPU time the process had spent by then (exec, the
+// Go runtime's start and the package initialisers, on all threads).
+var (
+	processStart  time.Time
+	cpuBeforeMain time.Duration
+)
+
+// processCPUTime is the CPU time of all the process's threads so far.
+func processCPUTime() time.Duration {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
 
 func main() {
-	processStart = time.Now()
+	processStart, cpuBeforeMain = time.Now(), processCPUTime()
 	os.Exit(run(os.Args[1:]))
 }
 

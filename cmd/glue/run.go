@@ -330,6 +330,7 @@ func serveVM(ctx context.Context, g *globals, f *runFlags, cfg vmm.Config, statu
 		// Deferred before vm.Close, so it prints after the VM's last
 		// console output is flushed.
 		cfg.Timeline = vmm.NewTimeline(processStart)
+		cfg.Timeline.MarkBefore("before main (CPU time: exec, Go runtime, package init)", cpuBeforeMain)
 		cfg.Timeline.Mark("flags parsed")
 		defer cfg.Timeline.WriteTo(os.Stderr)
 	}

@@ -178,7 +178,7 @@ func TestFeaturesBootTimeline(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	phases := []string{"flags parsed", "open /dev/kvm", "create VM", "allocate guest memory", "create devices",
+	phases := []string{"before main", "flags parsed", "open /dev/kvm", "create VM", "allocate guest memory", "create devices",
 		"write ACPI tables", "load kernel", "create vCPUs", "map guest memory", "sandbox", "start vCPUs",
 		"first guest output byte", "guest marker GLUE-DONE"}
 	last := -1
