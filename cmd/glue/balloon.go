@@ -35,11 +35,8 @@ func setupBalloon(fl *flagSet, g *globals) func(context.Context) error {
 	fl.StringVar(&target, "target", "", "", "memory the balloon takes from the guest: `SIZE` in MiB, or with an M or G suffix")
 	fl.BoolVar(&asJSON, "json", "", "print the balloon as JSON (the control protocol's balloon object)")
 	return func(ctx context.Context) error {
-		if name == "" {
-			return usageErrorf("--name: which VM? name one with -n NAME (glue list shows them)")
-		}
-		if err := control.ValidName(name); err != nil {
-			return usageErrorf("--name: %w", err)
+		if err := requireName(name, "glue list"); err != nil {
+			return err
 		}
 		var targetMiB *uint64
 		if fl.changed("target") {
@@ -49,11 +46,7 @@ func setupBalloon(fl *flagSet, g *globals) func(context.Context) error {
 			}
 			targetMiB = &mib
 		}
-		dir, err := g.dir()
-		if err != nil {
-			return err
-		}
-		c, err := g.dial(dir, name)
+		c, err := g.dialVM(name)
 		if err != nil {
 			return err
 		}

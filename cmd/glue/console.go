@@ -37,17 +37,10 @@ func setupConsole(fl *flagSet, g *globals) func(context.Context) error {
 	fl.StringVar(&name, "name", "n", "", "`NAME` of the VM")
 	fl.BoolVar(&follow, "follow", "f", "only print the console's output, until the VM ends; never read stdin")
 	return func(ctx context.Context) error {
-		if name == "" {
-			return usageErrorf("--name: which VM? (glue list shows them)")
-		}
-		if err := control.ValidName(name); err != nil {
-			return usageErrorf("--name: %w", err)
-		}
-		dir, err := g.dir()
-		if err != nil {
+		if err := requireName(name, "glue list"); err != nil {
 			return err
 		}
-		c, err := g.dial(dir, name)
+		c, err := g.dialVM(name)
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func setupLogs(fl *flagSet, g *globals) func(context.Context) error {
 		if err := refuseEmpty(fl, "name"); err != nil {
 			return err
 		}
-		if err := requireName(name); err != nil {
+		if err := requireName(name, "glue list --all"); err != nil {
 			return err
 		}
 		dir, err := g.dir()
@@ -130,10 +130,11 @@ func setupRm(fl *flagSet, g *globals) func(context.Context) error {
 	}
 }
 
-// requireName checks a -n NAME given to a command about one VM.
-func requireName(name string) error {
+// requireName checks a -n NAME given to a command about one VM; lister is
+// the command that shows the names it takes.
+func requireName(name, lister string) error {
 	if name == "" {
-		return usageErrorf("--name: which VM? (glue list --all shows them)")
+		return usageErrorf("--name: which VM? name one with -n NAME (%s shows them)", lister)
 	}
 	if err := control.ValidName(name); err != nil {
 		return usageErrorf("--name: %w", err)

@@ -86,6 +86,15 @@ func (g *globals) dial(dir, name string) (*control.Client, error) {
 	return c, nil
 }
 
+// dialVM returns a client for the VM name in the runtime directory.
+func (g *globals) dialVM(name string) (*control.Client, error) {
+	dir, err := g.dir()
+	if err != nil {
+		return nil, err
+	}
+	return g.dial(dir, name)
+}
+
 // dir resolves the runtime directory that holds the VMs' control sockets.
 func (g *globals) dir() (string, error) {
 	dir, err := control.RuntimeDir(g.runtimeDir)
