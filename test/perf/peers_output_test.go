@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/kvm/kvmtest"
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // The peers run the same guest as glue, to the same end: their serial
@@ -29,12 +30,12 @@ func TestPeersPrintWhatGluePrints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	others, notes := findPeers(dir, elfPath)
+	others, notes := findPeers(t, dir, elfPath)
 	for _, n := range notes {
 		t.Log(n)
 	}
 	if len(others) == 0 {
-		t.Skip("no peer could be set up")
+		hosttest.Skip(t, hosttest.ReasonTool("gcc"), "no peer could be set up")
 	}
 	glue := glueVMM(glueBin, elfPath, filepath.Join(dir, "run"), mmio)
 	tsc := regexp.MustCompile(`tsc=\d+`)

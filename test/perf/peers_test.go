@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // The start-up and exits benchmarks' peers besides QEMU: kvmtool, the
@@ -42,7 +44,7 @@ func peers(b *testing.B) []vmm {
 	if err != nil {
 		b.Fatal(err)
 	}
-	peersOnce.Do(func() { peerVMMs, peerNotes = findPeers(buildDir, elfPath) })
+	peersOnce.Do(func() { peerVMMs, peerNotes = findPeers(b, buildDir, elfPath) })
 	for _, n := range peerNotes {
 		b.Log(n)
 	}
@@ -50,10 +52,12 @@ func peers(b *testing.B) []vmm {
 }
 
 // findPeers builds the bare harness and kvmtool's boot wrapper with gcc
-// into dir and returns the peers it could set up, and a note on each.
-func findPeers(dir, elfPath string) ([]vmm, []string) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
+// into dir and returns the peers it could set up, and a note on each. A
+// missing gcc or objcopy fails tb where skips are not allowed
+// (hosttest.LookPathOptional).
+func findPeers(tb testing.TB, dir, elfPath string) ([]vmm, []string) {
+	gcc, ok := hosttest.LookPathOptional(tb, "gcc")
+	if !ok {
 		return nil, []string{"bare C harness and kvmtool: not measured, no gcc to build the harness and kvmtool's boot wrapper"}
 	}
 	var vs []vmm
@@ -64,7 +68,7 @@ func findPeers(dir, elfPath string) ([]vmm, []string) {
 		vs = append(vs, bareVMM(bare, elfPath))
 		notes = append(notes, "bare C harness: "+note)
 	}
-	if v, note, err := setUpKvmtool(gcc, dir, elfPath); err != nil {
+	if v, note, err := setUpKvmtool(tb, gcc, dir, elfPath); err != nil {
 		notes = append(notes, "kvmtool: not measured, "+err.Error())
 	} else {
 		vs = append(vs, v)
@@ -94,7 +98,7 @@ func buildBare(gcc, dir string) (bin, note string, err error) {
 }
 
 // setUpKvmtool finds kvmtool by kvmtoolEnv and builds the image it boots.
-func setUpKvmtool(gcc, dir, elfPath string) (vmm, string, error) {
+func setUpKvmtool(tb testing.TB, gcc, dir, elfPath string) (vmm, string, error) {
 	lkvm := os.Getenv(kvmtoolEnv)
 	if lkvm == "" {
 		return vmm{}, "", errors.New(kvmtoolEnv + " is unset (the path to kvmtool's lkvm; see Method)")
@@ -102,8 +106,8 @@ func setUpKvmtool(gcc, dir, elfPath string) (vmm, string, error) {
 	if _, err := os.Stat(lkvm); err != nil {
 		return vmm{}, "", fmt.Errorf("%s: %w", kvmtoolEnv, err)
 	}
-	objcopy, err := exec.LookPath("objcopy")
-	if err != nil {
+	objcopy, ok := hosttest.LookPathOptional(tb, "objcopy")
+	if !ok {
 		return vmm{}, "", errors.New("no objcopy to build its boot wrapper")
 	}
 	src, err := filepath.Abs(filepath.Join("kvmtool", "setup.S"))

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // fakeSetup is a bzImage with only what wrapperImage checks: a header,
@@ -77,14 +79,7 @@ func TestWrapperImage(t *testing.T) {
 // header fields where kvmtool reads them.
 func TestSetupAssembles(t *testing.T) {
 	t.Parallel()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("no gcc")
-	}
-	objcopy, err := exec.LookPath("objcopy")
-	if err != nil {
-		t.Skip("no objcopy")
-	}
+	gcc, objcopy, readelf := hosttest.LookPath(t, "gcc"), hosttest.LookPath(t, "objcopy"), hosttest.LookPath(t, "readelf")
 	dir := t.TempDir()
 	obj, bin := filepath.Join(dir, "setup.o"), filepath.Join(dir, "setup.bin")
 	for _, c := range [][]string{{gcc, "-c", "-o", obj, "kvmtool/setup.S"}, {objcopy, "-O", "binary", "-j", ".text", obj, bin}} {
@@ -92,7 +87,7 @@ func TestSetupAssembles(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", c[0], err, out)
 		}
 	}
-	if out, err := exec.Command("readelf", "-r", obj).Output(); err == nil && !strings.Contains(string(out), "no relocations") {
+	if out, err := exec.Command(readelf, "-r", obj).Output(); err != nil || !strings.Contains(string(out), "no relocations") {
 		t.Errorf("setup.o has relocations:\n%s", out)
 	}
 	setup, err := os.ReadFile(bin)
@@ -135,16 +130,14 @@ func mustRead(t *testing.T, path string) []byte {
 // Without GLUE_PERF_KVMTOOL, or with a path that is not there, kvmtool
 // is left out with the reason; the bare harness builds wherever gcc is.
 func TestFindPeers(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc")
-	}
+	hosttest.LookPath(t, "gcc")
 	elfPath, _ := filepath.Abs(guestELF)
 	for _, tc := range []struct{ env, note string }{
 		{"", "kvmtool: not measured, " + kvmtoolEnv + " is unset"},
 		{"/nonexistent/lkvm", "kvmtool: not measured, " + kvmtoolEnv + ": stat /nonexistent/lkvm"},
 	} {
 		t.Setenv(kvmtoolEnv, tc.env)
-		vs, notes := findPeers(t.TempDir(), elfPath)
+		vs, notes := findPeers(t, t.TempDir(), elfPath)
 		if len(vs) != 1 || vs[0].name != bareName {
 			t.Errorf("%s=%q: peers %v, want the bare harness alone", kvmtoolEnv, tc.env, vs)
 		}
