@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -45,9 +44,8 @@ func (m *machine) close() error {
 	return errors.Join(errs...)
 }
 
-// createVM is the "create VM" step: a VM with what every x86 guest here
-// needs, KVM's private pages below 4 GiB and the in-kernel interrupt
-// controllers and timer.
+// createVM is the "create VM" step: a VM with KVM's private pages below
+// 4 GiB, which every x86 guest here needs.
 func createVM(sys *kvm.System) (*kvm.VM, error) {
 	v, err := sys.CreateVM()
 	if err != nil {
@@ -57,12 +55,6 @@ func createVM(sys *kvm.System) (*kvm.VM, error) {
 	if err == nil {
 		err = v.SetIdentityMapAddr(uint64(x86.KVMIdentityMapAddr))
 	}
-	if err == nil {
-		err = v.CreateIRQChip()
-	}
-	if err == nil {
-		err = v.CreatePIT2()
-	}
 	if err != nil {
 		v.Close()
 		return nil, err
@@ -70,47 +62,33 @@ func createVM(sys *kvm.System) (*kvm.VM, error) {
 	return v, nil
 }
 
-// allocateMemory is the "allocate guest memory" step: memMiB of RAM split
-// around the 32-bit MMIO gap.
-func allocateMemory(memMiB uint64) (*guestmem.Memory, error) {
+// mapMemory is the "map guest memory" step: memMiB of RAM split around the
+// 32-bit MMIO gap, one KVM memory slot per region. It comes before the
+// interrupt controllers: a VM's first KVM_SET_USER_MEMORY_REGION made
+// after KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2 waited 4-8 ms in the kernel
+// here (an SRCU grace period), made before them 0.2 ms, and they take no
+// longer for it.
+func mapMemory(v *kvm.VM, memMiB uint64) (*guestmem.Memory, error) {
 	mem, err := guestmem.New(x86.RAMSpans(memMiB << 20))
 	if err != nil {
 		return nil, &ConfigError{Field: FieldMemMiB, Err: fmt.Errorf("%d MiB of memory: %w", memMiB, err)}
 	}
+	for i, r := range mem.Regions() {
+		if err := v.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host(), 0); err != nil {
+			mem.Close()
+			return nil, err
+		}
+	}
 	return mem, nil
 }
 
-// memorySlots is KVM's registration of the guest's RAM, one memory slot
-// per region, made while the rest of the VM is built: a VM's first
-// KVM_SET_USER_MEMORY_REGION waits for an SRCU grace period (about 5 ms
-// here, as long as everything else Build does for a small VM), and only
-// the vCPUs' first KVM_RUN needs the slots. Writing the kernel and the
-// boot structures into the memory does not: it is the process's own.
-type memorySlots struct {
-	done chan error
-	err  error
-	once sync.Once
-}
-
-// registerMemory starts registering mem's regions with v.
-func registerMemory(v *kvm.VM, mem *guestmem.Memory) *memorySlots {
-	s := &memorySlots{done: make(chan error, 1)}
-	go func() {
-		for i, r := range mem.Regions() {
-			if err := v.SetUserMemoryRegion(uint32(i), uint64(r.Base), r.Host(), 0); err != nil {
-				s.done <- err
-				return
-			}
-		}
-		s.done <- nil
-	}()
-	return s
-}
-
-// wait returns once the slots are registered (or failed), with the error.
-func (s *memorySlots) wait() error {
-	s.once.Do(func() { s.err = <-s.done })
-	return s.err
+// createInterruptControllers is the "create interrupt controllers" step:
+// the in-kernel PIC, IOAPIC and LAPICs, and the PIT.
+func createInterruptControllers(v *kvm.VM) error {
+	if err := v.CreateIRQChip(); err != nil {
+		return err
+	}
+	return v.CreatePIT2()
 }
 
 // createVCPUs is the "create vCPUs" step: n vCPUs with their CPUID, MSRs,

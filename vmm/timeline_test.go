@@ -79,7 +79,7 @@ func TestTimelineBoot(t *testing.T) {
 	for _, e := range tl.Events() {
 		phases = append(phases, e.Phase)
 	}
-	want := "vmm.Build,open /dev/kvm,create VM,allocate guest memory,create devices,write ACPI tables,load kernel,create vCPUs,map guest memory,start vCPUs,first guest output byte,guest marker GLUE-DONE"
+	want := "vmm.Build,open /dev/kvm,create VM,map guest memory,create interrupt controllers,create devices,write ACPI tables,load kernel,create vCPUs,start vCPUs,first guest output byte,guest marker GLUE-DONE"
 	if got := strings.Join(phases, ","); got != want {
 		t.Fatalf("phases\n%s\nwant\n%s", got, want)
 	}

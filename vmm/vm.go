@@ -77,18 +77,19 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 		return nil, err
 	}
 
-	if m.mem, err = allocateMemory(cfg.MemMiB); err != nil {
+	if m.mem, err = mapMemory(m.vm, cfg.MemMiB); err != nil {
 		return nil, err
 	}
-	if err := done("allocate guest memory"); err != nil {
+	if err := done("map guest memory"); err != nil {
 		return nil, err
 	}
-	slots := registerMemory(m.vm, m.mem)
-	defer func() {
-		if err != nil {
-			slots.wait() // before Close (deferred earlier) closes the VM under it
-		}
-	}()
+
+	if err := createInterruptControllers(m.vm); err != nil {
+		return nil, err
+	}
+	if err := done("create interrupt controllers"); err != nil {
+		return nil, err
+	}
 
 	if vm.devices, err = createDevices(m.vm, m.mem, &cfg, log); err != nil {
 		return nil, err
@@ -117,13 +118,6 @@ func Build(ctx context.Context, cfg Config) (_ *VM, err error) {
 		return nil, err
 	}
 	if err := done("create vCPUs"); err != nil {
-		return nil, err
-	}
-
-	if err := slots.wait(); err != nil {
-		return nil, err
-	}
-	if err := done("map guest memory"); err != nil {
 		return nil, err
 	}
 

@@ -178,8 +178,8 @@ func TestFeaturesBootTimeline(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	phases := []string{"before main", "flags parsed", "open /dev/kvm", "create VM", "allocate guest memory", "create devices",
-		"write ACPI tables", "load kernel", "create vCPUs", "map guest memory", "sandbox", "start vCPUs",
+	phases := []string{"before main", "flags parsed", "open /dev/kvm", "create VM", "map guest memory", "create interrupt controllers",
+		"create devices", "write ACPI tables", "load kernel", "create vCPUs", "sandbox", "start vCPUs",
 		"first guest output byte", "guest marker GLUE-DONE"}
 	last := -1
 	for _, p := range phases {
