@@ -34,13 +34,7 @@ func (t *Timeline) Mark(phase string) {
 	if t == nil {
 		return
 	}
-	at := time.Since(t.start)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.seen[phase] {
-		t.seen[phase] = true
-		t.events = append(t.events, TimelineEvent{phase, at})
-	}
+	t.record(phase, time.Since(t.start))
 }
 
 // MarkBefore records phase as a span of d that ended at the start (what
@@ -49,11 +43,16 @@ func (t *Timeline) MarkBefore(phase string, d time.Duration) {
 	if t == nil {
 		return
 	}
+	t.record(phase, -d)
+}
+
+// record adds phase at at, unless it was recorded before.
+func (t *Timeline) record(phase string, at time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.seen[phase] {
 		t.seen[phase] = true
-		t.events = append(t.events, TimelineEvent{phase, -d})
+		t.events = append(t.events, TimelineEvent{phase, at})
 	}
 }
 
