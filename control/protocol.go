@@ -203,7 +203,7 @@ func DecodeRequest(line []byte) (Request, *Error) {
 	if *w.Version != Version {
 		return Request{}, errorf(CodeUnsupportedVersion, "version %d is not supported; this server speaks version %d", *w.Version, Version)
 	}
-	if e := checkKeys(line, requestKeys); e != nil {
+	if e := checkKeys(line, requestKeys()); e != nil {
 		return Request{}, e
 	}
 	if w.Op == nil || *w.Op == "" {

@@ -6,11 +6,13 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // requestKeys are the keys a version-1 request may have: wireRequest's
-// JSON tags, so that a field added there is accepted here too.
-var requestKeys = jsonKeys(reflect.TypeFor[wireRequest]())
+// JSON tags, so that a field added there is accepted here too. Computed on
+// the first request, not in every glue process's start-up.
+var requestKeys = sync.OnceValue(func() []string { return jsonKeys(reflect.TypeFor[wireRequest]()) })
 
 func jsonKeys(t reflect.Type) []string {
 	keys := make([]string, 0, t.NumField())
