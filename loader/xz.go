@@ -9,19 +9,18 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/crc64"
-	"io"
 	"slices"
 
 	"github.com/gluevmm/glue/loader/internal/bcj"
-	"github.com/ulikunitz/xz/lzma"
+	"github.com/gluevmm/glue/loader/internal/lzma2"
 )
 
 // An xz container reader (tukaani.org/xz/xz-file-format.txt) for the one
 // thing the kernel build produces: a stream of blocks filtered by x86 BCJ
-// and LZMA2 (scripts/xz_wrap.sh). github.com/ulikunitz/xz's own reader
-// accepts only a lone LZMA2 filter, so this parses the container, hands the
-// LZMA2 data to its lzma.Reader2 and undoes BCJ itself. Every size is checked
-// against the input before it is used; the index and footer are verified too.
+// and LZMA2 (scripts/xz_wrap.sh). This parses the container, decodes the
+// LZMA2 data with internal/lzma2 straight into the output and undoes BCJ
+// itself. Every size is checked against the input before it is used; the
+// index and footer are verified too.
 
 const (
 	xzMagic        = "\xfd7zXZ\x00"
@@ -41,8 +40,6 @@ var xzFilterNames = map[uint64]string{
 
 // xzCheckSizes maps the check types the loader verifies to their size.
 var xzCheckSizes = map[byte]int{0x00: 0, 0x01: 4, 0x04: 8, 0x0a: 32}
-
-var crc64Table = crc64.MakeTable(crc64.ECMA)
 
 // xzRecord is one index record: what the index must say about a block.
 type xzRecord struct{ unpaddedSize, uncompressedSize uint64 }
@@ -144,9 +141,9 @@ func decodeXZBlock(ctx context.Context, in []byte, check byte, out []byte, limit
 	}
 
 	data := in[headerSize:]
-	packed, unpacked, err := scanLZMA2(data)
+	packed, unpacked, err := lzma2.Scan(data)
 	if err != nil {
-		return out, 0, rec, err
+		return out, 0, rec, xzCorrupt("LZMA2: %v", err)
 	}
 	if hasCompressed && compressedSize != uint64(packed) {
 		return out, 0, rec, xzCorrupt("header says %d compressed bytes, the data has %d", compressedSize, packed)
@@ -158,24 +155,14 @@ func decodeXZBlock(ctx context.Context, in []byte, check byte, out []byte, limit
 		return out, 0, rec, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes", limit)
 	}
 
-	// The LZMA2 window never needs to be larger than the data it produces;
-	// capping it keeps a hostile dictionary size from allocating gigabytes.
-	dictCap := int(max(min(dictSize, unpacked), lzma.MinDictCap))
-	r, err := lzma.Reader2Config{DictCap: dictCap}.NewReader2(bytes.NewReader(data[:packed]))
-	if err != nil {
-		return out, 0, rec, xzCorrupt("LZMA2: %v", err)
-	}
 	start := len(out)
 	out = slices.Grow(out, int(unpacked))[:start+int(unpacked)]
 	block := out[start:]
-	if _, err := io.ReadFull(ctxReader{ctx, r}, block); err != nil {
+	if err := lzma2.Decode(ctx, block, data[:packed], dictSize); err != nil {
 		if ctx.Err() != nil {
 			return out, 0, rec, err
 		}
 		return out, 0, rec, xzCorrupt("LZMA2: %v", err)
-	}
-	if n, err := r.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-		return out, 0, rec, xzCorrupt("LZMA2 data does not end where its chunks say")
 	}
 	if useBCJ {
 		bcj.X86Decode(block, bcjStart)
@@ -251,53 +238,12 @@ func lzma2DictSize(b byte) uint64 {
 	return uint64(2|b&1) << (b/2 + 11)
 }
 
-// scanLZMA2 walks the chunk headers of LZMA2 data up to its end marker and
-// returns the data's length and the size it decompresses to, without
-// decompressing anything.
-func scanLZMA2(data []byte) (packed int, unpacked uint64, err error) {
-	pos := 0
-	for {
-		if pos >= len(data) {
-			return 0, 0, xzCorrupt("LZMA2 data has no end marker")
-		}
-		control := data[pos]
-		var headerSize, chunkSize int
-		switch {
-		case control == 0x00:
-			return pos + 1, unpacked, nil
-		case control == 0x01 || control == 0x02: // uncompressed chunk
-			headerSize = 3
-			if len(data)-pos < headerSize {
-				return 0, 0, xzCorrupt("LZMA2 chunk header truncated")
-			}
-			chunkSize = int(binary.BigEndian.Uint16(data[pos+1:])) + 1
-			unpacked += uint64(chunkSize)
-		case control >= 0x80: // LZMA chunk; reset modes 2 and 3 add a properties byte
-			headerSize = 5
-			if (control>>5)&3 >= 2 {
-				headerSize = 6
-			}
-			if len(data)-pos < headerSize {
-				return 0, 0, xzCorrupt("LZMA2 chunk header truncated")
-			}
-			unpacked += uint64(control&0x1f)<<16 + uint64(binary.BigEndian.Uint16(data[pos+1:])) + 1
-			chunkSize = int(binary.BigEndian.Uint16(data[pos+3:])) + 1
-		default:
-			return 0, 0, xzCorrupt("invalid LZMA2 control byte %#02x at offset %d", control, pos)
-		}
-		if chunkSize > len(data)-pos-headerSize {
-			return 0, 0, xzCorrupt("LZMA2 chunk at offset %d runs past the data", pos)
-		}
-		pos += headerSize + chunkSize
-	}
-}
-
 func xzCheckMatches(check byte, data, want []byte) bool {
 	switch check {
 	case 0x01:
 		return crc32.ChecksumIEEE(data) == binary.LittleEndian.Uint32(want)
-	case 0x04:
-		return crc64.Checksum(data, crc64Table) == binary.LittleEndian.Uint64(want)
+	case 0x04: // MakeTable builds its tables on first use, not at start-up
+		return crc64.Checksum(data, crc64.MakeTable(crc64.ECMA)) == binary.LittleEndian.Uint64(want)
 	case 0x0a:
 		sum := sha256.Sum256(data)
 		return bytes.Equal(sum[:], want)

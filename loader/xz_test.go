@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"flag"
 	"hash/crc32"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/gluevmm/glue/loader/loadertest"
 	"github.com/gluevmm/glue/test/hosttest"
-	"github.com/ulikunitz/xz"
 )
 
 var writeXZTestdata = flag.Bool("write-xz-testdata", false, "regenerate testdata/xz/*.xz with the xz tool")
@@ -113,24 +111,6 @@ func TestDecodeXZFromXZUtils(t *testing.T) {
 			}
 		})
 	}
-}
-
-// The reason decodeXZ exists: ulikunitz/xz's reader rejects the filter
-// chain of a kernel's xz payload.
-func TestXZLibraryRejectsBCJ(t *testing.T) {
-	t.Parallel()
-	in, err := os.ReadFile("testdata/xz/kernel-crc32-x86.xz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := xz.NewReader(bytes.NewReader(in))
-	if err == nil {
-		_, err = io.ReadAll(r)
-	}
-	if err == nil {
-		t.Fatal("ulikunitz/xz now decodes x86 BCJ streams; decodeXZ could use its reader")
-	}
-	t.Logf("ulikunitz/xz: %v", err)
 }
 
 // Round trips through the real xz tool, both ways, when it is installed.

@@ -82,6 +82,24 @@ func LZ4Legacy(tb testing.TB, data []byte) []byte {
 	return out
 }
 
+// LZMA2 compresses data to raw LZMA2 chunks with github.com/ulikunitz/xz,
+// an encoder other than xz-utils that cuts its chunks differently.
+func LZMA2(tb testing.TB, data []byte, dictCap int) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	w, err := lzma.Writer2Config{DictCap: dictCap}.NewWriter2(&buf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // XZ compresses data as scripts/xz_wrap.sh does for an x86 kernel: one xz
 // stream, one block, filters x86 BCJ then LZMA2, CRC32 check.
 func XZ(tb testing.TB, data []byte) []byte {
@@ -89,17 +107,7 @@ func XZ(tb testing.TB, data []byte) []byte {
 	const dictSize = 1 << 20
 	filtered := bytes.Clone(data)
 	bcj.X86Encode(filtered, 0)
-	var lzma2 bytes.Buffer
-	w, err := lzma.Writer2Config{DictCap: dictSize}.NewWriter2(&lzma2)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := w.Write(filtered); err != nil {
-		tb.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		tb.Fatal(err)
-	}
+	lzma2 := LZMA2(tb, filtered, dictSize)
 
 	le := binary.LittleEndian
 	flags := []byte{0x00, 0x01} // check: CRC32
@@ -114,7 +122,7 @@ func XZ(tb testing.TB, data []byte) []byte {
 	header = le.AppendUint32(header, crc32.ChecksumIEEE(header))
 	blockStart := len(out)
 	out = append(out, header...)
-	out = append(out, lzma2.Bytes()...)
+	out = append(out, lzma2...)
 	unpadded := len(out) - blockStart + 4
 	out = append(out, make([]byte, pad4(len(out)-blockStart))...)
 	out = le.AppendUint32(out, crc32.ChecksumIEEE(data))

@@ -50,7 +50,8 @@ var allowList = []rule{
 	{pkg: "sandbox/internal/probe", imports: "sandbox golang.org/x/sys/unix"},
 	{pkg: "guest", tests: "acpi test/hosttest"},
 	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
-	{pkg: "loader", imports: "guestmem loader/internal/bcj github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4 github.com/ulikunitz/xz/lzma", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz golang.org/x/sys/unix"},
+	{pkg: "loader/internal/lzma2", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz/lzma"},
+	{pkg: "loader", imports: "guestmem loader/internal/bcj loader/internal/lzma2 github.com/klauspost/compress/zstd github.com/pierrec/lz4/v4", tests: "loader/loadertest test/hosttest golang.org/x/sys/unix"},
 	{pkg: "x86", imports: "guestmem kvm loader", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "vcpu", imports: "bus guestmem kvm golang.org/x/arch/x86/x86asm golang.org/x/sys/unix", tests: "kvm/kvmtest"},
 
