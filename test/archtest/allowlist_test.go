@@ -86,7 +86,7 @@ var allowList = []rule{
 	{pkg: "test/nested", imports: "test/initramfs test/nested/plan test/scenario", tests: "test/hosttest"},
 	{pkg: "test/nested/plan", imports: "test/scenario"},
 	{pkg: "test/nested/outerinit", imports: "test/nested/plan test/scenario"},
-	{pkg: "test/perf", tests: "control kvm/kvmtest test/hosttest"},
+	{pkg: "test/perf", tests: "control kvm/kvmtest loader loader/loadertest test/hosttest"},
 	{pkg: "test/archtest"},
 	{pkg: "test/doctest", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "test/testreport"},

@@ -36,11 +36,11 @@ const (
 	docPath  = "../../docs/performance.md"
 	// benchmarks is how many Benchmark functions this package has
 	// (TestBenchmarkCount keeps the number right); mainBenchmarks of them,
-	// all but BenchmarkTransports, BenchmarkDensity and the
-	// deviceBenchmarks, add one setup line to the main block, which
-	// -update-doc rewrites only when all of them ran.
-	benchmarks     = 12
-	mainBenchmarks = benchmarks - 2 - deviceBenchmarks
+	// all but BenchmarkTransports, BenchmarkDensity, BenchmarkExtraction
+	// and the deviceBenchmarks, add one setup line to the main block,
+	// which -update-doc rewrites only when all of them ran.
+	benchmarks     = 13
+	mainBenchmarks = benchmarks - 3 - deviceBenchmarks
 )
 
 // buildDir holds, for one package run, the glue binary, the disk image and
@@ -81,8 +81,8 @@ type docBlock struct {
 }
 
 // generatedBlocks are the blocks of the benchmarks that ran: the main
-// table, BenchmarkTransports' comparison, BenchmarkDensity's sets and the
-// device benchmarks' table.
+// table, BenchmarkTransports' comparison, BenchmarkDensity's sets,
+// BenchmarkExtraction's decoders and the device benchmarks' table.
 func generatedBlocks(machine string, at time.Time, took time.Duration) []docBlock {
 	var blocks []docBlock
 	if len(rows) > 0 {
@@ -94,6 +94,9 @@ func generatedBlocks(machine string, at time.Time, took time.Duration) []docBloc
 	}
 	if len(densityRows) > 0 {
 		blocks = append(blocks, docBlock{densityBegin, densityEnd, densityReport(machine, at), true, ""})
+	}
+	if extractRun != nil {
+		blocks = append(blocks, docBlock{extractBegin, extractEnd, extractReport(machine, at, *extractRun), true, ""})
 	}
 	if len(devRows) > 0 {
 		blocks = append(blocks, docBlock{devicesBegin, devicesEnd, devicesReport(machine, at), len(devSetups) == deviceBenchmarks,

@@ -181,10 +181,10 @@ func warmUp(b *testing.B, order []vmm) []vmm {
 	return order
 }
 
-// interleaveRound runs fn runs times for each VMM, alternating which goes
-// first, so a burst of load from the other users of this host lands on
-// both.
-func interleaveRound(round, runs int, order []vmm, fn func(round int, v vmm)) {
+// interleaveRound runs fn runs times for each VMM (or other contender, as
+// BenchmarkExtraction's decoders), alternating which goes first, so a
+// burst of load from the other users of this host lands on both.
+func interleaveRound[T any](round, runs int, order []T, fn func(round int, v T)) {
 	for i := range runs {
 		for j := range order {
 			fn(round, order[(i+j)%len(order)])
