@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gluevmm/glue/test/nested/plan"
@@ -102,7 +101,7 @@ func NewOutcome() *Outcome { return &Outcome{Attempts: map[string][]*Attempt{}} 
 
 // Boot runs the machine until it powers off, ctx ends, or it wedges: no
 // marker (glue's output aside) for m.Watchdog, or, once the outer console
-// reports a soft lockup, none for lockupQuiet. It adds what the outer
+// reports a soft lockup, none for LockupQuiet. It adds what the outer
 // init reported to o; progress gets each marker line as it comes. It
 // reports whether the machine wedged or a triple fault reset it during
 // an attempt; either way the attempt is a stall.
@@ -122,51 +121,29 @@ func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (b
 	}
 	o.wedged, o.readyInBoot, o.Done, o.QEMUErr = false, false, false, nil
 	o.outerBoots++
-	var mu sync.Mutex
-	lastMarker := time.Now()
-	watchdogDone := make(chan struct{})
-	go func() {
-		defer close(watchdogDone)
-		for ctx.Err() == nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(min(5*time.Second, m.Watchdog/4+time.Millisecond)):
-			}
-			mu.Lock()
-			quiet := time.Since(lastMarker)
-			mu.Unlock()
-			if m.Watchdog > 0 && (quiet > m.Watchdog || quiet > lockupQuiet && consoleLockedUp(m.Console)) {
-				mu.Lock()
-				o.wedged = true
-				mu.Unlock()
-				cancel()
-			}
-		}
-	}()
+	watchdog := Watch(ctx, cancel, m.Watchdog, m.Console)
 	s := bufio.NewScanner(stdout)
 	s.Buffer(make([]byte, 64<<10), 1<<20)
 	for s.Scan() {
 		line := strings.TrimRight(s.Text(), "\r")
-		mu.Lock()
 		o.parse(line, time.Since(start))
 		if !strings.HasPrefix(line, "NESTED-LOG ") {
-			lastMarker = time.Now()
+			watchdog.Marker()
 		}
-		mu.Unlock()
 		if progress != nil && !strings.HasPrefix(line, "NESTED-LOG ") {
 			progress(line)
 		}
 	}
 	err = cmd.Wait()
 	cancel()
-	<-watchdogDone
+	o.wedged = watchdog.Wedged()
 	o.Wall += time.Since(start)
 	// A machine that ends during an attempt with a triple fault in QEMU's
 	// reset log was reset by an outer CPU (-no-reboot made that QEMU's
 	// exit): like a wedge, the emulated machine failed, not the attempt.
 	reset := !o.wedged && !o.Done && o.current != nil && tripleFaulted(m.ResetLog)
 	if o.wedged || reset {
-		why := lockups(ReadConsole(m.Console))
+		why := Lockups(ReadConsole(m.Console))
 		if reset {
 			why = append(why, "the emulated machine was reset: a triple fault in QEMU's CPU reset log")
 		}
@@ -191,19 +168,19 @@ func tripleFaulted(resetLog string) bool {
 	return strings.Contains(string(b), "Triple fault")
 }
 
-// lockupQuiet is how long the markers may pause once the outer console
+// LockupQuiet is how long the markers may pause once the outer console
 // reports a soft lockup: the machine sometimes recovers from a short one.
-const lockupQuiet = 90 * time.Second
+const LockupQuiet = 90 * time.Second
 
-// consoleLockedUp reports whether the outer console shows a soft lockup.
-func consoleLockedUp(path string) bool {
+// ConsoleLockedUp reports whether the outer console shows a soft lockup.
+func ConsoleLockedUp(path string) bool {
 	b, _ := os.ReadFile(path)
 	return strings.Contains(string(b), "BUG: soft lockup")
 }
 
-// lockups are the outer console's lockup and RCU stall lines, at most the
+// Lockups are the outer console's lockup and RCU stall lines, at most the
 // last 10.
-func lockups(console []string) []string {
+func Lockups(console []string) []string {
 	var out []string
 	for _, l := range console {
 		if strings.Contains(l, "soft lockup") || strings.Contains(l, "rcu_preempt detected stalls") {

@@ -1,32 +1,18 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
 
+	"github.com/gluevmm/glue/test/machineinit"
 	"github.com/gluevmm/glue/test/nested/plan"
 )
 
 // loadModules loads the modules of plan.LoadOrderFile in order, as the
 // test init does: kvm's dependencies, kvm, kvm_amd.
 func loadModules() error {
-	list, err := os.ReadFile(plan.LoadOrderFile)
-	if err != nil {
-		return err
-	}
-	for _, name := range strings.Fields(string(list)) {
-		image, err := os.ReadFile(plan.ModuleDir + "/" + name + ".ko")
-		if err != nil {
-			return err
-		}
-		if err := initModule(image); err != nil && !errors.Is(err, syscall.EEXIST) {
-			return fmt.Errorf("init_module %s: %w", name, err)
-		}
-	}
-	return nil
+	return machineinit.LoadModules(plan.ModuleDir, plan.LoadOrderFile)
 }
 
 // kvmAPIVersion opens /dev/kvm and asks for KVM_GET_API_VERSION: the

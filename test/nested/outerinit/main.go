@@ -29,24 +29,19 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
+	"github.com/gluevmm/glue/test/machineinit"
 	"github.com/gluevmm/glue/test/nested/plan"
 	"github.com/gluevmm/glue/test/scenario"
 )
 
 func main() {
-	for _, m := range []struct{ fs, dir string }{{"proc", "/proc"}, {"sysfs", "/sys"}, {"devtmpfs", "/dev"}} {
-		os.Mkdir(m.dir, 0o755)
-		syscall.Mount(m.fs, m.dir, m.fs, 0, "")
-	}
+	machineinit.MountKernelFS()
 	out := markerPort()
 	if err := run(out); err != nil {
 		out.line("NESTED-FATAL %v", err)
 	}
-	syscall.Sync()
-	syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF)
-	time.Sleep(time.Minute) // a failed power-off: the test's deadline ends QEMU
+	machineinit.PowerOff()
 }
 
 func run(out *markers) error {
@@ -134,16 +129,10 @@ func (m *markers) line(format string, args ...any) {
 // markerPort opens ttyS1 raw, so that the tty layer neither echoes nor
 // rewrites the lines; without it the markers go to the console.
 func markerPort() *markers {
-	f, err := os.OpenFile("/dev/ttyS1", os.O_WRONLY|syscall.O_NOCTTY, 0)
+	f, err := machineinit.RawSerial("/dev/ttyS1")
 	if err != nil {
 		fmt.Printf("outerinit: no ttyS1 (%v): markers on the console\n", err)
 		return &markers{w: os.Stdout}
-	}
-	var t syscall.Termios
-	if termios(f.Fd(), syscall.TCGETS, &t) == nil {
-		t.Oflag &^= syscall.OPOST
-		t.Lflag &^= syscall.ECHO | syscall.ICANON
-		termios(f.Fd(), syscall.TCSETS, &t)
 	}
 	return &markers{w: f}
 }
