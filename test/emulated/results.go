@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+)
+
+// toEvents turns a test binary's -test.v=test2json output into go test
+// -json events, as go test itself does (cmd/test2json). code is the
+// binary's exit code: a binary that died without saying FAIL (a panic, a
+// timeout) still fails its package.
+func toEvents(ctx context.Context, pkg string, lines []string, code int, ended bool) ([]testEvent, error) {
+	cmd := exec.CommandContext(ctx, "go", "tool", "test2json", "-t", "-p", pkg)
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go tool test2json: %w: %s", err, stderr.Bytes())
+	}
+	var events []testEvent
+	pkgResult := false
+	for _, l := range bytes.Split(out, []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var e testEvent
+		if err := json.Unmarshal(l, &e); err != nil {
+			return nil, fmt.Errorf("go tool test2json printed %q: %w", l, err)
+		}
+		pkgResult = pkgResult || e.Test == "" && (e.Action == "pass" || e.Action == "fail")
+		events = append(events, e)
+	}
+	if ended && code != 0 && !pkgResult {
+		events = append(events,
+			testEvent{Action: "output", Package: pkg, Output: fmt.Sprintf("the test binary exited with status %d\n", code)},
+			testEvent{Action: "fail", Package: pkg})
+	}
+	return events, nil
+}
+
+// finished returns the top-level tests that have a result in events.
+func finished(events []testEvent) []string {
+	var done []string
+	for _, e := range events {
+		if e.Test != "" && !strings.Contains(e.Test, "/") && slices.Contains([]string{"pass", "fail", "skip"}, e.Action) {
+			done = append(done, e.Test)
+		}
+	}
+	return done
+}
+
+// ofTests keeps the events of the top-level tests in tests and their
+// subtests: what an interrupted run got through.
+func ofTests(events []testEvent, tests []string) []testEvent {
+	var kept []testEvent
+	for _, e := range events {
+		top, _, _ := strings.Cut(e.Test, "/")
+		if e.Test != "" && slices.Contains(tests, top) {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// failed are the events that fail tests of pkg, and pkg, for why.
+func failed(pkg string, tests []string, why string) []testEvent {
+	var events []testEvent
+	for _, t := range tests {
+		events = append(events,
+			testEvent{Action: "output", Package: pkg, Test: t, Output: why + "\n"},
+			testEvent{Action: "fail", Package: pkg, Test: t})
+	}
+	return append(events, testEvent{Action: "output", Package: pkg, Output: why + "\n"}, testEvent{Action: "fail", Package: pkg})
+}
