@@ -81,3 +81,51 @@ func TestDiscardRefusesRangesOutsideRAM(t *testing.T) {
 		}
 	}
 }
+
+// Zero clears every byte of its range, on partial pages at either end as
+// on the whole pages between, and leaves those whole pages unallocated
+// rather than writing them: a kernel's bss costs no host memory until the
+// guest touches it.
+func TestZeroClearsWithoutAllocating(t *testing.T) {
+	t.Parallel()
+	m := newTestMemory(t, Span{Base: 0, Size: 64 * pageSize})
+	host := m.Regions()[0].Host()
+	for i := range host[:32*pageSize] {
+		host[i] = 0xa5
+	}
+	// From the middle of page 1 to the middle of page 30: pages 2-29 whole.
+	start, end := uint64(pageSize+100), uint64(30*pageSize+200)
+	if err := m.Zero(Addr(start), end-start); err != nil {
+		t.Fatal(err)
+	}
+	// Before reading them: a read maps the host's zero page, which counts.
+	if got := resident(t, host[2*pageSize:30*pageSize]); got != 0 {
+		t.Errorf("%d of the 28 whole pages Zero cleared are still resident", got)
+	}
+	for i, v := range host[:32*pageSize] {
+		if want := byte(0xa5); uint64(i) >= start && uint64(i) < end {
+			want = 0
+			if v != want {
+				t.Fatalf("byte %#x is %#x after Zero, want 0", i, v)
+			}
+		} else if v != want {
+			t.Fatalf("byte %#x outside the range is %#x after Zero, want %#x", i, v, want)
+		}
+	}
+
+	// A never-touched range stays unallocated; a short one inside one page
+	// is cleared in place.
+	if err := m.Zero(Addr(32*pageSize), 32*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	if got := resident(t, host[32*pageSize:]); got != 0 {
+		t.Errorf("Zero of 32 untouched pages made %d resident", got)
+	}
+	host[5*pageSize+10] = 1
+	if err := m.Zero(Addr(5*pageSize+10), 1); err != nil || host[5*pageSize+10] != 0 {
+		t.Errorf("Zero of one byte: %v, byte %#x", err, host[5*pageSize+10])
+	}
+	if err := m.Zero(Addr(63*pageSize), 2*pageSize); err == nil {
+		t.Error("Zero past the end of RAM succeeded")
+	}
+}

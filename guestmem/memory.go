@@ -150,13 +150,23 @@ func (m *Memory) WriteAt(p []byte, addr Addr) error {
 	return nil
 }
 
-// Zero clears [addr, addr+n).
+// Zero clears [addr, addr+n). The whole pages in the range are not
+// written but given back to the host (as Discard does), so they read as
+// zeros and cost nothing until the guest touches them: clearing a kernel's
+// bss, most of which a guest may never use, would otherwise fault in and
+// keep resident every page of it.
 func (m *Memory) Zero(addr Addr, n uint64) error {
 	b, err := m.Slice(addr, n)
 	if err != nil {
 		return err
 	}
-	clear(b)
+	head := min(n, (pageSize-uint64(addr)%pageSize)%pageSize)
+	body := (n - head) &^ (pageSize - 1)
+	clear(b[:head])
+	clear(b[head+body:])
+	if body > 0 && unix.Madvise(b[head:head+body], unix.MADV_DONTNEED) != nil {
+		clear(b[head : head+body])
+	}
 	return nil
 }
 
