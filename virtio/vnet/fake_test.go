@@ -93,22 +93,24 @@ func (b *fakeBackend) set(f func(b *fakeBackend)) {
 	f(b)
 }
 
-// interestRecorder records SetRxInterest calls.
+// interestRecorder records SetRxInterest calls. Its zero value is on, as
+// the device's interest starts on without a call (doc.go): a test that
+// made no change of interest happen still reads the device's state.
 type interestRecorder struct {
 	mu    sync.Mutex
-	on    bool
+	off   bool
 	calls int
 }
 
 func (r *interestRecorder) set(on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.on = on
+	r.off = !on
 	r.calls++
 }
 
 func (r *interestRecorder) get() (on bool, calls int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.on, r.calls
+	return !r.off, r.calls
 }
