@@ -62,7 +62,7 @@ func main() {
 	quiet := flag.Duration("quiet", 10*time.Minute, "how long the machine may print nothing before it counts as wedged")
 	flag.Parse()
 	if *hostReport == "" || *kernel == "" || *machines < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: emulated -host-report FILE [-kernel BZIMAGE] [-race] [-machines N] [-cpus N] [-mem MIB]")
+		fmt.Fprintln(os.Stderr, "usage: emulated -host-report FILE [-kernel BZIMAGE] [-race] [-machines N] [-cpus N] [-mem MIB] [-quiet DURATION]")
 		os.Exit(2)
 	}
 	m := machine{kernel: *kernel, cpus: *cpus, memMiB: *memMiB, quiet: *quiet}
