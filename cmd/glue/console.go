@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/gluevmm/glue/console"
 	"github.com/gluevmm/glue/control"
@@ -45,6 +46,9 @@ func setupConsole(fl *flagSet, g *globals) func(context.Context) error {
 			return err
 		}
 		conn, err := c.Console(ctx)
+		if follow && errors.Is(err, syscall.ECONNRESET) {
+			return nil // the VM ended while the console was being set up
+		}
 		if err != nil {
 			return err
 		}
@@ -69,7 +73,8 @@ func followConsole(ctx context.Context, conn io.ReadWriteCloser) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	_, err := io.Copy(os.Stdout, conn)
-	if ctx.Err() != nil || errors.Is(err, io.EOF) {
+	// A reset, like EOF, is the VM's process going away: the VM ended.
+	if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 		return nil
 	}
 	return err
