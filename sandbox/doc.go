@@ -12,3 +12,5 @@
 // numbers it still needs (vmm passes the KVM ones of the vCPU run loop and
 // the interrupt plumbing).
 package sandbox
+
+//go:generate go run mksysnames.go

@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/net/bpf"
 )
 
 // Action is what a system call outside the allow-list gets.
@@ -27,33 +26,11 @@ const (
 // SIGSYS.
 const ExitBlocked = 159
 
-// Policy assembles rules into the filter's policy: the allowed calls, and
-// action for every other one.
-func Policy(rules []Rule, action Action) (seccomp.Policy, error) {
-	allow := seccomp.SyscallGroup{Action: seccomp.ActionAllow}
-	conditional := map[string]bool{}
-	for _, r := range rules {
-		if len(r.Args) > 0 {
-			conditional[r.Syscall] = true
-		}
-	}
-	seen := map[string]bool{}
-	for _, r := range rules {
-		switch {
-		case conditional[r.Syscall] && len(r.Args) == 0:
-			return seccomp.Policy{}, fmt.Errorf("sandbox: %s is allowed both with and without argument checks", r.Syscall)
-		case conditional[r.Syscall]:
-			allow.NamesWithCondtions = append(allow.NamesWithCondtions, seccomp.NameWithConditions{Name: r.Syscall, Conditions: r.Args})
-		case !seen[r.Syscall]:
-			allow.Names = append(allow.Names, r.Syscall)
-		}
-		seen[r.Syscall] = true
-	}
-	def := seccomp.ActionTrap
-	if action == Log {
-		def = seccomp.ActionLog
-	}
-	return seccomp.Policy{DefaultAction: def, Syscalls: []seccomp.SyscallGroup{allow}}, nil
+// Program compiles rules into the seccomp filter Install loads, so that a
+// caller can check its rules (every name known, no call both checked and
+// unchecked) without confining itself.
+func Program(rules []Rule, action Action) ([]bpf.Instruction, error) {
+	return program(rules, action)
 }
 
 // Install confines every thread of the process, those the Go runtime
@@ -63,9 +40,13 @@ func Policy(rules []Rule, action Action) (seccomp.Policy, error) {
 // call. Everything the process opens or loads lazily must be done before:
 // Install loads the local time zone (log timestamps) itself.
 func Install(rules []Rule, action Action) error {
-	policy, err := Policy(rules, action)
+	prog, err := program(rules, action)
 	if err != nil {
 		return err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return fmt.Errorf("sandbox: assemble the filter: %w", err)
 	}
 	_ = time.Local.String() // opens /etc/localtime once, now rather than later
 	if action == Trap {
@@ -73,26 +54,5 @@ func Install(rules []Rule, action Action) error {
 			return err
 		}
 	}
-	filter := seccomp.Filter{NoNewPrivs: true, Flag: seccomp.FilterFlagTSync, Policy: policy}
-	if err := seccomp.LoadFilter(filter); err != nil {
-		return fmt.Errorf("sandbox: install seccomp filter: %w", err)
-	}
-	return nil
-}
-
-// sigsysNames names each system call number for the SIGSYS handler's
-// line; filled before the handler is installed and read-only after.
-var sigsysNames [512]string
-
-func fillSyscallNames() error {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	for nr, name := range info.SyscallNumbers {
-		if nr >= 0 && nr < len(sigsysNames) {
-			sigsysNames[nr] = name
-		}
-	}
-	return nil
+	return load(raw)
 }

@@ -1,16 +1,13 @@
 package sandbox
 
-import (
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // Rule is one entry of the allow-list: a system call, the conditions its
 // arguments must meet (all of them; none means any arguments), and why a
 // sandboxed VMM still needs it.
 type Rule struct {
 	Syscall string
-	Args    []seccomp.Condition
+	Args    []Condition
 	Why     string
 }
 
@@ -20,12 +17,12 @@ type Rule struct {
 const threadCloneFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
 	unix.CLONE_SYSVSEM | unix.CLONE_THREAD | unix.CLONE_SETTLS
 
-func argEquals(arg uint32, v uint64) seccomp.Condition {
-	return seccomp.Condition{Argument: arg, Operation: seccomp.Equal, Value: v}
+func argEquals(arg int, v uint64) Condition {
+	return Condition{Arg: arg, Op: Equal, Value: v}
 }
 
-func argBitsClear(arg uint32, bits uint64) seccomp.Condition {
-	return seccomp.Condition{Argument: arg, Operation: seccomp.BitsNotSet, Value: bits}
+func argBitsClear(arg int, bits uint64) Condition {
+	return Condition{Arg: arg, Op: BitsClear, Value: bits}
 }
 
 // baseRules is what any Go program needs once it only works on open file
@@ -45,29 +42,29 @@ var baseRules = []Rule{
 	// The event loop and the Go netpoller.
 	{Syscall: "epoll_ctl", Why: "event loop and netpoller: fds added and removed"},
 	{Syscall: "epoll_pwait", Why: "event loop and netpoller wait"},
-	{Syscall: "ppoll", Args: []seccomp.Condition{argEquals(1, 1), argEquals(3, 0)}, Why: "guest console output: is the console ready for a write from the vCPU thread (one descriptor, no signal mask; console.AsyncWriter)"},
+	{Syscall: "ppoll", Args: []Condition{argEquals(1, 1), argEquals(3, 0)}, Why: "guest console output: is the console ready for a write from the vCPU thread (one descriptor, no signal mask; console.AsyncWriter)"},
 
 	// The control socket: connections on the listening socket made before
 	// the filter; no new socket can be made.
 	{Syscall: "accept4", Why: "control socket: accept a client (glue list/stop/console)"},
-	{Syscall: "getsockopt", Args: []seccomp.Condition{argEquals(1, unix.SOL_SOCKET), argEquals(2, unix.SO_PEERCRED)}, Why: "control socket: the client's uid (SO_PEERCRED)"},
-	{Syscall: "fcntl", Args: []seccomp.Condition{argEquals(1, unix.F_GETFL)}, Why: "control socket: os.NewFile reads an accepted connection's flags (non-blocking: it goes in the netpoller)"},
-	{Syscall: "shutdown", Args: []seccomp.Condition{argEquals(1, unix.SHUT_WR)}, Why: "glue console: the session half-closes a detached client's connection, so that the client sees its end"},
-	{Syscall: "unlinkat", Args: []seccomp.Condition{argEquals(2, 0)}, Why: "the control socket and its lock file are removed when the VM ends (files only: no AT_REMOVEDIR)"},
+	{Syscall: "getsockopt", Args: []Condition{argEquals(1, unix.SOL_SOCKET), argEquals(2, unix.SO_PEERCRED)}, Why: "control socket: the client's uid (SO_PEERCRED)"},
+	{Syscall: "fcntl", Args: []Condition{argEquals(1, unix.F_GETFL)}, Why: "control socket: os.NewFile reads an accepted connection's flags (non-blocking: it goes in the netpoller)"},
+	{Syscall: "shutdown", Args: []Condition{argEquals(1, unix.SHUT_WR)}, Why: "glue console: the session half-closes a detached client's connection, so that the client sees its end"},
+	{Syscall: "unlinkat", Args: []Condition{argEquals(2, 0)}, Why: "the control socket and its lock file are removed when the VM ends (files only: no AT_REMOVEDIR)"},
 
 	// Memory: never executable.
-	{Syscall: "mmap", Args: []seccomp.Condition{argBitsClear(2, unix.PROT_EXEC)}, Why: "Go heap and stacks; PROT_EXEC refused"},
+	{Syscall: "mmap", Args: []Condition{argBitsClear(2, unix.PROT_EXEC)}, Why: "Go heap and stacks; PROT_EXEC refused"},
 	{Syscall: "munmap", Why: "Go heap returned"},
 	// madvise only with the advice the Go runtime (runtime/mem_linux.go)
 	// and the balloon use: never MADV_DONTFORK, MADV_REMOVE, ...
-	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_DONTNEED)}, Why: "Go heap scavenger; virtio-balloon returns the pages the guest gave up (MADV_DONTNEED)"},
-	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_FREE)}, Why: "Go heap scavenger (MADV_FREE)"},
-	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_HUGEPAGE)}, Why: "Go heap: huge pages for dense spans (MADV_HUGEPAGE)"},
-	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_NOHUGEPAGE)}, Why: "Go heap: no huge pages for sparse spans (MADV_NOHUGEPAGE)"},
-	{Syscall: "madvise", Args: []seccomp.Condition{argEquals(2, unix.MADV_COLLAPSE)}, Why: "Go heap: dense spans collapsed into huge pages (MADV_COLLAPSE)"},
+	{Syscall: "madvise", Args: []Condition{argEquals(2, unix.MADV_DONTNEED)}, Why: "Go heap scavenger; virtio-balloon returns the pages the guest gave up (MADV_DONTNEED)"},
+	{Syscall: "madvise", Args: []Condition{argEquals(2, unix.MADV_FREE)}, Why: "Go heap scavenger (MADV_FREE)"},
+	{Syscall: "madvise", Args: []Condition{argEquals(2, unix.MADV_HUGEPAGE)}, Why: "Go heap: huge pages for dense spans (MADV_HUGEPAGE)"},
+	{Syscall: "madvise", Args: []Condition{argEquals(2, unix.MADV_NOHUGEPAGE)}, Why: "Go heap: no huge pages for sparse spans (MADV_NOHUGEPAGE)"},
+	{Syscall: "madvise", Args: []Condition{argEquals(2, unix.MADV_COLLAPSE)}, Why: "Go heap: dense spans collapsed into huge pages (MADV_COLLAPSE)"},
 
 	// Threads and scheduling.
-	{Syscall: "clone", Args: []seccomp.Condition{argEquals(0, threadCloneFlags)}, Why: "new Go runtime threads, with exactly the runtime's flags (no fork, no namespaces)"},
+	{Syscall: "clone", Args: []Condition{argEquals(0, threadCloneFlags)}, Why: "new Go runtime threads, with exactly the runtime's flags (no fork, no namespaces)"},
 	{Syscall: "futex", Why: "Go runtime locks and thread parking"},
 	{Syscall: "sched_yield", Why: "Go runtime spinning"},
 	{Syscall: "sched_getaffinity", Why: "Go runtime re-reads the CPUs it may use (GOMAXPROCS updates)"},
@@ -93,7 +90,7 @@ var baseRules = []Rule{
 func Rules(ioctls []Ioctl) []Rule {
 	rules := append([]Rule(nil), baseRules...)
 	for _, io := range ioctls {
-		rules = append(rules, Rule{Syscall: "ioctl", Args: []seccomp.Condition{argEquals(1, io.Request)}, Why: io.Name + ": " + io.Why})
+		rules = append(rules, Rule{Syscall: "ioctl", Args: []Condition{argEquals(1, io.Request)}, Why: io.Name + ": " + io.Why})
 	}
 	return rules
 }
@@ -103,7 +100,7 @@ func Rules(ioctls []Ioctl) []Rule {
 // runs. Only non-blocking, close-on-exec Unix stream sockets can be made;
 // connect cannot be narrowed to a path by seccomp.
 var VsockRules = []Rule{
-	{Syscall: "socket", Args: []seccomp.Condition{argEquals(0, unix.AF_UNIX), argEquals(1, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)}, Why: "vsock (only with --vsock): a Unix socket for a guest's connection to a host port"},
+	{Syscall: "socket", Args: []Condition{argEquals(0, unix.AF_UNIX), argEquals(1, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)}, Why: "vsock (only with --vsock): a Unix socket for a guest's connection to a host port"},
 	{Syscall: "connect", Why: "vsock (only with --vsock): that socket connects to PATH_P"},
 }
 

@@ -39,7 +39,7 @@ decimal:
 	JAE	args
 	MOVL	R13, AX
 	SHLQ	$4, AX
-	LEAQ	·sigsysNames(SB), R8
+	LEAQ	·syscallNames(SB), R8
 	ADDQ	AX, R8
 	MOVQ	8(R8), DX
 	TESTQ	DX, DX

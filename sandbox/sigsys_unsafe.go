@@ -47,9 +47,6 @@ const (
 // Every signal is blocked while it runs; SA_ONSTACK puts it on the
 // thread's signal stack, which the Go runtime gives every thread.
 func installSIGSYSHandler() error {
-	if err := fillSyscallNames(); err != nil {
-		return err
-	}
 	handler, restorer := sigsysHandlerAddrs()
 	act := kernelSigaction{
 		handler:  handler,

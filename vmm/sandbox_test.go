@@ -71,7 +71,7 @@ func TestSeccompModeCheck(t *testing.T) {
 func TestFilterRulesAssemble(t *testing.T) {
 	t.Parallel()
 	for _, vsock := range []bool{false, true} {
-		if _, err := sandbox.Policy(filterRules(vsock), sandbox.Trap); err != nil {
+		if _, err := sandbox.Program(filterRules(vsock), sandbox.Trap); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -45,7 +45,7 @@ var allowList = []rule{
 	{pkg: "ratelimit", tests: "ratelimit/ratelimittest"},
 	{pkg: "internal/unixsock", imports: "golang.org/x/sys/unix"},
 	{pkg: "control", imports: "internal/unixsock golang.org/x/sys/unix", tests: "test/hosttest"},
-	{pkg: "sandbox", imports: "github.com/elastic/go-seccomp-bpf github.com/elastic/go-seccomp-bpf/arch golang.org/x/sys/unix"},
+	{pkg: "sandbox", imports: "golang.org/x/net/bpf golang.org/x/sys/unix"},
 	{pkg: "jail", imports: "golang.org/x/sys/unix"},
 	{pkg: "sandbox/internal/probe", imports: "sandbox golang.org/x/sys/unix"},
 	{pkg: "guest", tests: "acpi test/hosttest"},
