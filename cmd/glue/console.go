@@ -24,8 +24,9 @@ time may be attached. Stdin that ends (a file, /dev/null) detaches once the
 recent output is printed.
 
 With --follow (-f), like tail -f, glue console only prints: it never reads
-stdin, leaves the terminal as it is, and ends when the VM ends (or on
-Ctrl-C / SIGTERM, which leave the VM running). For scripts and logs.`,
+stdin, leaves the terminal as it is, and ends when the VM ends (at once,
+status 0, if it has already ended), or on Ctrl-C / SIGTERM, which leave
+the VM running. For scripts and logs.`,
 		example: `  glue console -n web
   glue console -n web --follow > web.log`,
 		setup: setupConsole,
@@ -42,6 +43,9 @@ func setupConsole(fl *flagSet, g *globals) func(context.Context) error {
 			return err
 		}
 		c, err := g.dialVM(name)
+		if follow && errors.Is(err, control.ErrNotRunning) && hasEnded(g, name) {
+			return nil // nothing more to follow, as if it had ended while followed
+		}
 		if err != nil {
 			return err
 		}
@@ -64,6 +68,18 @@ func setupConsole(fl *flagSet, g *globals) func(context.Context) error {
 		fmt.Fprintf(os.Stderr, "glue: attached to %s; Ctrl-a x detaches\r\n", name)
 		return attach(conn)
 	}
+}
+
+// hasEnded reports whether name is a VM that ran and has ended: it does
+// not answer, but left its record (glue list --all shows it). A name that
+// never ran has no record.
+func hasEnded(g *globals, name string) bool {
+	dir, err := g.dir()
+	if err != nil {
+		return false
+	}
+	_, err = control.ReadRecord(dir, name)
+	return err == nil
 }
 
 // followConsole copies the console to stdout until it ends (the VM ended:

@@ -450,6 +450,34 @@ func TestFeaturesControlConsoleFollow(t *testing.T) {
 	}
 }
 
+// glue console --follow on a VM that has already ended has nothing to
+// follow: status 0 at once, as if the VM had ended while followed (what a
+// script that starts a short VM and follows it races into). A name that
+// never ran is still an error.
+func TestFeaturesControlConsoleFollowEnded(t *testing.T) {
+	t.Parallel()
+	requireKVM(t)
+	dir := vmDir(t)
+	name := detach(t, dir, "-n", "short", "-m", "32", "-p", "glue.test=cmdline glue.end=triple")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		rec, err := control.ReadRecord(dir, name)
+		if err == nil && rec.EndedAt != nil && len(listJSON(t, dir)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has not ended after a minute: record %+v, %v", name, rec, err)
+		}
+	}
+	res := runGlue(t, nil, "--runtime-dir", dir, "console", "--follow", "-n", name)
+	if res.code != 0 || res.stdout != "" || res.stderr != "" {
+		t.Fatalf("console --follow of an ended VM: exit %d, stdout %q, stderr %q; want 0 and no output", res.code, res.stdout, res.stderr)
+	}
+	res = runGlue(t, nil, "--runtime-dir", dir, "console", "--follow", "-n", "never-ran")
+	if res.code != 1 || !strings.Contains(res.stderr, "not running") {
+		t.Fatalf("console --follow of a name that never ran: exit %d, stderr %q; want 1, not running", res.code, res.stderr)
+	}
+}
+
 // lastCount is the last complete GLUE-COUNT in out, -1 if none.
 func lastCount(out string) int {
 	n := -1
