@@ -91,6 +91,7 @@ var allowList = []rule{
 	{pkg: "test/emulated/emuinit", imports: "test/emulated/job test/machineinit"},
 	{pkg: "test/emulated", imports: "test/emulated/job test/initramfs test/nested", tests: "test/hosttest"},
 	{pkg: "test/perf", tests: "control kvm/kvmtest loader loader/loadertest test/hosttest"},
+	{pkg: "test/perf/barego", imports: "golang.org/x/sys/unix"},
 	{pkg: "test/archtest"},
 	{pkg: "test/doctest", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "test/testreport"},

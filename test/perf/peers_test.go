@@ -17,11 +17,13 @@ import (
 )
 
 // The start-up and exits benchmarks' peers besides QEMU: kvmtool, the
-// small C VMM, and the suite's own bare C harness (bare/bare.c), the
-// practical limit of a VMM on this host's KVM.
+// small C VMM; the suite's own bare C harness (bare/bare.c), the
+// practical limit of a VMM on this host's KVM; and the same harness in Go
+// (barego), the limit of a VMM written in Go.
 const (
 	kvmtoolName = "kvmtool"
 	bareName    = "bare"
+	bareGoName  = "barego"
 	// kvmtoolEnv names the kvmtool binary (lkvm) to compare against;
 	// kvmtool is not packaged for Debian, see docs/performance.md.
 	kvmtoolEnv = "GLUE_PERF_KVMTOOL"
@@ -51,21 +53,27 @@ func peers(b *testing.B) []vmm {
 	return peerVMMs
 }
 
-// findPeers builds the bare harness and kvmtool's boot wrapper with gcc
-// into dir and returns the peers it could set up, and a note on each. A
-// missing gcc or objcopy fails tb where skips are not allowed
-// (hosttest.LookPathOptional).
+// findPeers builds the bare Go harness, and the bare C harness and
+// kvmtool's boot wrapper with gcc, into dir and returns the peers it could
+// set up, and a note on each. A missing gcc or objcopy fails tb where
+// skips are not allowed (hosttest.LookPathOptional).
 func findPeers(tb testing.TB, dir, elfPath string) ([]vmm, []string) {
-	gcc, ok := hosttest.LookPathOptional(tb, "gcc")
-	if !ok {
-		return nil, []string{"bare C harness and kvmtool: not measured, no gcc to build the harness and kvmtool's boot wrapper"}
-	}
 	var vs []vmm
 	var notes []string
+	if bin, note, err := buildBareGo(dir); err != nil {
+		notes = append(notes, "bare Go harness: not measured, "+err.Error())
+	} else {
+		vs = append(vs, bareVMM(bareGoName, bin, elfPath))
+		notes = append(notes, "bare Go harness: "+note)
+	}
+	gcc, ok := hosttest.LookPathOptional(tb, "gcc")
+	if !ok {
+		return vs, append(notes, "bare C harness and kvmtool: not measured, no gcc to build the harness and kvmtool's boot wrapper")
+	}
 	if bare, note, err := buildBare(gcc, dir); err != nil {
 		notes = append(notes, "bare C harness: not measured, "+err.Error())
 	} else {
-		vs = append(vs, bareVMM(bare, elfPath))
+		vs = append(vs, bareVMM(bareName, bare, elfPath))
 		notes = append(notes, "bare C harness: "+note)
 	}
 	if v, note, err := setUpKvmtool(tb, gcc, dir, elfPath); err != nil {
@@ -95,6 +103,18 @@ func buildBare(gcc, dir string) (bin, note string, err error) {
 		return "", "", fmt.Errorf("gcc failed: %v\n%s", err, out)
 	}
 	return bin, "`gcc -O2`, dynamically linked (the static link failed: " + static + ")", nil
+}
+
+// buildBareGo builds barego as glue is built (make glue: static, no cgo,
+// -trimpath) and says so.
+func buildBareGo(dir string) (bin, note string, err error) {
+	bin = filepath.Join(dir, "barego")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/gluevmm/glue/test/perf/barego")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("go build failed: %v\n%s", err, out)
+	}
+	return bin, "`CGO_ENABLED=0 go build -trimpath`, as glue", nil
 }
 
 // setUpKvmtool finds kvmtool by kvmtoolEnv and builds the image it boots.
@@ -152,12 +172,12 @@ func setUpKvmtool(tb testing.TB, gcc, dir, elfPath string) (vmm, string, error) 
 	return v, strings.TrimSpace(string(out)) + ", " + lkvm, nil
 }
 
-// bareVMM runs the bare harness; -w keeps it alive at the guest's halt
-// until the benchmark has read /proc and killed it, as the other VMMs
-// are. It has no devices.
-func bareVMM(bin, elfPath string) vmm {
+// bareVMM runs a bare harness, C or Go (they take the same arguments);
+// -w keeps it alive at the guest's halt until the benchmark has read
+// /proc and killed it, as the other VMMs are. It has no devices.
+func bareVMM(name, bin, elfPath string) vmm {
 	return vmm{
-		name: bareName,
+		name: name,
 		path: bin,
 		args: func(cmdline string, _ devices) []string {
 			return []string{"-w", "-m", fmt.Sprint(guestMiB), elfPath, cmdline}

@@ -128,7 +128,8 @@ func mustRead(t *testing.T, path string) []byte {
 }
 
 // Without GLUE_PERF_KVMTOOL, or with a path that is not there, kvmtool
-// is left out with the reason; the bare harness builds wherever gcc is.
+// is left out with the reason; the bare C harness builds wherever gcc is,
+// the bare Go one wherever go is.
 func TestFindPeers(t *testing.T) {
 	hosttest.LookPath(t, "gcc")
 	elfPath, _ := filepath.Abs(guestELF)
@@ -138,10 +139,11 @@ func TestFindPeers(t *testing.T) {
 	} {
 		t.Setenv(kvmtoolEnv, tc.env)
 		vs, notes := findPeers(t, t.TempDir(), elfPath)
-		if len(vs) != 1 || vs[0].name != bareName {
-			t.Errorf("%s=%q: peers %v, want the bare harness alone", kvmtoolEnv, tc.env, vs)
+		if len(vs) != 2 || vs[0].name != bareGoName || vs[1].name != bareName {
+			t.Errorf("%s=%q: peers %v, want the bare Go and C harnesses alone", kvmtoolEnv, tc.env, vs)
 		}
-		if joined := strings.Join(notes, "; "); !strings.Contains(joined, tc.note) || !strings.Contains(joined, "bare C harness: `gcc -O2") {
+		if joined := strings.Join(notes, "; "); !strings.Contains(joined, tc.note) || !strings.Contains(joined, "bare C harness: `gcc -O2") ||
+			!strings.Contains(joined, "bare Go harness: `CGO_ENABLED=0 go build") {
 			t.Errorf("%s=%q: notes %q, want %q and the harness's build", kvmtoolEnv, tc.env, joined, tc.note)
 		}
 	}
@@ -152,7 +154,7 @@ func TestFindPeers(t *testing.T) {
 // defaults, its socket directory under the given home.
 func TestPeerArgs(t *testing.T) {
 	t.Parallel()
-	b := bareVMM("bare", "g.elf")
+	b := bareVMM(bareName, "bare", "g.elf")
 	if got := strings.Join(b.args("x y", devices{}), " "); got != "-w -m 512 g.elf x y" {
 		t.Errorf("bare: %s", got)
 	}

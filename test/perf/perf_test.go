@@ -200,7 +200,7 @@ type samples map[string]sample
 // ratio = glue/QEMU.
 func (s samples) report(b *testing.B, unit, ratio string) {
 	b.ReportMetric(0, "ns/op") // wall time per op means nothing here
-	for _, name := range []string{"glue", "qemu", kvmtoolName, bareName, hostName} {
+	for _, name := range []string{"glue", "qemu", kvmtoolName, bareName, bareGoName, hostName} {
 		if len(s[name]) > 0 {
 			b.ReportMetric(s[name].median(), name+"-"+unit)
 		}
@@ -208,7 +208,7 @@ func (s samples) report(b *testing.B, unit, ratio string) {
 	if ratio == "" || len(s["glue"]) == 0 {
 		return
 	}
-	for _, ref := range []string{"qemu", kvmtoolName, bareName} {
+	for _, ref := range []string{"qemu", kvmtoolName, bareName, bareGoName} {
 		if len(s[ref]) > 0 && s[ref].median() != 0 {
 			name := ratio // glue/QEMU keeps its old name
 			if ref != "qemu" {

@@ -39,7 +39,7 @@ func setup(s string) { setups = append(setups, s) }
 func report(machine string, at time.Time, took time.Duration, nRounds int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
-	fmt.Fprintf(&b, "Runs, in each of %d rounds: %s; interleaved glue/QEMU, and in start-up and exits also kvmtool and the bare C harness. "+
+	fmt.Fprintf(&b, "Runs, in each of %d rounds: %s; interleaved glue/QEMU, and in start-up and exits also kvmtool and the bare C and Go harnesses. "+
 		"Peers: %s. The benchmarks took %.1f minutes. "+
 		"Each cell: median (min–max) over the runs of all rounds; the ratios are those of these medians. "+
 		"A target is judged on each round's medians and called met or not met only when %d or more rounds all agree; "+
@@ -75,6 +75,7 @@ var columns = []struct{ name, title, short string }{
 	{"glue", "glue", "glue"},
 	{kvmtoolName, "kvmtool", "kvmtool"},
 	{bareName, "bare C", "bare"},
+	{bareGoName, "bare Go", "bare Go"},
 	{"qemu", "QEMU microvm", "QEMU"},
 	{hostName, "host", "host"},
 }
@@ -82,7 +83,7 @@ var columns = []struct{ name, title, short string }{
 // peersLine says what each peer was, or why it was not measured.
 func peersLine() string {
 	if len(peerNotes) == 0 {
-		return "kvmtool and the bare C harness not set up (neither start-up nor exits ran)"
+		return "kvmtool and the bare C and Go harnesses not set up (neither start-up nor exits ran)"
 	}
 	return strings.Join(peerNotes, "; ")
 }

@@ -169,10 +169,10 @@ func TestReportVerdicts(t *testing.T) {
 		"Measured 2026-12-03 09:00 UTC on: a machine.",
 		"Runs, in each of 3 rounds: x: 1 run;",
 		"The benchmarks took 1.5 minutes.",
-		"| metric | glue | kvmtool | bare C | QEMU microvm | host | glue/kvmtool | glue/bare | glue/QEMU | glue/host | target | verdict over the rounds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
-		"| start (ms) | 24.0 (20.0–30.0) | – | – | 100.0 (100.0–100.0) | – | – | – | 0.240 | – | ≤ 0.25× QEMU | not reproducible (glue/QEMU 0.200–0.300) |",
-		"| rss (MiB) | 9.0 (9.0–9.0) | – | – | 40.0 (40.0–40.0) | – | – | – | 0.225 | – | ≤ 5 MiB | **not met** (glue (MiB) 9.00–9.00) |",
-		"| cpu (ms) | 1.0 (1.0–1.0) | – | – | 2.0 (2.0–2.0) | – | – | – | 0.500 | – | – | – |",
+		"| metric | glue | kvmtool | bare C | bare Go | QEMU microvm | host | glue/kvmtool | glue/bare | glue/bare Go | glue/QEMU | glue/host | target | verdict over the rounds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
+		"| start (ms) | 24.0 (20.0–30.0) | – | – | – | 100.0 (100.0–100.0) | – | – | – | – | 0.240 | – | ≤ 0.25× QEMU | not reproducible (glue/QEMU 0.200–0.300) |",
+		"| rss (MiB) | 9.0 (9.0–9.0) | – | – | – | 40.0 (40.0–40.0) | – | – | – | – | 0.225 | – | ≤ 5 MiB | **not met** (glue (MiB) 9.00–9.00) |",
+		"| cpu (ms) | 1.0 (1.0–1.0) | – | – | – | 2.0 (2.0–2.0) | – | – | – | – | 0.500 | – | – | – |",
 		"- start (ms), target ≤ 0.25× QEMU: **not reproducible**; glue/QEMU 0.200, 0.300, 0.240.\n",
 		"- rss (MiB), target ≤ 5 MiB: **not met**; glue (MiB) 9.00, 9.00, 9.00.\n",
 	} {
@@ -261,11 +261,11 @@ func TestPeerTargets(t *testing.T) {
 // Each peer's figures land in its own column, and each ratio divides
 // glue's median by that column's.
 func TestReportPeerColumns(t *testing.T) {
-	vals := map[string][]float64{"glue": {10, 10, 10}, kvmtoolName: {20, 20, 20}, bareName: {40, 40, 40}, "qemu": {80, 80, 80}, hostName: {5, 5, 5}}
+	vals := map[string][]float64{"glue": {10, 10, 10}, kvmtoolName: {20, 20, 20}, bareName: {40, 40, 40}, bareGoName: {16, 16, 16}, "qemu": {80, 80, 80}, hostName: {5, 5, 5}}
 	rows, setups, peerNotes = []row{{"start (ms)", "%.0f", roundsOf(vals), nil}}, []string{"x: 1 run"}, []string{"kvmtool: not measured, a reason"}
 	t.Cleanup(func() { rows, setups, peerNotes = nil, nil, nil })
 	got := report("m", time.Unix(0, 0), time.Minute, 3)
-	want := "| start (ms) | 10 (10–10) | 20 (20–20) | 40 (40–40) | 80 (80–80) | 5 (5–5) | 0.500 | 0.250 | 0.125 | 2.000 | – | – |"
+	want := "| start (ms) | 10 (10–10) | 20 (20–20) | 40 (40–40) | 16 (16–16) | 80 (80–80) | 5 (5–5) | 0.500 | 0.250 | 0.625 | 0.125 | 2.000 | – | – |"
 	if !strings.Contains(got, want) {
 		t.Errorf("report lacks %q:\n%s", want, got)
 	}
