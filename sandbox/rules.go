@@ -86,13 +86,17 @@ var baseRules = []Rule{
 }
 
 // Rules returns the whole allow-list for a process that still needs the
-// given ioctl request numbers (on any descriptor), base rules first.
+// given ioctl request numbers (on any descriptor), in their order, then
+// the base rules. ioctl comes first because the filter compares calls in
+// the order of their rules and a VMM's hottest call is an ioctl, KVM_RUN,
+// which a caller lists first; the base calls without conditions are
+// answered by the kernel's action cache wherever they come.
 func Rules(ioctls []Ioctl) []Rule {
-	rules := append([]Rule(nil), baseRules...)
+	var rules []Rule
 	for _, io := range ioctls {
 		rules = append(rules, Rule{Syscall: "ioctl", Args: []Condition{argEquals(1, io.Request)}, Why: io.Name + ": " + io.Why})
 	}
-	return rules
+	return append(rules, baseRules...)
 }
 
 // VsockRules are what the host side of virtio-vsock adds: the guest's
