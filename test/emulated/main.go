@@ -229,10 +229,14 @@ func bootOnce(ctx context.Context, m machine, jobPath string, env []string, queu
 		return nil, fmt.Errorf("the machine ended before its init was ready; its console:\n%s", tail(nested.ReadConsole(m.console), 30))
 	}
 	why := "the emulated machine stopped"
+	console := nested.ReadConsole(m.console)
 	if r.wedged {
 		why = "the emulated machine wedged"
+		// The boot's console is overwritten by the next one: what tells a
+		// lockup from a test that is only slow goes to the log now.
+		fmt.Fprint(os.Stderr, wedgeReport(queue, runs, console))
 	}
-	if l := nested.Lockups(nested.ReadConsole(m.console)); len(l) > 0 {
+	if l := nested.Lockups(console); len(l) > 0 {
 		why += " (" + strings.Join(l, "; ") + ")"
 	}
 	outMu.Lock()
@@ -276,6 +280,24 @@ func settle(ctx context.Context, queue []pending, runs []runOutput, why string, 
 		}
 	}
 	return next, nil
+}
+
+// wedgeReport says what a wedged machine was doing: the last lines of
+// each run it had started and not ended (the test running, and how far it
+// got), and the end of its kernel console (a lockup, or nothing).
+func wedgeReport(queue []pending, runs []runOutput, console []string) string {
+	var b strings.Builder
+	for i, o := range runs {
+		if o.started && !o.ended {
+			last := slices.Clone(o.lines[max(0, len(o.lines)-5):])
+			for j, l := range last {
+				last[j] = strings.TrimPrefix(l, "\x16") // test2json's framing mark
+			}
+			fmt.Fprintf(&b, "emulated: wedged during %s, its last output:\n%s\n", queue[i].Package, strings.Join(last, "\n"))
+		}
+	}
+	fmt.Fprintf(&b, "emulated: the end of the wedged machine's console:\n%s\n", tail(console, 20))
+	return b.String()
 }
 
 // runOutput is what the machine reported of one run.

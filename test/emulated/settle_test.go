@@ -136,3 +136,20 @@ func TestSplitDealsEveryTestToOneMachine(t *testing.T) {
 		t.Errorf("one test on three machines: %d shares, want 1 (no empty machine boots)", len(shares))
 	}
 }
+
+// A wedge's report names the run the machine was in and how far it got,
+// not the runs that ended or never began, and ends with the console.
+func TestWedgeReport(t *testing.T) {
+	queue := []pending{{pkgTests: pkgTests{Package: "p/a"}}, {pkgTests: pkgTests{Package: "p/b"}}, {pkgTests: pkgTests{Package: "p/c"}}}
+	got := wedgeReport(queue, stoppedMachine(), []string{"old line", "watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"})
+	for _, want := range []string{"wedged during p/b, its last output:", "c_test.go:1: booting", "=== RUN   TestC", "soft lockup"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"p/a", "p/c", "TestA", "\x16"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("report names %q:\n%s", unwanted, got)
+		}
+	}
+}
