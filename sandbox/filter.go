@@ -38,7 +38,8 @@ const x32Bit = 0x40000000
 // maxInstructions is the kernel's limit on a filter's length (BPF_MAXINSNS).
 const maxInstructions = 4096
 
-// program compiles rules into a seccomp filter: calls through another
+// Program compiles rules into the seccomp filter Install loads (a caller
+// can check its rules with it without confining itself): calls through another
 // architecture's ABI get action, x32 calls ENOSYS, an allowed call
 // SECCOMP_RET_ALLOW, every other call action.
 //
@@ -48,7 +49,7 @@ const maxInstructions = 4096
 // filter at all; a call with conditions jumps into its own block, where
 // its rules are tried in order (any may allow it) and each rule's
 // conditions all have to hold.
-func program(rules []Rule, action Action) ([]bpf.Instruction, error) {
+func Program(rules []Rule, action Action) ([]bpf.Instruction, error) {
 	deny := uint32(unix.SECCOMP_RET_TRAP)
 	if action == Log {
 		deny = unix.SECCOMP_RET_LOG

@@ -75,7 +75,7 @@ func TestProgramVerdicts(t *testing.T) {
 	for req := uint64(0xae00); req < 0xae00+80; req++ {
 		rules = append(rules, Rule{Syscall: "ioctl", Args: []Condition{argEquals(1, req)}})
 	}
-	prog, err := program(rules, Trap)
+	prog, err := Program(rules, Trap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestProgramVerdicts(t *testing.T) {
 		}
 	}
 
-	logged, err := program(rules, Log)
+	logged, err := Program(rules, Log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +142,9 @@ func TestProgramRefusesBadRules(t *testing.T) {
 		{[]Rule{{Syscall: "mmap", Args: []Condition{argEquals(6, 0)}}}, "arguments 0 to 5"},
 		{[]Rule{{Syscall: "mmap", Args: []Condition{{Arg: 0, Op: Op(7)}}}}, "unknown comparison"},
 	} {
-		_, err := program(c.rules, Trap)
+		_, err := Program(c.rules, Trap)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("program(%v) = %v, want an error with %q", c.rules, err, c.want)
+			t.Errorf("Program(%v) = %v, want an error with %q", c.rules, err, c.want)
 		}
 	}
 }

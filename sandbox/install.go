@@ -26,13 +26,6 @@ const (
 // SIGSYS.
 const ExitBlocked = 159
 
-// Program compiles rules into the seccomp filter Install loads, so that a
-// caller can check its rules (every name known, no call both checked and
-// unchecked) without confining itself.
-func Program(rules []Rule, action Action) ([]bpf.Instruction, error) {
-	return program(rules, action)
-}
-
 // Install confines every thread of the process, those the Go runtime
 // starts later included (they inherit it), to rules: it sets no_new_privs
 // and loads the filter with SECCOMP_FILTER_FLAG_TSYNC. It cannot be undone.
@@ -40,7 +33,7 @@ func Program(rules []Rule, action Action) ([]bpf.Instruction, error) {
 // call. Everything the process opens or loads lazily must be done before:
 // Install loads the local time zone (log timestamps) itself.
 func Install(rules []Rule, action Action) error {
-	prog, err := program(rules, action)
+	prog, err := Program(rules, action)
 	if err != nil {
 		return err
 	}

@@ -289,11 +289,8 @@ func wedgeReport(queue []pending, runs []runOutput, console []string) string {
 	var b strings.Builder
 	for i, o := range runs {
 		if o.started && !o.ended {
-			last := slices.Clone(o.lines[max(0, len(o.lines)-5):])
-			for j, l := range last {
-				last[j] = strings.TrimPrefix(l, "\x16") // test2json's framing mark
-			}
-			fmt.Fprintf(&b, "emulated: wedged during %s, its last output:\n%s\n", queue[i].Package, strings.Join(last, "\n"))
+			last := strings.ReplaceAll(tail(o.lines, 5), "\x16", "") // without test2json's framing marks
+			fmt.Fprintf(&b, "emulated: wedged during %s, its last output:\n%s\n", queue[i].Package, last)
 		}
 	}
 	fmt.Fprintf(&b, "emulated: the end of the wedged machine's console:\n%s\n", tail(console, 20))
