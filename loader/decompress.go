@@ -10,7 +10,6 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
 )
 
 // MaxDecompressedSize caps a decompressed payload, whatever the guest's
@@ -142,46 +141,4 @@ func decodeZstd(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]b
 	}
 	defer dec.Close()
 	return readLimited(ctx, dec, sizeHint, limit)
-}
-
-// The kernel's lz4 payload uses the legacy frame format (lz4 -l): a magic
-// number, then blocks each preceded by its compressed size, each
-// decompressing to at most 8 MiB.
-const (
-	lz4LegacyMagic     = 0x184C2102
-	lz4LegacyBlockSize = 8 << 20
-)
-
-func decodeLZ4Legacy(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]byte, error) {
-	out := make([]byte, 0, min(sizeHint, limit))
-	var block []byte
-	for pos := 4; pos < len(stream); { // the magic was matched by decompress
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if len(stream)-pos < 4 {
-			return nil, errorf(ErrCorruptPayload, "%d stray bytes at offset %d", len(stream)-pos, pos)
-		}
-		n := binary.LittleEndian.Uint32(stream[pos:])
-		pos += 4
-		if n == lz4LegacyMagic { // concatenated legacy streams
-			continue
-		}
-		if n == 0 || uint64(n) > uint64(len(stream)-pos) {
-			return nil, errorf(ErrCorruptPayload, "block at offset %d claims %d bytes; %d remain", pos-4, n, len(stream)-pos)
-		}
-		if block == nil {
-			block = make([]byte, lz4LegacyBlockSize)
-		}
-		got, err := lz4.UncompressBlock(stream[pos:pos+int(n)], block)
-		if err != nil {
-			return nil, errorf(ErrCorruptPayload, "block at offset %d: %v", pos-4, err)
-		}
-		if uint64(len(out))+uint64(got) > limit {
-			return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes", limit)
-		}
-		out = append(out, block[:got]...)
-		pos += int(n)
-	}
-	return out, nil
 }
