@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/gluevmm/glue/loader/internal/zstd"
 )
 
 // MaxDecompressedSize caps a decompressed payload, whatever the guest's
@@ -108,8 +108,6 @@ func readLimited(ctx context.Context, r io.Reader, sizeHint, limit uint64) ([]by
 		switch {
 		case ctx.Err() != nil:
 			return nil, err
-		case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
-			return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes: %v", limit, err)
 		}
 		return nil, errorf(ErrCorruptPayload, "%v", err)
 	}
@@ -128,17 +126,17 @@ func decodeGzip(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]b
 	return readLimited(ctx, zr, sizeHint, limit)
 }
 
+// decodeZstd decodes with glue's own decoder, which writes into one buffer
+// as the LZMA2 one does and looks at ctx between blocks.
 func decodeZstd(ctx context.Context, stream []byte, sizeHint, limit uint64) ([]byte, error) {
-	window := min(max(limit, zstd.MinWindowSize), zstd.MaxWindowSize)
-	// Streamed rather than DecodeAll, so that ctx is looked at between
-	// chunks; the memory bounds are the same.
-	dec, err := zstd.NewReader(bytes.NewReader(stream),
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(limit),
-		zstd.WithDecoderMaxWindow(window))
-	if err != nil {
+	data, err := zstd.Decode(ctx, stream, sizeHint, limit)
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return nil, err
+	case errors.Is(err, zstd.ErrTooLarge):
+		return nil, errorf(ErrPayloadTooLarge, "decompresses to more than %d bytes: %v", limit, err)
+	case err != nil:
+		return nil, errorf(ErrCorruptPayload, "%v", err)
 	}
-	defer dec.Close()
-	return readLimited(ctx, dec, sizeHint, limit)
+	return data, nil
 }
