@@ -51,7 +51,7 @@ var allowList = []rule{
 	{pkg: "guest", tests: "acpi test/hosttest"},
 	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
 	{pkg: "loader/internal/lzma2", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz/lzma"},
-	{pkg: "loader/internal/zstd", tests: "test/hosttest github.com/klauspost/compress/zstd"},
+	{pkg: "loader/internal/zstd", tests: "loader/loadertest test/hosttest github.com/klauspost/compress/zstd"},
 	{pkg: "loader", imports: "guestmem loader/internal/bcj loader/internal/lzma2 loader/internal/zstd", tests: "loader/loadertest test/hosttest golang.org/x/sys/unix"},
 	{pkg: "x86", imports: "guestmem kvm loader", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "vcpu", imports: "bus guestmem kvm golang.org/x/arch/x86/x86asm golang.org/x/sys/unix", tests: "kvm/kvmtest"},

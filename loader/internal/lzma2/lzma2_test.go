@@ -15,33 +15,6 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 )
 
-// testData is size bytes that compress the way code and text do: runs,
-// repeats at short and long distances, and stretches of noise, so that
-// every kind of packet (literal, match, the repeats, short repeat) occurs.
-func testData(seed uint64, size int) []byte {
-	rng := rand.New(rand.NewPCG(seed, 0x6c7a6d61))
-	words := strings.Fields("mov push pop call ret jmp lea add sub xor and or test cmp nop int3 the kernel boots glue")
-	b := make([]byte, 0, size+300)
-	for len(b) < size {
-		switch r := rng.IntN(10); {
-		case r < 4:
-			b = append(b, words[rng.IntN(len(words))]...)
-			b = append(b, ' ')
-		case r < 6 && len(b) > 0:
-			from := rng.IntN(len(b))
-			n := min(1+rng.IntN(300), len(b)-from)
-			b = append(b, b[from:from+n]...)
-		case r < 7:
-			b = append(b, bytes.Repeat([]byte{byte(rng.IntN(3))}, 1+rng.IntN(200))...)
-		default:
-			for range 1 + rng.IntN(16) {
-				b = append(b, byte(rng.Uint32()))
-			}
-		}
-	}
-	return b[:size]
-}
-
 // xzRaw compresses data to raw LZMA2 with the xz tool and the given
 // --lzma2 options.
 func xzRaw(t *testing.T, data []byte, options string) []byte {
@@ -78,8 +51,8 @@ func TestDecodeXZUtils(t *testing.T) {
 	inputs := map[string][]byte{
 		"empty":  nil,
 		"byte":   {42},
-		"mixed":  testData(1, 300_000),
-		"large":  testData(2, 5<<20),
+		"mixed":  loadertest.Sample(1, 300_000),
+		"large":  loadertest.Sample(2, 5<<20),
 		"zeros":  make([]byte, 3<<20),
 		"noise":  noise(200_000),
 		"period": bytes.Repeat([]byte("abcdefg"), 50_000),
@@ -112,7 +85,7 @@ func TestDecodeXZUtils(t *testing.T) {
 func TestDecodeUlikunitz(t *testing.T) {
 	t.Parallel()
 	for _, size := range []int{0, 1, 100, 70_000, 3 << 20} {
-		data := testData(uint64(size), size)
+		data := loadertest.Sample(uint64(size), size)
 		got, err := decodeAll(loadertest.LZMA2(t, data, 1<<20), 1<<20)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("size %d: decoded %d bytes, err %v", size, len(got), err)
@@ -124,8 +97,8 @@ func TestDecodeUlikunitz(t *testing.T) {
 // even though the bytes are there in the output.
 func TestDecodeDistanceBeyondDictionary(t *testing.T) {
 	t.Parallel()
-	block := testData(7, 8192)
-	data := append(append(append([]byte{}, block...), testData(8, 40_000)...), block...)
+	block := loadertest.Sample(7, 8192)
+	data := append(append(append([]byte{}, block...), loadertest.Sample(8, 40_000)...), block...)
 	src := xzRaw(t, data, "dict=64KiB")
 	if _, err := decodeAll(src, 64<<10); err != nil {
 		t.Fatalf("with the stream's own dictionary size: %v", err)
@@ -154,7 +127,7 @@ func chunkHeaders(t *testing.T, src []byte) []int {
 
 func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
-	data := testData(9, 100_000)
+	data := loadertest.Sample(9, 100_000)
 	valid := xzRaw(t, data, "preset=6")
 	first := chunkHeaders(t, valid)[0]
 	h, _ := parseHeader(valid[first:])
@@ -214,7 +187,7 @@ func TestDecodeRejects(t *testing.T) {
 // chunk's output is complete (an extra byte here) is corrupt.
 func TestDecodeRangeCoderEnd(t *testing.T) {
 	t.Parallel()
-	data := testData(11, 5000)
+	data := loadertest.Sample(11, 5000)
 	src := xzRaw(t, data, "preset=6")
 	h, _ := parseHeader(src)
 	if len(chunkHeaders(t, src)) != 2 {
@@ -270,7 +243,7 @@ func TestDecodeMatchPastDictionaryReset(t *testing.T) {
 
 func TestDecodeStopsWithContext(t *testing.T) {
 	t.Parallel()
-	data := testData(12, 5<<20)
+	data := loadertest.Sample(12, 5<<20)
 	src := xzRaw(t, data, "preset=0")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -281,7 +254,7 @@ func TestDecodeStopsWithContext(t *testing.T) {
 
 func TestScan(t *testing.T) {
 	t.Parallel()
-	data := testData(13, 3<<20)
+	data := loadertest.Sample(13, 3<<20)
 	src := xzRaw(t, data, "preset=0")
 	packed, unpacked, err := Scan(append(bytes.Clone(src), 1, 2, 3))
 	if err != nil || packed != len(src) || unpacked != uint64(len(data)) {
@@ -295,7 +268,7 @@ func TestScan(t *testing.T) {
 // FuzzDecode: no input panics, reads or writes outside its buffers, and
 // what decodes equals what github.com/ulikunitz/xz decodes from it.
 func FuzzDecode(f *testing.F) {
-	f.Add(loadertest.LZMA2(f, testData(1, 3000), 4096), uint32(4096))
+	f.Add(loadertest.LZMA2(f, loadertest.Sample(1, 3000), 4096), uint32(4096))
 	f.Add(loadertest.LZMA2(f, make([]byte, 5000), 4096), uint32(4096))
 	f.Add([]byte{0x01, 0x00, 0x02, 'a', 'b', 'c', 0x00}, uint32(4096))
 	f.Fuzz(func(t *testing.T, src []byte, dictSize uint32) {
@@ -330,7 +303,7 @@ func noise(n int) []byte {
 // the last byte before the reset.
 func TestDecodeLiteralAfterDictionaryReset(t *testing.T) {
 	t.Parallel()
-	data := testData(16, 20_000)
+	data := loadertest.Sample(16, 20_000)
 	stored := append([]byte{0x01, 0x00, 15}, bytes.Repeat([]byte{0xff}, 16)...)
 	got, err := decodeAll(append(stored, xzRaw(t, data, "preset=6")...), 64<<20)
 	if err != nil || !bytes.Equal(got, append(bytes.Repeat([]byte{0xff}, 16), data...)) {

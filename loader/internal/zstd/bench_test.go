@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gluevmm/glue/loader/loadertest"
 	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/klauspost/compress/zstd"
 )
@@ -61,7 +62,7 @@ func benchInput(b *testing.B) ([]byte, []byte) {
 			}
 		}
 		if len(data) < size {
-			data = append(data, testData(11, size-len(data))...)
+			data = append(data, loadertest.Sample(11, size-len(data))...)
 		}
 		data = data[:size]
 		cmd := exec.Command(path, "-q", "-c", "-19", "-T0")

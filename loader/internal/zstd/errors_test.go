@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gluevmm/glue/loader/loadertest"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -22,8 +23,8 @@ func smallFrames(t testing.TB) [][2][]byte {
 		}
 		frames = append(frames, [2][]byte{enc.EncodeAll(data, nil), data})
 	}
-	add(testData(20, 3000), zstd.WithEncoderLevel(zstd.SpeedBestCompression))
-	add(testData(21, 3000), zstd.WithEncoderLevel(zstd.SpeedFastest))
+	add(loadertest.Sample(20, 3000), zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	add(loadertest.Sample(21, 3000), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	add(randomData(22, 500))
 	add(bytes.Repeat([]byte{7}, 2000))
 	add(nil)
@@ -58,7 +59,7 @@ func TestFlipped(t *testing.T) {
 }
 
 func TestChecksum(t *testing.T) {
-	data := testData(23, 10000)
+	data := loadertest.Sample(23, 10000)
 	enc, _ := zstd.NewWriter(nil)
 	frame := enc.EncodeAll(data, nil)
 	frame[len(frame)-1] ^= 1
@@ -132,7 +133,7 @@ func TestFrameHeader(t *testing.T) {
 }
 
 func TestLimit(t *testing.T) {
-	data := testData(24, 500<<10)
+	data := loadertest.Sample(24, 500<<10)
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
 	withSize := enc.EncodeAll(data, nil)
 	cli := zstdCLI(t, data, "-19", "--no-content-size")
@@ -180,7 +181,7 @@ func (c *countdown) Err() error {
 }
 
 func TestContext(t *testing.T) {
-	data := testData(26, 4<<20)
+	data := loadertest.Sample(26, 4<<20)
 	frame := zstdCLI(t, data, "-3")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/gluevmm/glue/loader/loadertest"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -22,7 +23,7 @@ func FuzzDecode(f *testing.F) {
 	// compare.
 	for _, level := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedBestCompression} {
 		enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(false))
-		f.Add(enc.EncodeAll(testData(27, 2000), nil))
+		f.Add(enc.EncodeAll(loadertest.Sample(27, 2000), nil))
 	}
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<20))
 	if err != nil {

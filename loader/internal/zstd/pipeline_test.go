@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/loader/loadertest"
 )
 
 // TestPipeline runs the tests of small frames with every frame decoded
@@ -27,7 +29,7 @@ func TestPipeline(t *testing.T) {
 // TestPipelineOrder decodes a frame of many blocks, each of whose
 // matches reach into earlier ones, in two goroutines.
 func TestPipelineOrder(t *testing.T) {
-	data := testData(30, 3<<20)
+	data := loadertest.Sample(30, 3<<20)
 	frame := zstdCLI(t, data, "-3", "--no-content-size")
 	defer func(n int) { pipeMin = n }(pipeMin)
 	for _, n := range []int{0, 200 << 10} {
@@ -50,7 +52,7 @@ func waitGoroutines(t *testing.T, what string, n int) {
 // TestPipelineStops checks that the executor ends with the decode on an
 // error, a cancel and the limit.
 func TestPipelineStops(t *testing.T) {
-	data := testData(31, 4<<20)
+	data := loadertest.Sample(31, 4<<20)
 	frame := zstdCLI(t, data, "-3")
 	before := runtime.NumGoroutine()
 	// Flipped bytes well into the frame: the executor has work when the

@@ -10,41 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gluevmm/glue/loader/loadertest"
 	"github.com/gluevmm/glue/test/hosttest"
 	"github.com/klauspost/compress/zstd"
 )
-
-// testData is size bytes that compress the way code and text do: words,
-// repeats at short and long distances, runs, and stretches of noise.
-func testData(seed uint64, size int) []byte {
-	rng := rand.New(rand.NewPCG(seed, 0x7a737464))
-	words := strings.Fields("mov push pop call ret jmp lea add sub xor and or test cmp nop int3 the kernel boots glue zstd frame")
-	b := make([]byte, 0, size+300)
-	for len(b) < size {
-		switch r := rng.IntN(12); {
-		case r < 4:
-			b = append(b, words[rng.IntN(len(words))]...)
-			b = append(b, ' ')
-		case r < 6 && len(b) > 0:
-			from := rng.IntN(len(b))
-			n := min(1+rng.IntN(300), len(b)-from)
-			b = append(b, b[from:from+n]...)
-		case r < 7 && len(b) > 0:
-			// A recent repeat, often an overlapping one.
-			back := 1 + rng.IntN(min(len(b), 16))
-			for range 3 + rng.IntN(40) {
-				b = append(b, b[len(b)-back])
-			}
-		case r < 8:
-			b = append(b, bytes.Repeat([]byte{byte(rng.IntN(3))}, 1+rng.IntN(200))...)
-		default:
-			for range 1 + rng.IntN(16) {
-				b = append(b, byte(rng.Uint32()))
-			}
-		}
-	}
-	return b[:size]
-}
 
 func randomData(seed uint64, size int) []byte {
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -60,9 +29,9 @@ func inputs(t testing.TB) map[string][]byte {
 	in := map[string][]byte{
 		"empty":       {},
 		"one":         {'x'},
-		"text-small":  testData(1, 1000),
-		"text":        testData(2, 300<<10),
-		"text-large":  testData(3, 3<<20),
+		"text-small":  loadertest.Sample(1, 1000),
+		"text":        loadertest.Sample(2, 300<<10),
+		"text-large":  loadertest.Sample(3, 3<<20),
 		"random":      randomData(4, 200<<10),
 		"run":         bytes.Repeat([]byte{0xcc}, 400<<10),
 		"runs":        append(bytes.Repeat([]byte{1}, 1000), bytes.Repeat([]byte{2}, 150<<10)...),
@@ -70,7 +39,7 @@ func inputs(t testing.TB) map[string][]byte {
 	}
 	// Long-distance repeats: the same noise 2 MiB apart.
 	noise := randomData(5, 1<<20)
-	long := append(append(append([]byte{}, noise...), testData(6, 2<<20)...), noise...)
+	long := append(append(append([]byte{}, noise...), loadertest.Sample(6, 2<<20)...), noise...)
 	in["long"] = long
 	return in
 }
@@ -127,7 +96,7 @@ func TestCLI(t *testing.T) {
 // TestCLIStdin compresses from a pipe, as the kernel build does, so the
 // frame has no content size and the size comes only from the hint.
 func TestCLIStdin(t *testing.T) {
-	data := testData(7, 1<<20)
+	data := loadertest.Sample(7, 1<<20)
 	frame := zstdCLI(t, data, "-22", "--ultra") // stdin is a pipe: exec copies data into one
 	if frame[4]>>6 != 0 || frame[4]&0x20 != 0 {
 		t.Fatalf("frame descriptor %#x declares a content size", frame[4])
@@ -150,7 +119,7 @@ func skippable(n byte, data []byte) []byte {
 }
 
 func TestConcatenated(t *testing.T) {
-	a, b := testData(8, 100<<10), randomData(9, 1000)
+	a, b := loadertest.Sample(8, 100<<10), randomData(9, 1000)
 	za, zb := zstdCLI(t, a, "-3"), zstdCLI(t, b, "-19")
 	zempty := zstdCLI(t, nil, "-3")
 	var src []byte
@@ -234,7 +203,7 @@ func TestXXH64(t *testing.T) {
 func TestSmallSizes(t *testing.T) {
 	// Every length from 0 to 100: all the tails of xxh64 and of the
 	// literal stream decoders. zstd checks the checksum too.
-	data := testData(10, 100)
+	data := loadertest.Sample(10, 100)
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
 	if err != nil {
 		t.Fatal(err)
