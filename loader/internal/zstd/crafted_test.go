@@ -112,18 +112,7 @@ func TestSequences(t *testing.T) {
 		{"two sequences", []block{raw("abcdefgh"), seqBlock([]byte("xy"), 2, 1, 3, 1, 0)}, "abcdefgh" + "x" + "def" + "y" + "hxd"},
 		{"too few literals", []block{raw("abcdefgh"), seqBlock([]byte("x"), 2, 1, 3, 1, 0)}, "error: 1 literals, 0 left"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := decode(makeFrame(-1, nil, c.blocks...))
-			if want, ok := strings.CutPrefix(c.want, "error: "); ok {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("got %q, %v; want an error with %q", got, err, want)
-				}
-				return
-			}
-			if err != nil || string(got) != c.want {
-				t.Fatalf("got %q, %v; want %q", got, err, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkBlocks(t, c.blocks, c.want) })
 	}
 }
 
@@ -205,18 +194,7 @@ func TestLiterals(t *testing.T) {
 			return b
 		}()}, "error: does not end"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := decode(makeFrame(-1, nil, c.blocks...))
-			if want, ok := strings.CutPrefix(c.want, "error: "); ok {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("got %q, %v; want an error with %q", got, err, want)
-				}
-				return
-			}
-			if err != nil || string(got) != c.want {
-				t.Fatalf("got %q, %v; want %q", got, err, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkBlocks(t, c.blocks, c.want) })
 	}
 }
 
@@ -231,5 +209,21 @@ func TestFrameBoundary(t *testing.T) {
 	_, err := decode(append(bytes.Clone(first), makeFrame(-1, nil, raw("AB"), seqBlock(nil, 1, 0, 3, 0, 0))...))
 	if err == nil || !strings.Contains(err.Error(), "offset 5 reaches before the frame's 2 bytes") {
 		t.Fatalf("offset into the first frame: %v", err)
+	}
+}
+
+// checkBlocks decodes a frame of blocks: want is its output, or
+// "error: " and a part of the error's text.
+func checkBlocks(t *testing.T, blocks []block, want string) {
+	t.Helper()
+	got, err := decode(makeFrame(-1, nil, blocks...))
+	if text, ok := strings.CutPrefix(want, "error: "); ok {
+		if err == nil || !strings.Contains(err.Error(), text) {
+			t.Fatalf("got %q, %v; want an error with %q", got, err, text)
+		}
+		return
+	}
+	if err != nil || string(got) != want {
+		t.Fatalf("got %q, %v; want %q", got, err, want)
 	}
 }
