@@ -105,8 +105,7 @@ func readLimited(ctx context.Context, r io.Reader, sizeHint, limit uint64) ([]by
 	var buf bytes.Buffer
 	buf.Grow(int(min(sizeHint, limit)) + bytes.MinRead)
 	if _, err := buf.ReadFrom(io.LimitReader(ctxReader{ctx, r}, int64(limit)+1)); err != nil {
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			return nil, err
 		}
 		return nil, errorf(ErrCorruptPayload, "%v", err)

@@ -15,31 +15,19 @@ import (
 	"github.com/gluevmm/glue/test/hosttest"
 )
 
-// lz4Sample is data with what an lz4 block is made of: incompressible
-// stretches (long literal runs), words repeated near and far (matches),
-// and runs of one byte and of short patterns (matches that overlap what
-// they copy, longer than 15 + 255 bytes).
+// lz4Sample is loadertest.Sample with what only lz4 needs more of:
+// incompressible stretches and runs long enough (more than 15 + 255
+// bytes) that literal and match lengths take several extension bytes.
 func lz4Sample(n int) []byte {
 	r := rand.New(rand.NewPCG(1, 2))
-	words := strings.Fields("the kernel decompresses itself into memory and jumps to its entry point with a zero page")
-	var b bytes.Buffer
-	for b.Len() < n {
-		switch r.IntN(4) {
-		case 0:
-			for range r.IntN(600) {
-				b.WriteByte(byte(r.Uint32()))
-			}
-		case 1:
-			for range r.IntN(40) {
-				b.WriteString(words[r.IntN(len(words))] + " ")
-			}
-		case 2:
-			b.Write(bytes.Repeat([]byte{byte(r.Uint32())}, r.IntN(2000)))
-		case 3:
-			b.Write(bytes.Repeat([]byte("ab\x00"), r.IntN(500)))
+	b := loadertest.Sample(1, n)
+	for at := 0; at+3000 <= len(b); at += 64 << 10 {
+		for k := range 1000 {
+			b[at+k] = byte(r.Uint32())
 		}
+		copy(b[at+1000:at+3000], bytes.Repeat([]byte{byte(at)}, 2000))
 	}
-	return b.Bytes()[:n]
+	return b
 }
 
 // TestLZ4AgainstTool decodes what the lz4 command line tool makes with -l,
