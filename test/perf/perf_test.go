@@ -23,9 +23,8 @@ func BenchmarkStartup(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		end, _ := tr.find("GLUE-DONE")
 		first.add(r, v.name, ms(tr.firstByte))
-		done.add(r, v.name, ms(end.at))
+		done.add(r, v.name, ms(tr.end.at))
 		cpu.add(r, v.name, ms(tr.cpu))
 		if tr.cpu > 0 {
 			creations.add(r, v.name, 1/tr.cpu.Seconds())

@@ -2,6 +2,7 @@ package perf
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -119,7 +120,9 @@ type line struct {
 type trace struct {
 	firstByte time.Duration // first byte of guest output read from the pipe
 	lines     []line
-	mem       memUse        // when GLUE-DONE arrived
+	end       line          // the line that ended the boot (bootOpts.until)
+	ended     bool          // whether it came
+	mem       memUse        // when it arrived
 	cpu       time.Duration // user+system time of the whole process, until killed
 }
 
@@ -151,10 +154,22 @@ type bootOpts struct {
 	// onStart, if set, is told the VMM's PID once it runs, before any
 	// line arrives (for benchmarks that read its /proc themselves).
 	onStart func(pid int)
+	// until is the text of the line, or a part of it, that ends the
+	// boot; "" is the guest's GLUE-DONE.
+	until string
+}
+
+// ends reports whether text is the line that ends the boot.
+func (o bootOpts) ends(text string) bool {
+	if o.until == "" {
+		return text == "GLUE-DONE"
+	}
+	return strings.Contains(text, o.until)
 }
 
 // boot runs the VMM on the guest command line until the guest prints
 // GLUE-DONE, reads its memory use and kills it, timing every output line.
+// (bootWith can end at another line.)
 func boot(v vmm, cmdline string, timeout time.Duration) (*trace, error) {
 	return bootWith(v, cmdline, bootOpts{}, timeout)
 }
@@ -199,17 +214,18 @@ func bootWith(v vmm, cmdline string, o bootOpts, timeout time.Duration) (*trace,
 	tr := &trace{firstByte: -1}
 	var procErr error
 	tr.read(pr, start, func(l *line) {
-		if procErr != nil {
+		if procErr != nil || tr.ended {
 			return // killed already
 		}
 		pid := cmd.Process.Pid
 		if l.cpu, procErr = procCPU(pid); procErr == nil && o.onLine != nil {
 			o.onLine(*l)
 		}
-		if procErr == nil && l.text == "GLUE-DONE" {
+		if procErr == nil && o.ends(l.text) {
+			tr.end, tr.ended = *l, true
 			tr.mem, procErr = readMem(pid)
 		}
-		if l.text == "GLUE-DONE" || procErr != nil {
+		if tr.ended || procErr != nil {
 			cmd.Process.Kill()
 		}
 	})
@@ -218,8 +234,8 @@ func bootWith(v vmm, cmdline string, o bootOpts, timeout time.Duration) (*trace,
 	if procErr != nil {
 		return nil, fmt.Errorf("%s: reading /proc: %w", v.name, procErr)
 	}
-	if _, ok := tr.find("GLUE-DONE"); !ok {
-		return nil, fmt.Errorf("%s: no GLUE-DONE within %v (%v)\nstdout:\n%s\nstderr:\n%s", v.name, timeout, werr, tr.output(), stderr.String())
+	if !tr.ended {
+		return nil, fmt.Errorf("%s: no %s within %v (%v)\nstdout:\n%s\nstderr:\n%s", v.name, cmp.Or(o.until, "GLUE-DONE"), timeout, werr, tr.output(), stderr.String())
 	}
 	if l, ok := tr.find("GLUE-FAIL"); ok {
 		return nil, fmt.Errorf("%s: guest reported %q", v.name, l.text)
