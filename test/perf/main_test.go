@@ -36,11 +36,11 @@ const (
 	docPath  = "../../docs/performance.md"
 	// benchmarks is how many Benchmark functions this package has
 	// (TestBenchmarkCount keeps the number right); mainBenchmarks of them,
-	// all but BenchmarkTransports, BenchmarkDensity, BenchmarkExtraction
-	// and the deviceBenchmarks, add one setup line to the main block,
-	// which -update-doc rewrites only when all of them ran.
-	benchmarks     = 13
-	mainBenchmarks = benchmarks - 3 - deviceBenchmarks
+	// all but BenchmarkTransports, BenchmarkDensity, BenchmarkExtraction,
+	// BenchmarkKernelBoot and the deviceBenchmarks, add one setup line to
+	// the main block, which -update-doc rewrites only when all of them ran.
+	benchmarks     = 14
+	mainBenchmarks = benchmarks - 4 - deviceBenchmarks
 )
 
 // buildDir holds, for one package run, the glue binary, the disk image and
@@ -82,7 +82,8 @@ type docBlock struct {
 
 // generatedBlocks are the blocks of the benchmarks that ran: the main
 // table, BenchmarkTransports' comparison, BenchmarkDensity's sets,
-// BenchmarkExtraction's decoders and the device benchmarks' table.
+// BenchmarkExtraction's decoders, BenchmarkKernelBoot's images and the
+// device benchmarks' table.
 func generatedBlocks(machine string, at time.Time, took time.Duration) []docBlock {
 	var blocks []docBlock
 	if len(rows) > 0 {
@@ -97,6 +98,9 @@ func generatedBlocks(machine string, at time.Time, took time.Duration) []docBloc
 	}
 	if extractRun != nil {
 		blocks = append(blocks, docBlock{extractBegin, extractEnd, extractReport(machine, at, *extractRun), true, ""})
+	}
+	if kernelBootRun != nil {
+		blocks = append(blocks, docBlock{kernelBootBegin, kernelBootEnd, kernelBootReport(machine, at, *kernelBootRun), true, ""})
 	}
 	if len(devRows) > 0 {
 		blocks = append(blocks, docBlock{devicesBegin, devicesEnd, devicesReport(machine, at), len(devSetups) == deviceBenchmarks,
