@@ -23,8 +23,7 @@ func BenchmarkBootTimeline(b *testing.B) {
 		for range *boots {
 			// The guest resets at its end (not glue.end=halt as elsewhere):
 			// glue prints the timeline when the VM ends.
-			args := append([]string{"run", "--boot-timeline"}, glue.args("glue.test=cmdline", devices{})[1:]...)
-			out, err := exec.Command(glue.path, args...).CombinedOutput()
+			out, err := exec.Command(glue.path, withTimeline(glue).args("glue.test=cmdline", devices{})...).CombinedOutput()
 			if err != nil {
 				b.Fatalf("glue --boot-timeline: %v\n%s", err, out)
 			}
@@ -41,6 +40,16 @@ func BenchmarkBootTimeline(b *testing.B) {
 		record(row{"glue boot phase: " + phase + " (ms since main)", "%.2f", byPhase[phase], nil})
 	}
 	setup(fmt.Sprintf("boot timeline: %d runs of `glue run --boot-timeline`", *boots))
+}
+
+// withTimeline is glue (v, whose arguments begin with "run") with
+// --boot-timeline: it prints the timeline on stderr when the VM ends.
+func withTimeline(v vmm) vmm {
+	args := v.args
+	v.args = func(cmdline string, dev devices) []string {
+		return append([]string{"run", "--boot-timeline"}, args(cmdline, dev)[1:]...)
+	}
+	return v
 }
 
 // parseTimeline reads the lines `glue run --boot-timeline` prints:

@@ -124,6 +124,7 @@ type trace struct {
 	ended     bool          // whether it came
 	mem       memUse        // when it arrived
 	cpu       time.Duration // user+system time of the whole process, until killed
+	stderr    string
 }
 
 // find returns the first line starting with prefix.
@@ -157,6 +158,8 @@ type bootOpts struct {
 	// until is the text of the line, or a part of it, that ends the
 	// boot; "" is the guest's GLUE-DONE.
 	until string
+	// stop is the signal that ends the VMM then; nil is SIGKILL.
+	stop os.Signal
 }
 
 // ends reports whether text is the line that ends the boot.
@@ -225,12 +228,16 @@ func bootWith(v vmm, cmdline string, o bootOpts, timeout time.Duration) (*trace,
 			tr.end, tr.ended = *l, true
 			tr.mem, procErr = readMem(pid)
 		}
-		if tr.ended || procErr != nil {
+		switch {
+		case procErr != nil:
 			cmd.Process.Kill()
+		case tr.ended:
+			cmd.Process.Signal(cmp.Or(o.stop, os.Kill))
 		}
 	})
 	werr := cmd.Wait() // "killed", unless it died on its own
 	tr.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	tr.stderr = stderr.String()
 	if procErr != nil {
 		return nil, fmt.Errorf("%s: reading /proc: %w", v.name, procErr)
 	}
