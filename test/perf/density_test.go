@@ -146,7 +146,7 @@ func sumPss(pids []int) (int64, error) {
 // densityReport renders the block between the perf-density markers.
 func densityReport(machine string, at time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
+	b.WriteString(measured(at, machine))
 	fmt.Fprintf(&b, "Sets of N VMs of one VMM at once, guest `%s` (1 vCPU, %d MiB each, idle after `GLUE-DONE`), each VMM's set in turn, "+
 		"in each of %d rounds. Peers: %s. The benchmark took %.1f minutes. "+
 		"Each cell: the VMs' summed Pss (`/proc/PID/smaps_rollup`) divided by N, in MiB: median (min–max) over the rounds; "+

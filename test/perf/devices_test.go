@@ -56,7 +56,7 @@ func withArgs(v vmm, extra ...string) vmm {
 // runs, one table of glue against each row's reference, and the verdicts.
 func devicesReport(machine string, at time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
+	b.WriteString(measured(at, machine))
 	fmt.Fprintf(&b, "Runs, in each of %d rounds: %s. The benchmarks took %.1f minutes. Each cell: median (min–max) over the runs of all rounds; "+
 		"the ratio is that of the medians. A target is judged on each round's medians as in the tables above.\n\n",
 		*nRounds, strings.Join(devSetups, "; "), devTook.Minutes())

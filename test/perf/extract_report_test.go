@@ -46,7 +46,7 @@ func extractTool(format string) string {
 // inputs, one row per payload, and the verdicts.
 func extractReport(machine string, at time.Time, res extractResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
+	b.WriteString(measured(at, machine))
 	var inputs []string
 	for _, r := range res.rows {
 		p := r.payload

@@ -119,7 +119,7 @@ const (
 // difference round by round.
 func kernelBootReport(machine string, at time.Time, res kernelBootResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
+	b.WriteString(measured(at, machine))
 	fmt.Fprintf(&b, "Input: `%s` (%s) as it is, a bzImage, and the vmlinux `loader.ExtractVmlinux` takes out of it, written to a file before the runs; "+
 		"glue boots each with `glue run --boot-timeline -c 1 -m %d --transport %s -k IMAGE -p \"%s\"`, and is stopped with SIGTERM at the kernel's first line (`%s`). "+
 		"Timed: glue's `%s` phase of `--boot-timeline` (ms since its main; the first KVM_RUN follows), and the first line's arrival (s since just before glue's fork+exec). "+

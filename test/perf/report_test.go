@@ -38,7 +38,7 @@ func setup(s string) { setups = append(setups, s) }
 // each target, all from this run. took is how long the benchmarks ran.
 func report(machine string, at time.Time, took time.Duration, nRounds int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
+	b.WriteString(measured(at, machine))
 	fmt.Fprintf(&b, "Runs, in each of %d rounds: %s; interleaved glue/QEMU, and in start-up and exits also kvmtool and the bare C and Go harnesses. "+
 		"Peers: %s. The benchmarks took %.1f minutes. "+
 		"Each cell: median (min–max) over the runs of all rounds; the ratios are those of these medians. "+
@@ -78,6 +78,11 @@ var columns = []struct{ name, title, short string }{
 	{bareGoName, "bare Go", "bare Go"},
 	{"qemu", "QEMU microvm", "QEMU"},
 	{hostName, "host", "host"},
+}
+
+// measured is the first line of every generated block: when and where.
+func measured(at time.Time, machine string) string {
+	return fmt.Sprintf("Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
 }
 
 // peersLine says what each peer was, or why it was not measured.

@@ -165,7 +165,7 @@ func haveTools(b *testing.B, names ...string) bool {
 // BenchmarkTransports' run.
 func transportReport(machine string, at time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on: %s.\n", at.UTC().Format("2006-01-02 15:04 MST"), machine)
+	b.WriteString(measured(at, machine))
 	fmt.Fprintf(&b, "Runs: %s. The benchmark took %.1f minutes. Each cell: median (min–max) over the runs of all rounds; "+
 		"the ratios are those of these medians. A target compares glue on virtio-pci with QEMU on virtio-pci and is judged "+
 		"as in the table above.\n\n", transportSetup, transportTook.Minutes())
