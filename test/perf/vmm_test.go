@@ -124,7 +124,7 @@ type trace struct {
 	ended     bool          // whether it came
 	mem       memUse        // when it arrived
 	cpu       time.Duration // user+system time of the whole process, until killed
-	stderr    string
+	stderr    string        // all the VMM wrote there (glue's --boot-timeline, its errors)
 }
 
 // find returns the first line starting with prefix.
@@ -218,7 +218,7 @@ func bootWith(v vmm, cmdline string, o bootOpts, timeout time.Duration) (*trace,
 	var procErr error
 	tr.read(pr, start, func(l *line) {
 		if procErr != nil || tr.ended {
-			return // killed already
+			return // being stopped or killed already
 		}
 		pid := cmd.Process.Pid
 		if l.cpu, procErr = procCPU(pid); procErr == nil && o.onLine != nil {
