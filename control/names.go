@@ -1,9 +1,10 @@
 package control
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/gluevmm/glue/internal/hostrandom"
 )
 
 // MaxNameLen is the longest VM name.
@@ -35,6 +36,8 @@ func ValidName(name string) error {
 // probably unique; Listen with an empty name retries on a collision.
 func GenerateName() string {
 	var b [3]byte
-	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	// A failed read leaves zeros: the name is still valid, and Listen
+	// retries a collision.
+	hostrandom.Reader.Read(b[:])
 	return "vm-" + hex.EncodeToString(b[:])
 }

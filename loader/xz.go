@@ -3,7 +3,6 @@ package loader
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"hash/crc64"
 	"slices"
 
+	"github.com/gluevmm/glue/internal/sha256"
 	"github.com/gluevmm/glue/loader/internal/bcj"
 	"github.com/gluevmm/glue/loader/internal/lzma2"
 )

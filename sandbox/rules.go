@@ -76,7 +76,7 @@ var baseRules = []Rule{
 	{Syscall: "exit", Why: "a Go runtime thread ends"},
 	{Syscall: "exit_group", Why: "glue exits"},
 	{Syscall: "restart_syscall", Why: "a sleep interrupted by a signal resumes"},
-	{Syscall: "getrandom", Why: "virtio-rng reads crypto/rand; the runtime's own randomness"},
+	{Syscall: "getrandom", Why: "virtio-rng and VM names read the host's random pool; the runtime's own randomness"},
 
 	// Signals.
 	{Syscall: "rt_sigaction", Why: "Go runtime signal handlers (os/signal)"},

@@ -43,7 +43,8 @@ type Config struct {
 	Disks []Disk
 	// Nets are virtio-net devices, each on a host tap interface.
 	Nets []Net
-	// RNG adds a virtio-rng device fed from the host's crypto/rand, on
+	// RNG adds a virtio-rng device fed from the host kernel's random pool
+	// (getrandom(2), as crypto/rand reads it), on
 	// RNGTransport (TransportDefault: Transport).
 	RNG          bool
 	RNGTransport Transport

@@ -117,7 +117,7 @@ func setupRun(fl *flagSet, g *globals) func(context.Context) error {
 	fl.StringVar(&f.acpi, "acpi", "", "on", "ACPI tables `on` or off (off: MP table only, virtio-mmio devices on the command line)")
 	fl.StringVar(&f.boot, "boot", "", "", "boot `PROTOCOL` for kernels that offer both: linux (64-bit boot protocol, default) or pvh")
 	fl.BoolVar(&f.bzImageEntry, "bzimage-entry", "", "enter a bzImage through its own 64-bit entry instead of extracting its vmlinux")
-	fl.OptionalVar(&f.rng, "rng", "off", "on", "add a virtio-rng entropy device fed from the host's crypto/rand; `SPEC` is on (--rng alone), off or transport=pci|mmio")
+	fl.OptionalVar(&f.rng, "rng", "off", "on", "add a virtio-rng entropy device fed from the host's random pool (getrandom(2)); `SPEC` is on (--rng alone), off or transport=pci|mmio")
 	fl.OptionalVar(&f.balloon, "balloon", "off", "on", "add a virtio-balloon device ('glue balloon' sets its target); `SPEC` is on (--balloon alone), off or options stats=on|off,deflate-on-oom=on|off,reporting=on|off (all on by default),transport=pci|mmio")
 	fl.StringVar(&f.vsock, "vsock", "", "", "add a virtio-vsock device: `SPEC` is cid=N[,socket=PATH][,transport=pci|mmio]; the guest's port P connects to PATH_P, host programs connect to PATH and write \"CONNECT P\\n\" (default PATH: NAME.vsock in the runtime dir, or in the --jail dir; see docs/vsock.md)")
 	fl.BoolVar(&f.timeline, "boot-timeline", "", "print when each boot phase was reached (ms since glue started) when the VM ends")

@@ -44,7 +44,9 @@ var allowList = []rule{
 	{pkg: "eventloop", imports: "golang.org/x/sys/unix"},
 	{pkg: "ratelimit", tests: "ratelimit/ratelimittest"},
 	{pkg: "internal/unixsock", imports: "golang.org/x/sys/unix"},
-	{pkg: "control", imports: "internal/unixsock golang.org/x/sys/unix", tests: "test/hosttest"},
+	{pkg: "internal/hostrandom", imports: "golang.org/x/sys/unix"},
+	{pkg: "internal/sha256"},
+	{pkg: "control", imports: "internal/hostrandom internal/unixsock golang.org/x/sys/unix", tests: "test/hosttest"},
 	{pkg: "sandbox", imports: "golang.org/x/net/bpf golang.org/x/sys/unix"},
 	{pkg: "jail", imports: "golang.org/x/sys/unix"},
 	{pkg: "sandbox/internal/probe", imports: "sandbox golang.org/x/sys/unix"},
@@ -52,7 +54,7 @@ var allowList = []rule{
 	{pkg: "loader/internal/bcj", tests: "test/hosttest"},
 	{pkg: "loader/internal/lzma2", tests: "loader/loadertest test/hosttest github.com/ulikunitz/xz/lzma"},
 	{pkg: "loader/internal/zstd", tests: "loader/loadertest test/hosttest github.com/klauspost/compress/zstd"},
-	{pkg: "loader", imports: "guestmem loader/internal/bcj loader/internal/lzma2 loader/internal/zstd", tests: "loader/loadertest test/hosttest golang.org/x/sys/unix"},
+	{pkg: "loader", imports: "guestmem internal/sha256 loader/internal/bcj loader/internal/lzma2 loader/internal/zstd", tests: "loader/loadertest test/hosttest golang.org/x/sys/unix"},
 	{pkg: "x86", imports: "guestmem kvm loader", tests: "kvm/kvmtest test/hosttest"},
 	{pkg: "vcpu", imports: "bus guestmem kvm golang.org/x/arch/x86/x86asm golang.org/x/sys/unix", tests: "kvm/kvmtest"},
 
@@ -65,7 +67,7 @@ var allowList = []rule{
 	{pkg: "virtio/balloon", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/vsock", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
 	{pkg: "virtio/vconsole", imports: "guestmem virtio", tests: "virtio/transport/mmio virtio/virtiotest"},
-	{pkg: "virtio/vnet", imports: "guestmem ratelimit virtio", tests: "ratelimit/ratelimittest tap virtio/transport/mmio virtio/virtiotest"},
+	{pkg: "virtio/vnet", imports: "guestmem internal/sha256 ratelimit virtio", tests: "ratelimit/ratelimittest tap virtio/transport/mmio virtio/virtiotest"},
 
 	// Test helpers.
 	{pkg: "test/hosttest", helper: true},
@@ -76,7 +78,7 @@ var allowList = []rule{
 	{pkg: "virtio/virtiotest", helper: true, imports: "bus guestmem virtio"},
 
 	// The one place that wires everything, and the binary.
-	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/balloon virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet virtio/vsock x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
+	{pkg: "vmm", imports: "acpi bus console control eventloop guest guestmem i8042 internal/hostrandom kvm loader pci ratelimit rtc sandbox serial tap vcpu virtio virtio/balloon virtio/blk virtio/rng virtio/transport/mmio virtio/transport/pci virtio/vconsole virtio/vnet virtio/vsock x86 golang.org/x/sys/unix", tests: "kvm/kvmtest ratelimit/ratelimittest test/hosttest"},
 	{pkg: "cmd/glue", imports: "console control jail ratelimit vmm golang.org/x/sys/unix"},
 
 	// Whole-program tests and what they build.

@@ -13,7 +13,7 @@ import (
 
 // A plain `go build ./cmd/glue` (what `go install` does too) gives a static
 // binary: the default environment, so cgo is on where a C compiler is
-// installed, and still nothing links it (test/archtest's TestGlueLinksNoCgo
+// installed, and still nothing links it (test/archtest's TestGlueLinksNothingUnwanted
 // names what would). Such a glue needs no C library at run time, and runs
 // a VM confined: the "cgo" build tag alone does not make it refuse, as a
 // glue that links cgo does (TestBuildWithCgoRefusesToRun).

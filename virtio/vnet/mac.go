@@ -1,11 +1,12 @@
 package vnet
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gluevmm/glue/internal/sha256"
 )
 
 // MAC is an EUI-48 address. It is this package's own type, not
