@@ -15,21 +15,34 @@ import (
 // writable has room for a console's short writes.
 const directWriteMax = 512
 
+// NeverWaiter is implemented by a destination that knows its Write
+// returns at once whatever any reader does: an in-memory buffer, or a
+// console history with nowhere else to send the output. AsyncWriter
+// writes to it directly whenever NeverWaits reports true.
+type NeverWaiter interface {
+	NeverWaits() bool
+}
+
 // AsyncWriter decouples producers (vCPUs) from a possibly slow io.Writer.
-// Write never blocks on the destination. When the destination is a file
-// descriptor (it implements syscall.Conn, as *os.File does) that is ready
-// for writing and nothing is queued, Write writes to it directly on the
-// caller's thread: the output leaves at once, without waking another
-// thread. Otherwise it copies into a buffer of at most limit bytes, which
-// a goroutine writes out, and drops what does not fit.
+// Write never blocks on the destination. When nothing is queued, Write
+// writes directly on the caller's thread, so the output leaves at once
+// without waking another thread, if the destination cannot make it wait:
+// io.Discard or a NeverWaiter that says so; a regular file (for writes up
+// to 512 bytes), which poll(2) reports writable at all times; or another
+// file descriptor (it implements syscall.Conn, as *os.File does) that
+// poll(2) reports ready for writing. Otherwise Write copies into a buffer
+// of at most limit bytes, which a goroutine writes out, and drops what
+// does not fit.
 //
 // Readiness is asked with poll(2) just before the write; a second writer
 // of the same pipe or terminal filling it in between could still make that
 // write wait, which no single-writer destination can.
 type AsyncWriter struct {
-	dst   io.Writer
-	limit int
-	fd    syscall.RawConn // dst's descriptor; nil: always queue
+	dst        io.Writer
+	limit      int
+	neverWaits bool            // dst's Write returns at once: always direct
+	fd         syscall.RawConn // dst's descriptor; nil (and not neverWaits): always queue
+	regular    bool            // fd is a regular file: ready without asking
 
 	mu      sync.Mutex
 	buf     []byte
@@ -52,10 +65,16 @@ type AsyncWriter struct {
 // bytes held while dst is slow.
 func NewAsyncWriter(dst io.Writer, limit int) *AsyncWriter {
 	w := &AsyncWriter{dst: dst, limit: limit, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	if sc, ok := dst.(syscall.Conn); ok {
+	if nw, ok := dst.(NeverWaiter); dst == io.Discard || ok && nw.NeverWaits() {
+		w.neverWaits = true
+	} else if sc, ok := dst.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.fd = rc
 			w.pollFd = w.pollWritable
+			rc.Control(func(fd uintptr) {
+				var st unix.Stat_t
+				w.regular = unix.Fstat(int(fd), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
+			})
 		}
 	}
 	go w.copyOut()
@@ -93,8 +112,15 @@ func (w *AsyncWriter) Write(p []byte) (int, error) {
 
 // writable says whether a write of n bytes to dst would not wait.
 func (w *AsyncWriter) writable(n int) bool {
-	if w.fd == nil || n > directWriteMax {
+	switch {
+	case w.neverWaits:
+		return true
+	case w.fd == nil || n > directWriteMax:
 		return false
+	case w.regular:
+		// poll(2) would say ready: a regular file has no poll method, so
+		// the kernel reports it readable and writable at all times.
+		return true
 	}
 	w.ready = false
 	if w.fd.Control(w.pollFd) != nil {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -153,4 +156,97 @@ func TestAsyncWriterKeepsOrderBehindTheCopier(t *testing.T) {
 		t.Fatalf("read %q, want \"AB\": a direct write overtook the copier", got)
 	}
 	w.Close(time.Second)
+}
+
+// memoryDst is an in-memory destination that says whether it never waits.
+type memoryDst struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	never bool
+}
+
+func (m *memoryDst) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.buf.Write(p)
+}
+
+func (m *memoryDst) NeverWaits() bool { return m.never }
+
+func (m *memoryDst) String() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.buf.String()
+}
+
+// A destination that never waits is written on the caller's thread
+// whatever the size, so the bytes are there when Write returns; one that
+// may wait (and has no descriptor to ask) goes through the copier.
+func TestAsyncWriterWritesDirectlyToADestinationThatNeverWaits(t *testing.T) {
+	t.Parallel()
+	big := bytes.Repeat([]byte("x"), 4*directWriteMax)
+	never := &memoryDst{never: true}
+	w := NewAsyncWriter(never, 1<<20)
+	w.Write([]byte("hello"))
+	w.Write(big)
+	if got, want := w.Direct(), uint64(5+len(big)); got != want {
+		t.Errorf("%d of %d bytes written on the caller's thread", got, want)
+	}
+	if got := never.String(); got != "hello"+string(big) {
+		t.Errorf("the destination holds %d bytes when Write has returned, want %d", len(got), 5+len(big))
+	}
+	w.Close(time.Second)
+
+	may := &memoryDst{never: false}
+	w = NewAsyncWriter(may, 1<<20)
+	w.Write([]byte("hello"))
+	w.Close(time.Second)
+	if w.Direct() != 0 || may.String() != "hello" {
+		t.Errorf("a destination that may wait: direct %d, got %q; want 0 and everything through the copier", w.Direct(), may.String())
+	}
+
+	w = NewAsyncWriter(io.Discard, 1<<20)
+	w.Write(big)
+	if w.Direct() != uint64(len(big)) {
+		t.Errorf("io.Discard: %d of %d bytes written directly", w.Direct(), len(big))
+	}
+	w.Close(time.Second)
+}
+
+// A regular file is written directly without asking poll(2), which would
+// only say it is ready; a pipe is asked before each write.
+func TestAsyncWriterDoesNotPollARegularFile(t *testing.T) {
+	t.Parallel()
+	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	r, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer pw.Close()
+	go io.Copy(io.Discard, r)
+	for _, tc := range []struct {
+		name      string
+		dst       *os.File
+		wantPolls int
+	}{{"regular file", file, 0}, {"pipe", pw, 100}} {
+		w := NewAsyncWriter(tc.dst, 1<<20)
+		polls := 0
+		poll := w.pollFd
+		w.pollFd = func(fd uintptr) { polls++; poll(fd) }
+		for range 100 {
+			w.Write([]byte("line\n"))
+		}
+		w.Close(time.Second)
+		if polls != tc.wantPolls || w.Direct() != 500 {
+			t.Errorf("%s: %d polls and %d of 500 bytes written directly, want %d polls and all", tc.name, polls, w.Direct(), tc.wantPolls)
+		}
+	}
+	if got, _ := os.ReadFile(file.Name()); string(got) != strings.Repeat("line\n", 100) {
+		t.Errorf("the file holds %q", got)
+	}
 }

@@ -82,7 +82,8 @@ type Config struct {
 	// a vCPU; output that does not fit is dropped and counted. A Console
 	// that is a file descriptor (implements syscall.Conn, as *os.File
 	// does) is written directly from the vCPU thread while it is ready
-	// and nothing is queued (console.AsyncWriter).
+	// and nothing is queued, and so is one that says its Write never
+	// waits (console.NeverWaiter), or nil (console.AsyncWriter).
 	Console io.Writer
 	// Logger receives glue's own messages; nil discards them.
 	Logger *slog.Logger

@@ -57,6 +57,10 @@ func (c consoleOutput) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// NeverWaits reports a detached VM's output, which goes to the history
+// alone: the vCPU thread writes it directly (console.NeverWaiter).
+func (c consoleOutput) NeverWaits() bool { return c.out == nil }
+
 func (c consoleOutput) SyscallConn() (syscall.RawConn, error) {
 	sc, ok := c.out.(syscall.Conn)
 	if !ok {

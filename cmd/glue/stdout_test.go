@@ -12,6 +12,22 @@ import (
 	"github.com/gluevmm/glue/control"
 )
 
+// A detached VM's output goes to the history alone, which never waits: it
+// is written on the vCPU thread too, not handed to the copier.
+func TestDetachedConsoleOutputIsWrittenDirectly(t *testing.T) {
+	history := control.NewConsoleBuffer(64)
+	defer history.Close()
+	w := console.NewAsyncWriter(consoleOutput{history: history}, 1<<10)
+	defer w.Close(time.Second)
+	w.Write([]byte("hello"))
+	if w.Direct() != 5 {
+		t.Fatalf("%d of 5 bytes written directly", w.Direct())
+	}
+	if got := string(history.History()); got != "hello" {
+		t.Fatalf("history %q", got)
+	}
+}
+
 // glue run's console output offers stdout's and the console file's
 // descriptor, so that the guest's output is written on the vCPU thread
 // while they are ready, and still reaches the history.
