@@ -20,7 +20,7 @@
 //	GLUE-FAIL <test> <reason>
 //
 // followed by GLUE-DONE. The command line picks the tests
-// (glue.test=cmdline,mem,cpus,serial-in,rtc,exits,counter,demo,virtio,blk,
+// (glue.test=cmdline,mem,cpus,serial-in,rtc,exits,mmio-exits,counter,demo,virtio,blk,
 // blk-bench,net,rng,console,pci,pci-msix,acpi,power) and how the VM ends
 // (glue.end=reset|triple|halt|s5|poweroff); README.md describes each, with
 // their options and markers.

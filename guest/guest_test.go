@@ -201,7 +201,7 @@ func TestTestTable(t *testing.T) {
 		}
 		got = append(got, string(name))
 	}
-	want := []string{"cmdline", "mem", "cpus", "serial-in", "rtc", "exits", "counter", "demo",
+	want := []string{"cmdline", "mem", "cpus", "serial-in", "rtc", "exits", "mmio-exits", "counter", "demo",
 		"virtio", "blk", "blk-bench", "net", "rng", "console", "console-flood", "pci", "pci-msix", "acpi", "power", "balloon", "vsock"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("tests in the image: %v\nwant: %v", got, want)

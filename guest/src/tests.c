@@ -14,6 +14,13 @@
 #define DEBUG_PORT   0x80
 #define DEFAULT_EXITS 100000
 #define MAX_EXITS     ((uint64_t)1000000000)
+/*
+ * The mmio-exits test's address: in the PC's 32-bit MMIO hole, above glue's
+ * ECAM window and below the IOAPIC, where neither glue, QEMU's microvm,
+ * kvmtool nor the bare harnesses map anything, so that each write is an
+ * MMIO exit to the VMM, which ignores it.
+ */
+#define MMIO_EXIT_ADDR 0xf0000000u
 
 extern char __image_start[], __image_end[]; /* guest.ld */
 
@@ -216,6 +223,43 @@ static bool test_exits(void)
 	return true;
 }
 
+/* Whether any entry of the memory map covers addr. */
+static bool memmap_covers(uint64_t addr)
+{
+	for (int i = 0; i < boot.memmap_n; i++) {
+		const struct memmap_entry *e = &boot.memmap[i];
+		if (addr >= e->addr && addr - e->addr < e->size)
+			return true;
+	}
+	return false;
+}
+
+static bool test_mmio_exits(void)
+{
+	uint64_t n = DEFAULT_EXITS;
+	const char *v;
+	size_t len;
+
+	if (cmdline_get("glue.exits", &v, &len) && !parse_u64(v, len, MAX_EXITS, &n)) {
+		print("GLUE-FAIL mmio-exits glue.exits= wants a number up to %lu\n", MAX_EXITS);
+		return false;
+	}
+	/* RAM or a reserved range there would make the writes no exits, or
+	 * someone's registers. */
+	if (memmap_covers(MMIO_EXIT_ADDR)) {
+		print("GLUE-FAIL mmio-exits the memory map covers 0x%x\n", MMIO_EXIT_ADDR);
+		return false;
+	}
+	print("GLUE-START mmio-exits n=%lu addr=0x%x\n", n, MMIO_EXIT_ADDR);
+	volatile uint8_t *reg = (volatile uint8_t *)(uintptr_t)MMIO_EXIT_ADDR;
+	uint64_t t0 = rdtsc();
+	for (uint64_t i = 0; i < n; i++)
+		*reg = (uint8_t)i; /* each one exits to the VMM */
+	uint64_t t1 = rdtsc();
+	print("GLUE-OK mmio-exits n=%lu tsc=%lu\n", n, t1 - t0);
+	return true;
+}
+
 /* Prints "GLUE-COUNT <k>" about ten times a second, forever. */
 void test_counter_loop(void)
 {
@@ -246,6 +290,7 @@ static const struct test tests[] = {
 	{"serial-in", test_serial_in},
 	{"rtc", test_rtc},
 	{"exits", test_exits},
+	{"mmio-exits", test_mmio_exits},
 	{"counter", test_counter},
 	{"demo", test_demo_entry},
 	{"virtio", test_virtio},

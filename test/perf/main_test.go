@@ -24,8 +24,8 @@ import (
 var (
 	nRounds   = flag.Int("rounds", minRounds, "independent rounds of every benchmark; a verdict needs "+fmt.Sprint(minRounds))
 	boots     = flag.Int("boots", 10, "start-up runs per VMM and round")
-	exitRuns  = flag.Int("exit-runs", 3, "port-I/O exit runs per VMM and round")
-	exitCount = flag.Int("exits", 200000, "port-I/O exits per run (glue.exits=N)")
+	exitRuns  = flag.Int("exit-runs", 3, "exits runs (port I/O, then MMIO) per VMM and round")
+	exitCount = flag.Int("exits", 200000, "exits of each kind, port I/O and MMIO, per run (glue.exits=N)")
 	qemuFlag  = flag.String("qemu", "qemu-system-x86_64", "QEMU binary to compare against")
 	pciFlag   = flag.Bool("pci", false, "put the devices on virtio-pci (glue --transport pci, QEMU microvm,pcie=on with virtio-*-pci) instead of virtio-mmio")
 	updateDoc = flag.Bool("update-doc", false, "rewrite the results in "+docPath+" after a full run")

@@ -15,7 +15,7 @@ import (
 
 // The peers run the same guest as glue, to the same end: their serial
 // output for the benchmarks' guest tests is glue's, byte for byte, but
-// for the TSC counts the exits test measures. (kvmtool only where
+// for the TSC counts the exits tests measure. (kvmtool only where
 // GLUE_PERF_KVMTOOL names it.)
 func TestPeersPrintWhatGluePrints(t *testing.T) {
 	kvmtest.Open(t)
@@ -40,7 +40,7 @@ func TestPeersPrintWhatGluePrints(t *testing.T) {
 	glue := glueVMM(glueBin, elfPath, filepath.Join(dir, "run"), mmio)
 	tsc := regexp.MustCompile(`tsc=\d+`)
 	// The guest's default end, a reset, ends every VMM by itself.
-	for _, cmdline := range []string{"glue.test=cmdline", "glue.test=exits glue.exits=1000"} {
+	for _, cmdline := range []string{"glue.test=cmdline", "glue.test=exits,mmio-exits glue.exits=1000"} {
 		want := runToEnd(t, glue, cmdline)
 		if !bytes.Contains(want, []byte("GLUE-DONE\n")) || bytes.Contains(want, []byte("GLUE-FAIL")) {
 			t.Fatalf("glue, %q:\n%s", cmdline, want)

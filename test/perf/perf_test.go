@@ -64,6 +64,9 @@ var (
 	// Firecracker's specification: 5 VM creations per core per second.
 	firecrackerRate = target{{factor: 5, unit: "per s"}}
 	exitsTarget     = target{{ref: "qemu", factor: 1}, {ref: bareName, factor: 0.95}}
+	// Issue 11 asks 0.95× the bare harness of MMIO exits too; no target
+	// against QEMU was set for them.
+	mmioExitsTarget = target{{ref: bareName, factor: 0.95}}
 	fiveMiB         = target{{atMost: true, factor: 5, unit: "MiB"}}
 	// issueKvmtoolOverBare is kvmtool's start-up over the bare harness's
 	// as issue 11 measured them, 10.7 ms / 9.3 ms, rounded up.
@@ -73,13 +76,22 @@ var (
 	blockSeq             = target{{ref: hostName, factor: 0.8}, {ref: "qemu", factor: 1}}
 )
 
-// BenchmarkExits measures port-I/O exit round trips: the guest does N outb
-// to port 0x80 between two lines, timed on the host as those lines arrive.
+// BenchmarkExits measures exit round trips of both kinds in one boot: the
+// guest does N outb to port 0x80, then N one-byte writes to an address
+// in the MMIO hole that no VMM maps, each stretch between two lines,
+// timed on the host as those lines arrive.
 func BenchmarkExits(b *testing.B) {
 	glue, qemu := vmms(b)
 	n := *exitCount
-	cmdline := guestCmdline(fmt.Sprintf("exits glue.exits=%d", n))
-	rate, cpu, ticks, peak := newRounds(*nRounds), newRounds(*nRounds), newRounds(*nRounds), newRounds(*nRounds)
+	cmdline := guestCmdline(fmt.Sprintf("exits,mmio-exits glue.exits=%d", n))
+	kinds := []exitKind{
+		{test: "exits", name: "port-I/O", target: exitsTarget},
+		{test: "mmio-exits", name: "MMIO", target: mmioExitsTarget},
+	}
+	for i := range kinds {
+		kinds[i].rate, kinds[i].cpu, kinds[i].ticks = newRounds(*nRounds), newRounds(*nRounds), newRounds(*nRounds)
+	}
+	peak := newRounds(*nRounds)
 	var tscHz []tscRun
 	runs := map[string]int{}
 	interleave(b, *exitRuns, vmmOrder(glue, qemu, peers(b)...), func(r int, v vmm) {
@@ -87,35 +99,59 @@ func BenchmarkExits(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start, _ := tr.find("GLUE-START exits")
-		ok, found := tr.find("GLUE-OK exits")
-		if !found {
-			b.Fatalf("%s: no GLUE-OK exits line:\n%s", v.name, tr.output())
-		}
-		tsc, err := strconv.ParseFloat(field(ok.text, "tsc"), 64)
-		if err != nil {
-			b.Fatalf("%s: %q: no tsc=", v.name, ok.text)
-		}
-		elapsed := (ok.at - start.at).Seconds()
-		perSec := float64(n) / elapsed
-		cpuPerExit := float64((ok.cpu - start.cpu).Microseconds()) / float64(n)
-		rate.add(r, v.name, perSec)
-		cpu.add(r, v.name, cpuPerExit)
-		ticks.add(r, v.name, tsc/float64(n))
-		peak.add(r, v.name, mib(tr.mem.peakKiB))
 		runs[v.name]++
-		b.Logf("%s round %d run %d: %.0f exits/s, %.1f µs CPU/exit, %.0f TSC ticks/exit", v.name, r+1, runs[v.name], perSec, cpuPerExit, tsc/float64(n))
-		tscHz = append(tscHz, tscRun{v.name, runs[v.name], tsc / elapsed})
+		for _, k := range kinds {
+			perSec, cpuPerExit, ticks, hz := k.stretch(b, tr, v.name, n)
+			k.rate.add(r, v.name, perSec)
+			k.cpu.add(r, v.name, cpuPerExit)
+			k.ticks.add(r, v.name, ticks)
+			b.Logf("%s round %d run %d, %s: %.0f exits/s, %.1f µs CPU/exit, %.0f TSC ticks/exit", v.name, r+1, runs[v.name], k.name, perSec, cpuPerExit, ticks)
+			tscHz = append(tscHz, tscRun{v.name + " " + k.name, runs[v.name], hz})
+		}
+		peak.add(r, v.name, mib(tr.mem.peakKiB))
 	})
 	clocks := checkClocks(b, tscHz)
-	rate.pooled().report(b, "exits/s", "exits-ratio")
-	cpu.pooled().report(b, "cpu-µs/exit", "")
-	ticks.pooled().report(b, "tsc/exit", "")
-	record(row{fmt.Sprintf("port-I/O exits/s (N=%d)", n), "%.0f", rate, exitsTarget})
-	record(row{"VMM CPU time per exit, user+sys (µs)", "%.1f", cpu, nil})
-	record(row{"guest TSC ticks per exit", "%.0f", ticks, nil})
+	for i, k := range kinds {
+		unit := "exits/s"
+		if i > 0 {
+			unit = k.test + "/s"
+		}
+		k.rate.pooled().report(b, unit, strings.Replace(unit, "/s", "-ratio", 1))
+	}
+	kinds[0].cpu.pooled().report(b, "cpu-µs/exit", "")
+	kinds[0].ticks.pooled().report(b, "tsc/exit", "")
+	for _, k := range kinds {
+		record(row{fmt.Sprintf("%s exits/s (N=%d)", k.name, n), "%.0f", k.rate, k.target})
+		record(row{fmt.Sprintf("VMM CPU time per %s exit, user+sys (µs)", k.name), "%.1f", k.cpu, nil})
+		record(row{fmt.Sprintf("guest TSC ticks per %s exit", k.name), "%.0f", k.ticks, nil})
+	}
 	record(row{"peak RSS after the exits run (MiB)", "%.1f", peak, fiveMiB})
 	setup(fmt.Sprintf("exits: %d runs per VMM, guest `%s`, %s", *exitRuns, cmdline, clocks))
+}
+
+// exitKind is one of the exits run's two timed stretches, the guest test
+// that makes it, and its results.
+type exitKind struct {
+	test, name       string // the guest test; what the rows call it
+	target           target
+	rate, cpu, ticks rounds
+}
+
+// stretch reads k's stretch of a run of n exits: exits per host second,
+// VMM CPU µs per exit, guest TSC ticks per exit, and the TSC rate the
+// stretch implies.
+func (k exitKind) stretch(b *testing.B, tr *trace, vmmName string, n int) (perSec, cpuPerExit, ticks, hz float64) {
+	start, started := tr.find("GLUE-START " + k.test + " ")
+	ok, found := tr.find("GLUE-OK " + k.test + " ")
+	if !started || !found {
+		b.Fatalf("%s: no GLUE-START and GLUE-OK %s lines:\n%s", vmmName, k.test, tr.output())
+	}
+	tsc, err := strconv.ParseFloat(field(ok.text, "tsc"), 64)
+	if err != nil {
+		b.Fatalf("%s: %q: no tsc=", vmmName, ok.text)
+	}
+	elapsed := (ok.at - start.at).Seconds()
+	return float64(n) / elapsed, float64((ok.cpu - start.cpu).Microseconds()) / float64(n), tsc / float64(n), tsc / elapsed
 }
 
 // tscRun is the TSC rate one timed stretch of a run implies: guest TSC
