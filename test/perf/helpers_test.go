@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The benchmarks' arithmetic and parsing, checked without KVM.
@@ -188,5 +190,31 @@ func TestBenchmarkCount(t *testing.T) {
 	}
 	if n != benchmarks {
 		t.Errorf("%d Benchmark functions, but benchmarks = %d", n, benchmarks)
+	}
+}
+
+// The VMMs' per-VM files go to a tmpfs where the host has one at
+// /dev/shm, and to the fallback where it has none.
+func TestStateDirOnTmpfs(t *testing.T) {
+	t.Parallel()
+	fallback := t.TempDir()
+	dir, note, err := makeStateDir(fallback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shm unix.Statfs_t
+	if unix.Statfs("/dev/shm", &shm) != nil || shm.Type != unix.TMPFS_MAGIC {
+		if dir != fallback || !strings.Contains(note, "no tmpfs") {
+			t.Errorf("without a tmpfs at /dev/shm: %q, %q; want the fallback %q, saying why", dir, note, fallback)
+		}
+		return
+	}
+	defer os.RemoveAll(dir)
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type != unix.TMPFS_MAGIC || dir == fallback || !strings.Contains(note, "tmpfs (/dev/shm)") {
+		t.Errorf("state dir %q (file system 0x%x), note %q: want a new directory on the tmpfs at /dev/shm", dir, st.Type, note)
 	}
 }

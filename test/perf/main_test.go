@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gluevmm/glue/kvm/kvmtest"
 	"github.com/gluevmm/glue/test/hosttest"
 )
@@ -55,15 +57,35 @@ var (
 // runtimeDir is the control-socket directory of every glue the benchmarks
 // start (--runtime-dir): the VMs killed after a boot leave their socket and
 // lock there, not in the user's runtime directory.
-func runtimeDir() string { return filepath.Join(buildDir, "run") }
+func runtimeDir() string { return filepath.Join(stateDir, "run") }
+
+// stateDir holds what the VMMs create per VM (glue's runtime directory,
+// kvmtool's ~/.lkvm); stateNote says where it is, for the report.
+var stateDir, stateNote string
+
+// makeStateDir puts the VMMs' per-VM files on a tmpfs, as /run and
+// $XDG_RUNTIME_DIR are on a systemd host, where /dev/shm is one; else in
+// fallback. Creating a file is not free on every file system: on ext4
+// without a journal each new inode skips the group's recently deleted ones,
+// reading their inode table entries, and the benchmarks delete many.
+func makeStateDir(fallback string) (dir, note string, err error) {
+	var st unix.Statfs_t
+	if unix.Statfs("/dev/shm", &st) != nil || st.Type != unix.TMPFS_MAGIC {
+		return fallback, "in the suite's temporary directory (/dev/shm is no tmpfs here)", nil
+	}
+	dir, err = os.MkdirTemp("/dev/shm", "glue-perf-")
+	return dir, "on a tmpfs (/dev/shm)", err
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	start, loadBefore := time.Now(), loadAverage()
 	code := m.Run()
 	took := time.Since(start)
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	for _, dir := range []string{buildDir, stateDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	if code == 0 {
 		load := fmt.Sprintf("load average (1 min) %s at the start, %s at the end", loadBefore, loadAverage())
@@ -145,6 +167,9 @@ func vmms(b *testing.B) (glue vmm, qemu *vmm) {
 	kvmtest.Open(b)
 	buildOnce.Do(func() {
 		if buildDir, buildErr = os.MkdirTemp("", "glue-perf-"); buildErr != nil {
+			return
+		}
+		if stateDir, stateNote, buildErr = makeStateDir(buildDir); buildErr != nil {
 			return
 		}
 		glueBin = filepath.Join(buildDir, "glue")

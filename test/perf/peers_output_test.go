@@ -30,7 +30,7 @@ func TestPeersPrintWhatGluePrints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	others, notes := findPeers(t, dir, elfPath)
+	others, notes := findPeers(t, dir, dir, elfPath)
 	for _, n := range notes {
 		t.Log(n)
 	}

@@ -46,7 +46,7 @@ func peers(b *testing.B) []vmm {
 	if err != nil {
 		b.Fatal(err)
 	}
-	peersOnce.Do(func() { peerVMMs, peerNotes = findPeers(b, buildDir, elfPath) })
+	peersOnce.Do(func() { peerVMMs, peerNotes = findPeers(b, buildDir, stateDir, elfPath) })
 	for _, n := range peerNotes {
 		b.Log(n)
 	}
@@ -54,10 +54,10 @@ func peers(b *testing.B) []vmm {
 }
 
 // findPeers builds the bare Go harness, and the bare C harness and
-// kvmtool's boot wrapper with gcc, into dir and returns the peers it could
-// set up, and a note on each. A missing gcc or objcopy fails tb where
+// kvmtool's boot wrapper with gcc, into dir (kvmtool's home goes into
+// state) and returns the peers it could set up, and a note on each. A missing gcc or objcopy fails tb where
 // skips are not allowed (hosttest.LookPathOptional).
-func findPeers(tb testing.TB, dir, elfPath string) ([]vmm, []string) {
+func findPeers(tb testing.TB, dir, state, elfPath string) ([]vmm, []string) {
 	var vs []vmm
 	var notes []string
 	if bin, note, err := buildBareGo(dir); err != nil {
@@ -76,7 +76,7 @@ func findPeers(tb testing.TB, dir, elfPath string) ([]vmm, []string) {
 		vs = append(vs, bareVMM(bareName, bare, elfPath))
 		notes = append(notes, "bare C harness: "+note)
 	}
-	if v, note, err := setUpKvmtool(tb, gcc, dir, elfPath); err != nil {
+	if v, note, err := setUpKvmtool(tb, gcc, dir, state, elfPath); err != nil {
 		notes = append(notes, "kvmtool: not measured, "+err.Error())
 	} else {
 		vs = append(vs, v)
@@ -117,8 +117,9 @@ func buildBareGo(dir string) (bin, note string, err error) {
 	return bin, "`CGO_ENABLED=0 go build -trimpath`, as glue", nil
 }
 
-// setUpKvmtool finds kvmtool by kvmtoolEnv and builds the image it boots.
-func setUpKvmtool(tb testing.TB, gcc, dir, elfPath string) (vmm, string, error) {
+// setUpKvmtool finds kvmtool by kvmtoolEnv and builds the image it boots
+// into dir; its home is in state.
+func setUpKvmtool(tb testing.TB, gcc, dir, state, elfPath string) (vmm, string, error) {
 	lkvm := os.Getenv(kvmtoolEnv)
 	if lkvm == "" {
 		return vmm{}, "", errors.New(kvmtoolEnv + " is unset (the path to kvmtool's lkvm; see Method)")
@@ -158,7 +159,7 @@ func setUpKvmtool(tb testing.TB, gcc, dir, elfPath string) (vmm, string, error) 
 	}
 	// kvmtool keeps a socket per VM in $HOME/.lkvm, which a killed VM
 	// leaves behind: in the suite's directory, removed at the end.
-	home := filepath.Join(dir, "kvmtool-home")
+	home := filepath.Join(state, "kvmtool-home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return vmm{}, "", err
 	}

@@ -138,7 +138,8 @@ func TestFindPeers(t *testing.T) {
 		{"/nonexistent/lkvm", "kvmtool: not measured, " + kvmtoolEnv + ": stat /nonexistent/lkvm"},
 	} {
 		t.Setenv(kvmtoolEnv, tc.env)
-		vs, notes := findPeers(t, t.TempDir(), elfPath)
+		dir := t.TempDir()
+		vs, notes := findPeers(t, dir, dir, elfPath)
 		if len(vs) != 2 || vs[0].name != bareGoName || vs[1].name != bareName {
 			t.Errorf("%s=%q: peers %v, want the bare Go and C harnesses alone", kvmtoolEnv, tc.env, vs)
 		}

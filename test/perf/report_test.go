@@ -146,6 +146,9 @@ func machine() string {
 		qemuVersion,
 		"glue " + firstLine("git", "describe", "--always", "--dirty") + " built with " + runtime.Version(),
 	}
+	if stateNote != "" {
+		parts = append(parts, "the VMMs' runtime files (glue's --runtime-dir, kvmtool's ~/.lkvm) "+stateNote)
+	}
 	return strings.Join(parts, "; ")
 }
 
