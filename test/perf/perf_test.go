@@ -85,8 +85,8 @@ func BenchmarkExits(b *testing.B) {
 	n := *exitCount
 	cmdline := guestCmdline(fmt.Sprintf("exits,mmio-exits glue.exits=%d", n))
 	kinds := []exitKind{
-		{test: "exits", name: "port-I/O", target: exitsTarget},
-		{test: "mmio-exits", name: "MMIO", target: mmioExitsTarget},
+		{test: "exits", name: "port-I/O", metric: "", target: exitsTarget},
+		{test: "mmio-exits", name: "MMIO", metric: "mmio-", target: mmioExitsTarget},
 	}
 	for i := range kinds {
 		kinds[i].rate, kinds[i].cpu, kinds[i].ticks = newRounds(*nRounds), newRounds(*nRounds), newRounds(*nRounds)
@@ -111,16 +111,10 @@ func BenchmarkExits(b *testing.B) {
 		peak.add(r, v.name, mib(tr.mem.peakKiB))
 	})
 	clocks := checkClocks(b, tscHz)
-	for i, k := range kinds {
-		unit := "exits/s"
-		if i > 0 {
-			unit = k.test + "/s"
-		}
-		k.rate.pooled().report(b, unit, strings.Replace(unit, "/s", "-ratio", 1))
-	}
-	kinds[0].cpu.pooled().report(b, "cpu-µs/exit", "")
-	kinds[0].ticks.pooled().report(b, "tsc/exit", "")
 	for _, k := range kinds {
+		k.rate.pooled().report(b, k.metric+"exits/s", k.metric+"exits-ratio")
+		k.cpu.pooled().report(b, k.metric+"cpu-µs/exit", "")
+		k.ticks.pooled().report(b, k.metric+"tsc/exit", "")
 		record(row{fmt.Sprintf("%s exits/s (N=%d)", k.name, n), "%.0f", k.rate, k.target})
 		record(row{fmt.Sprintf("VMM CPU time per %s exit, user+sys (µs)", k.name), "%.1f", k.cpu, nil})
 		record(row{fmt.Sprintf("guest TSC ticks per %s exit", k.name), "%.0f", k.ticks, nil})
@@ -132,9 +126,9 @@ func BenchmarkExits(b *testing.B) {
 // exitKind is one of the exits run's two timed stretches, the guest test
 // that makes it, and its results.
 type exitKind struct {
-	test, name       string // the guest test; what the rows call it
-	target           target
-	rate, cpu, ticks rounds
+	test, name, metric string // the guest test; what the rows and metrics call it
+	target             target
+	rate, cpu, ticks   rounds
 }
 
 // stretch reads k's stretch of a run of n exits: exits per host second,
