@@ -204,16 +204,27 @@ static bool test_rtc(void)
 	return true;
 }
 
-static bool test_exits(void)
+/* The exit count both exits tests take from glue.exits=; false (and a
+ * GLUE-FAIL line for test) if it is not a number up to MAX_EXITS. */
+static bool exits_count(const char *test, uint64_t *n)
 {
-	uint64_t n = DEFAULT_EXITS;
 	const char *v;
 	size_t len;
 
-	if (cmdline_get("glue.exits", &v, &len) && !parse_u64(v, len, MAX_EXITS, &n)) {
-		print("GLUE-FAIL exits glue.exits= wants a number up to %lu\n", MAX_EXITS);
+	*n = DEFAULT_EXITS;
+	if (cmdline_get("glue.exits", &v, &len) && !parse_u64(v, len, MAX_EXITS, n)) {
+		print("GLUE-FAIL %s glue.exits= wants a number up to %lu\n", test, MAX_EXITS);
 		return false;
 	}
+	return true;
+}
+
+static bool test_exits(void)
+{
+	uint64_t n;
+
+	if (!exits_count("exits", &n))
+		return false;
 	print("GLUE-START exits n=%lu\n", n);
 	uint64_t t0 = rdtsc();
 	for (uint64_t i = 0; i < n; i++)
@@ -236,14 +247,10 @@ static bool memmap_covers(uint64_t addr)
 
 static bool test_mmio_exits(void)
 {
-	uint64_t n = DEFAULT_EXITS;
-	const char *v;
-	size_t len;
+	uint64_t n;
 
-	if (cmdline_get("glue.exits", &v, &len) && !parse_u64(v, len, MAX_EXITS, &n)) {
-		print("GLUE-FAIL mmio-exits glue.exits= wants a number up to %lu\n", MAX_EXITS);
+	if (!exits_count("mmio-exits", &n))
 		return false;
-	}
 	/* RAM or a reserved range there would make the writes no exits, or
 	 * someone's registers. */
 	if (memmap_covers(MMIO_EXIT_ADDR)) {
