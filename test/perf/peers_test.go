@@ -55,8 +55,9 @@ func peers(b *testing.B) []vmm {
 
 // findPeers builds the bare Go harness, and the bare C harness and
 // kvmtool's boot wrapper with gcc, into dir (kvmtool's home goes into
-// state) and returns the peers it could set up, and a note on each. A missing gcc or objcopy fails tb where
-// skips are not allowed (hosttest.LookPathOptional).
+// state) and returns the peers it could set up, and a note on each. A
+// missing gcc or objcopy fails tb where skips are not allowed
+// (hosttest.LookPathOptional).
 func findPeers(tb testing.TB, dir, state, elfPath string) ([]vmm, []string) {
 	var vs []vmm
 	var notes []string
