@@ -166,6 +166,16 @@ func runShare(ctx context.Context, n int, m machine, dir string, env []string, q
 func compile(ctx context.Context, dir string, pkgs []pkgTests, race bool) ([]pending, error) {
 	var queue []pending
 	for i, p := range pkgs {
+		out, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", p.Package).Output()
+		if err != nil {
+			return nil, fmt.Errorf("go list %s: %w", p.Package, err)
+		}
+		pkgDir := strings.TrimSpace(string(out))
+		if m, hidden := job.HiddenBy(pkgDir); hidden {
+			// Else each run fails in the machine with a bare "chdir: no
+			// such file or directory", and none of the tests runs.
+			return nil, fmt.Errorf("%s is in %s, which the emulated machine mounts its own %s on: run from a checkout elsewhere", pkgDir, m.Dir, m.FS)
+		}
 		bin := filepath.Join(dir, strconv.Itoa(i)+".test")
 		args := []string{"test", "-c", "-o", bin}
 		if race {
@@ -174,11 +184,7 @@ func compile(ctx context.Context, dir string, pkgs []pkgTests, race bool) ([]pen
 		if b, err := exec.CommandContext(ctx, "go", append(args, p.Package)...).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go test -c %s: %w\n%s", p.Package, err, b)
 		}
-		pkgDir, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", p.Package).Output()
-		if err != nil {
-			return nil, fmt.Errorf("go list %s: %w", p.Package, err)
-		}
-		queue = append(queue, pending{pkgTests: p, dir: strings.TrimSpace(string(pkgDir)), binary: bin, attempt: 1})
+		queue = append(queue, pending{pkgTests: p, dir: pkgDir, binary: bin, attempt: 1})
 	}
 	return queue, nil
 }

@@ -70,26 +70,21 @@ func run(out io.Writer) error {
 	return nil
 }
 
-// enterHost mounts the host's root on HostRoot, the kernel's file systems
-// inside it, and chroots there. /tmp is a tmpfs: the tests' scratch files
-// stay in the machine's memory instead of crossing 9p.
+// enterHost mounts the host's root on HostRoot, job.Mounts inside it, and
+// chroots there.
 func enterHost() error {
 	// cache=loose: nothing on the host changes the files while the
 	// machine runs, and every uncached lookup is a 9p round trip.
 	if err := syscall.Mount(HostTag, HostRoot, "9p", 0, "trans=virtio,version=9p2000.L,msize=1048576,cache=loose"); err != nil {
 		return fmt.Errorf("mount the host's root (9p %s): %w", HostTag, err)
 	}
-	for _, m := range []struct{ fs, dir, opts string }{
-		{"proc", "/proc", ""}, {"sysfs", "/sys", ""}, {"cgroup2", "/sys/fs/cgroup", ""},
-		{"devtmpfs", "/dev", ""}, {"devpts", "/dev/pts", ""}, {"tmpfs", "/dev/shm", ""},
-		{"tmpfs", "/tmp", ""}, {"tmpfs", "/run", ""},
-	} {
+	for _, m := range job.Mounts {
 		// A fresh devtmpfs has no pts or shm directory to mount on.
-		if err := os.MkdirAll(HostRoot+m.dir, 0o755); err != nil {
+		if err := os.MkdirAll(HostRoot+m.Dir, 0o755); err != nil {
 			return err
 		}
-		if err := syscall.Mount(m.fs, HostRoot+m.dir, m.fs, 0, m.opts); err != nil {
-			return fmt.Errorf("mount %s on %s: %w", m.fs, m.dir, err)
+		if err := syscall.Mount(m.FS, HostRoot+m.Dir, m.FS, 0, ""); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.FS, m.Dir, err)
 		}
 	}
 	if err := syscall.Chroot(HostRoot); err != nil {
