@@ -93,7 +93,7 @@ var allowList = []rule{
 	{pkg: "test/emulated/job"},
 	{pkg: "test/emulated/emuinit", imports: "test/emulated/job test/machineinit"},
 	{pkg: "test/emulated", imports: "test/emulated/job test/initramfs test/nested", tests: "test/hosttest"},
-	{pkg: "test/perf", tests: "control kvm/kvmtest loader loader/loadertest test/hosttest"},
+	{pkg: "test/perf", tests: "control kvm/kvmtest loader loader/loadertest test/hosttest golang.org/x/sys/unix"},
 	{pkg: "test/perf/barego", imports: "golang.org/x/sys/unix"},
 	{pkg: "test/archtest"},
 	{pkg: "test/doctest", tests: "kvm/kvmtest test/hosttest"},
