@@ -80,6 +80,11 @@ func notRunning(name, dir string) error {
 	return fmt.Errorf("control: VM %q in %s: %w", name, dir, ErrNotRunning)
 }
 
+// ErrHungUp is wrapped by a Client's errors when the VM closed the
+// connection before it replied, as a VM that ends does to the requests it
+// has not read.
+var ErrHungUp = errors.New("server closed the connection without replying")
+
 // Name returns the VM's name.
 func (c *Client) Name() string { return c.name }
 
@@ -328,7 +333,7 @@ func readResponse(br *bufio.Reader) (*Response, error) {
 	case errors.Is(err, bufio.ErrBufferFull):
 		return nil, fmt.Errorf("reply longer than %d bytes", maxResponseSize)
 	case err == io.EOF && len(line) == 0:
-		return nil, errors.New("server closed the connection without replying")
+		return nil, ErrHungUp
 	case err != nil && err != io.EOF:
 		return nil, err
 	}

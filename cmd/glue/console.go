@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/gluevmm/glue/console"
 	"github.com/gluevmm/glue/control"
@@ -24,9 +25,9 @@ time may be attached. Stdin that ends (a file, /dev/null) detaches once the
 recent output is printed.
 
 With --follow (-f), like tail -f, glue console only prints: it never reads
-stdin, leaves the terminal as it is, and ends when the VM ends (at once,
-status 0, if it has already ended), or on Ctrl-C / SIGTERM, which leave
-the VM running. For scripts and logs.`,
+stdin, leaves the terminal as it is, and ends when the VM ends (status 0,
+also when it has already ended or ends while this attaches), or on
+Ctrl-C / SIGTERM, which leave the VM running. For scripts and logs.`,
 		example: `  glue console -n web
   glue console -n web --follow > web.log`,
 		setup: setupConsole,
@@ -42,24 +43,18 @@ func setupConsole(fl *flagSet, g *globals) func(context.Context) error {
 		if err := requireName(name, "glue list"); err != nil {
 			return err
 		}
-		c, err := g.dialVM(name)
-		if follow && errors.Is(err, control.ErrNotRunning) && hasEnded(g, name) {
-			return nil // nothing more to follow, as if it had ended while followed
+		if follow {
+			return followVM(ctx, g, name)
 		}
+		c, err := g.dialVM(name)
 		if err != nil {
 			return err
 		}
 		conn, err := c.Console(ctx)
-		if follow && errors.Is(err, syscall.ECONNRESET) {
-			return nil // the VM ended while the console was being set up
-		}
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		if follow {
-			return followConsole(ctx, conn)
-		}
 		restore, err := console.RawTerminal(int(os.Stdin.Fd()))
 		if err != nil {
 			return err
@@ -68,6 +63,46 @@ func setupConsole(fl *flagSet, g *globals) func(context.Context) error {
 		fmt.Fprintf(os.Stderr, "glue: attached to %s; Ctrl-a x detaches\r\n", name)
 		return attach(conn)
 	}
+}
+
+// followAttempts bounds how often --follow attaches again after the VM cut
+// it off: a VM that ends closes its clients, then its socket, then gives
+// its name up, so a few tries apart see it gone.
+const (
+	followAttempts = 10
+	followRetry    = 10 * time.Millisecond
+)
+
+// followVM attaches to name's console and copies it out until the VM
+// ends. A VM that has ended, or ends while this attaches (it refuses,
+// resets or hangs up on the request, then gives its name up), leaves
+// nothing to follow: status 0.
+func followVM(ctx context.Context, g *globals, name string) error {
+	for attempt := 1; ; attempt++ {
+		c, err := g.dialVM(name)
+		if errors.Is(err, control.ErrNotRunning) && hasEnded(g, name) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		conn, err := c.Console(ctx)
+		if err == nil {
+			defer conn.Close()
+			return followConsole(ctx, conn)
+		}
+		if !cutOff(err) || attempt == followAttempts || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(followRetry)
+	}
+}
+
+// cutOff reports whether attaching failed because the VM's server went
+// away under the request, as it does when the VM ends.
+func cutOff(err error) bool {
+	return errors.Is(err, control.ErrNotRunning) || errors.Is(err, control.ErrHungUp) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // hasEnded reports whether name is a VM that ran and has ended: it does
