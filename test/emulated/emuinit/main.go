@@ -60,6 +60,7 @@ func run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	go monitor(os.Stdout) // the console
 	fmt.Fprintln(out, job.Ready)
 	for i, r := range j.Runs {
 		fmt.Fprintf(out, "%s %d\n", job.Begin, i)
