@@ -35,8 +35,9 @@ import (
 	"github.com/gluevmm/glue/test/hosttest"
 )
 
-// blockTimeout bounds one block; the slowest (building glue three times
-// with build tags) takes about 15 s on a loaded 2-core host.
+// blockTimeout bounds one block (scaled by hosttest.Timeout); the slowest
+// (building glue three times with build tags) takes about 15 s on a
+// loaded 2-core host.
 const blockTimeout = 2 * time.Minute
 
 // repoRoot is the checkout, relative to this package's directory.
@@ -146,7 +147,8 @@ func newSession(t *testing.T, root, bin, unshare string) *session {
 // stdout and stderr together, and returns what it printed.
 func (s *session) run(t *testing.T, name, script string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), blockTimeout)
+	timeout := hosttest.Timeout(blockTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.unshare, "--net", "bash", "-c", "ip link set lo up\n"+script)
 	cmd.Dir, cmd.Env = s.dir, s.env
@@ -163,7 +165,7 @@ func (s *session) run(t *testing.T, name, script string) (string, error) {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	if ctx.Err() != nil {
-		return out.String(), fmt.Errorf("%s did not finish within %v", name, blockTimeout)
+		return out.String(), fmt.Errorf("%s did not finish within %v", name, timeout)
 	}
 	if errors.Is(err, exec.ErrWaitDelay) {
 		err = nil // a background process kept the output open; it is gone now

@@ -43,10 +43,12 @@ import (
 // The environment test/hosttest reads (a test helper: package code may not
 // import it; a test checks the names agree).
 const (
-	requireEnv = "GLUE_REQUIRE_KVM"
-	allowEnv   = "GLUE_ALLOW_SKIP"
-	kernelEnv  = "GLUE_TEST_KERNEL"
-	reasonKVM  = "kvm"
+	requireEnv  = "GLUE_REQUIRE_KVM"
+	allowEnv    = "GLUE_ALLOW_SKIP"
+	kernelEnv   = "GLUE_TEST_KERNEL"
+	slowdownEnv = "GLUE_TEST_SLOWDOWN"
+	emulatedEnv = "GLUE_TEST_EMULATED"
+	reasonKVM   = "kvm"
 )
 
 // attempts is how many machines a package's tests may wedge in.
@@ -60,13 +62,15 @@ func main() {
 	cpus := flag.Int("cpus", 1, "each machine's CPUs (with more, emulated nested SVM wedges far more often)")
 	memMiB := flag.Int("mem", 6144, "each machine's memory in MiB")
 	quiet := flag.Duration("quiet", 10*time.Minute, "how long the machine may print nothing before it counts as wedged")
+	slowdown := flag.Int("slowdown", 4, "how many times slower than a host the tests are told the machine runs ("+slowdownEnv+"): the factor on their time bounds")
 	flag.Parse()
-	if *hostReport == "" || *kernel == "" || *machines < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: emulated -host-report FILE [-kernel BZIMAGE] [-race] [-machines N] [-cpus N] [-mem MIB] [-quiet DURATION]")
+	if *hostReport == "" || *kernel == "" || *machines < 1 || *slowdown < 1 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: emulated -host-report FILE [-kernel BZIMAGE] [-race] [-machines N] [-cpus N] [-mem MIB] [-quiet DURATION] [-slowdown N]")
 		os.Exit(2)
 	}
 	m := machine{kernel: *kernel, cpus: *cpus, memMiB: *memMiB, quiet: *quiet}
-	if err := run(context.Background(), *hostReport, *race, *machines, m, json.NewEncoder(os.Stdout)); err != nil {
+	env := testEnv(*slowdown)
+	if err := run(context.Background(), *hostReport, *race, *machines, m, env, json.NewEncoder(os.Stdout)); err != nil {
 		fmt.Fprintln(os.Stderr, "emulated:", err)
 		os.Exit(1)
 	}
@@ -79,7 +83,7 @@ type pending struct {
 	attempt     int
 }
 
-func run(ctx context.Context, hostReport string, race bool, machines int, m machine, out *json.Encoder) error {
+func run(ctx context.Context, hostReport string, race bool, machines int, m machine, env []string, out *json.Encoder) error {
 	f, err := os.Open(hostReport)
 	if err != nil {
 		return err
@@ -110,7 +114,6 @@ func run(ctx context.Context, hostReport string, race bool, machines int, m mach
 	if err := writeInitramfs(ctx, dir, m.kernel, m.initrd); err != nil {
 		return err
 	}
-	env := testEnv()
 	var (
 		outMu sync.Mutex // one machine's results at a time
 		wg    sync.WaitGroup
@@ -191,13 +194,14 @@ func compile(ctx context.Context, dir string, pkgs []pkgTests, race bool) ([]pen
 
 // testEnv is the host's environment for the tests, with /dev/kvm now
 // required: "kvm" leaves GLUE_ALLOW_SKIP. The tests' scratch files go to
-// the machine's /tmp, and nothing may fetch modules.
-func testEnv() []string {
+// the machine's /tmp, nothing may fetch modules, the tests know they are
+// in the machine, and their time bounds grow by slowdown.
+func testEnv(slowdown int) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
-		case "TMPDIR", "GOPROXY", requireEnv:
+		case "TMPDIR", "GOPROXY", requireEnv, slowdownEnv, emulatedEnv:
 		case allowEnv:
 			allow := slices.DeleteFunc(strings.Split(v, ","), func(r string) bool { return r == reasonKVM })
 			env = append(env, k+"="+strings.Join(allow, ","))
@@ -205,7 +209,7 @@ func testEnv() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "TMPDIR=/tmp", "GOPROXY=off", requireEnv+"=1")
+	return append(env, "TMPDIR=/tmp", "GOPROXY=off", requireEnv+"=1", slowdownEnv+"="+strconv.Itoa(slowdown), emulatedEnv+"=1")
 }
 
 // bootOnce runs queue on one machine, writes the results of what ended

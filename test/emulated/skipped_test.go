@@ -13,7 +13,7 @@ import (
 func TestEnvironmentNamesAgreeWithHosttest(t *testing.T) {
 	for _, c := range [][2]string{
 		{requireEnv, hosttest.RequireEnv}, {allowEnv, hosttest.AllowEnv},
-		{kernelEnv, hosttest.KernelEnv}, {reasonKVM, string(hosttest.ReasonKVM)},
+		{kernelEnv, hosttest.KernelEnv}, {slowdownEnv, hosttest.SlowdownEnv}, {emulatedEnv, hosttest.EmulatedEnv}, {reasonKVM, string(hosttest.ReasonKVM)},
 	} {
 		if c[0] != c[1] {
 			t.Errorf("%q, hosttest has %q", c[0], c[1])
@@ -66,14 +66,15 @@ func TestTestEnv(t *testing.T) {
 	t.Setenv(allowEnv, "hardware-kvm,kvm,regenerate")
 	t.Setenv(requireEnv, "")
 	t.Setenv("TMPDIR", "/var/tmp/elsewhere")
-	env := testEnv()
-	for _, want := range []string{allowEnv + "=hardware-kvm,regenerate", requireEnv + "=1", "TMPDIR=/tmp", "GOPROXY=off"} {
+	t.Setenv(slowdownEnv, "2")
+	env := testEnv(4)
+	for _, want := range []string{allowEnv + "=hardware-kvm,regenerate", requireEnv + "=1", "TMPDIR=/tmp", "GOPROXY=off", slowdownEnv + "=4", emulatedEnv + "=1"} {
 		if !slices.Contains(env, want) {
 			t.Errorf("no %s in %q", want, env)
 		}
 	}
 	for _, kv := range env {
-		if k, v, _ := strings.Cut(kv, "="); (k == "TMPDIR" || k == requireEnv) && v != "/tmp" && v != "1" {
+		if k, v, _ := strings.Cut(kv, "="); (k == "TMPDIR" || k == requireEnv || k == slowdownEnv) && v != "/tmp" && v != "1" && v != "4" {
 			t.Errorf("the host's %s stayed", kv)
 		}
 	}

@@ -44,6 +44,9 @@ const (
 	ReasonNetns        Reason = "netns"      // no tun device, or no new network namespace
 	ReasonRegenerate   Reason = "regenerate" // a generator of committed test data, run only on request
 	ReasonLeftOut      Reason = "left-out"   // the build's tags leave out a component the test needs
+	// Inside package emulated's machine (InEmulatedMachine), a tier-4 test:
+	// package nested runs its scenarios in the same kind of machine.
+	ReasonTier4Nested Reason = "tier4-nested"
 )
 
 // ReasonTool is the reason for a missing program: "tool:NAME".

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // recorder is a testing.TB whose Skipf and Fatalf are recorded and end the
@@ -123,5 +124,17 @@ func TestKernel(t *testing.T) {
 	t.Setenv(KernelEnv, t.TempDir()+"/missing")
 	if r := run(t, func(tb testing.TB) { Kernel(tb) }); !strings.Contains(r.failed, "missing") {
 		t.Fatalf("a kernel path that names nothing: failed %q, skipped %q", r.failed, r.skipped)
+	}
+}
+
+func TestTimeoutScalesBySlowdown(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		want time.Duration
+	}{{"", time.Minute}, {"4", 4 * time.Minute}, {"0", time.Minute}, {"-3", time.Minute}, {"x", time.Minute}} {
+		t.Setenv(SlowdownEnv, tc.env)
+		if got := Timeout(time.Minute); got != tc.want {
+			t.Errorf("%s=%q: Timeout(1m) = %v, want %v", SlowdownEnv, tc.env, got, tc.want)
+		}
 	}
 }

@@ -46,10 +46,16 @@ var hwModules = append([]string{"virtio_pci", "virtio_mmio", "virtio_blk", "virt
 const hwParams = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 reboot=k rdinit=/init"
 
 // requireHardwareKVM skips a tier-4 test on a PVM host, with the reason
-// hosttest.ReasonHardwareKVM. It never lets the test pass: it skips, or
-// the test runs.
+// hosttest.ReasonHardwareKVM, and inside package emulated's machine, where
+// each Linux boot takes minutes of TCG and package nested runs the same
+// scenarios, with hosttest.ReasonTier4Nested. It never lets the test
+// pass: it skips, or the test runs.
 func requireHardwareKVM(t *testing.T) {
 	t.Helper()
+	if hosttest.InEmulatedMachine() {
+		hosttest.Skip(t, hosttest.ReasonTier4Nested, "hardware-KVM tier inside package emulated's TCG machine: "+
+			"test/nested boots the same scenarios in the same kind of machine, see docs/testing.md#kvm-tests-on-a-host-without-devkvm")
+	}
 	if isPVMHost() {
 		hosttest.Skip(t, hosttest.ReasonHardwareKVM, "hardware-KVM tier: this host's /dev/kvm is PVM (kvm_pvm, no VMX/SVM); "+
 			"a stock kernel only gets through early boot here, see docs/testing.md#pvm-hosts")

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
 )
 
 // vsockVM starts the own guest with a vsock device on transport: it
@@ -162,9 +164,12 @@ func TestVsockSlowReader(t *testing.T) {
 		c.Write(payload[n:])
 		c.CloseWrite()
 	}()
+	// Bounded, so that a stall fails here with the guest's output rather
+	// than hanging the package.
+	c.SetReadDeadline(time.Now().Add(hosttest.Timeout(2 * time.Minute)))
 	got, err := io.ReadAll(r)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reading the echo after %d of %d bytes: %v", len(got), len(payload), err)
 	}
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("echo of %d bytes differs from the %d sent", len(got), len(payload))
