@@ -76,19 +76,19 @@ void virtq_notify(struct virtq *q)
  * vector looks at the used ring only after an interrupt on that vector
  * (and then until the ring is empty, as one interrupt may stand for
  * several entries): if interrupts do not arrive, nothing completes, so a
- * passing test proves they were delivered.
+ * passing test proves they were delivered. The window opens only while
+ * no interrupt is pending: draining after one must not wait, up to the
+ * window's 1 ms backstop, for another that may never come.
  */
 bool virtq_pop(struct virtq *q, uint32_t *id, uint32_t *len)
 {
-	if (q->vector) {
+	if (q->vector && !q->irq_pending) {
 		intr_window();
 		uint32_t n = intr_count(q->vector);
-		if (n != q->irq_seen) {
-			q->irq_seen = n;
-			q->irq_pending = true;
-		}
-		if (!q->irq_pending)
+		if (n == q->irq_seen)
 			return false;
+		q->irq_seen = n;
+		q->irq_pending = true;
 	}
 	if (q->used->idx == q->used_seen) {
 		q->irq_pending = false;
@@ -224,6 +224,12 @@ const char *virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, u
 		q->irq_seen = intr_count(q->vector);
 	}
 	return err;
+}
+
+void virtq_poll(struct virtq *q)
+{
+	q->vector = 0;
+	q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 }
 
 void virtio_driver_ok(struct virtio_dev *d)

@@ -211,6 +211,9 @@ uint64_t virtio_cfg64(struct virtio_dev *d, unsigned off);
 const char *virtio_init(struct virtio_dev *d, uint64_t want);
 /* Queue `index` with up to `size` entries (fewer if the device says so). */
 const char *virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t size);
+/* For a driver that polls: q's used ring is read without waiting for an
+ * interrupt, and the device is asked not to send any. */
+void virtq_poll(struct virtq *q);
 void virtio_driver_ok(struct virtio_dev *d);
 void virtio_fail(struct virtio_dev *d); /* sets FAILED, then resets */
 void virtio_reset(struct virtio_dev *d);
