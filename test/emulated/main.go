@@ -60,7 +60,7 @@ func main() {
 	race := flag.Bool("race", false, "build the test binaries with the race detector")
 	machines := flag.Int("machines", 2, "how many machines run at once, the tests split between them")
 	cpus := flag.Int("cpus", 1, "each machine's CPUs (with more, emulated nested SVM wedges far more often)")
-	memMiB := flag.Int("mem", 6144, "each machine's memory in MiB")
+	memMiB := flag.Int("mem", 8192, "each machine's memory in MiB (TestBasicMemorySizes gives a VM 6 GiB, which glue refuses on a smaller host)")
 	quiet := flag.Duration("quiet", 10*time.Minute, "how long the machine may print nothing before it counts as wedged")
 	slowdown := flag.Int("slowdown", 4, "how many times slower than a host the tests are told the machine runs ("+slowdownEnv+"): the factor on their time bounds")
 	flag.Parse()

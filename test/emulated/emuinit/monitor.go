@@ -48,7 +48,7 @@ func monitor(w io.Writer) {
 			idle = 0
 		} else if idle++; idle == idleIntervals {
 			for pid, p := range now {
-				if p.comm == "glue" {
+				if p.comm == "glue" && p.state != "Z" {
 					fmt.Fprintf(w, "emuinit: idle for %d minutes with glue[%d] running: sending it SIGQUIT for its goroutines\n", idle, pid)
 					syscall.Kill(pid, syscall.SIGQUIT)
 				}
@@ -69,9 +69,10 @@ func ticksUsed(before, after map[int]procTicks) uint64 {
 	return sum
 }
 
-// procTicks is a process's name and CPU time in clock ticks.
+// procTicks is a process's name, state letter and CPU time in clock ticks.
 type procTicks struct {
 	comm  string
+	state string
 	ticks uint64
 }
 
@@ -98,13 +99,15 @@ func monitorLine(memAvailable string, before, after map[int]procTicks) string {
 	return b.String()
 }
 
-// glueThreads says, for every glue process, where its threads wait in the
-// kernel (their wchan, counted): a vCPU in kvm_vcpu_block is a halted
-// guest, every thread in a futex wait a glue that waits on itself.
+// glueThreads says, for every live glue process, where its threads wait
+// in the kernel (their wchan, counted): a vCPU in kvm_vcpu_block is a
+// halted guest, every thread in a futex wait a glue that waits on itself.
+// Zombies are left out: the detached VMs' processes that ended stay as
+// zombies of this init, which does not reap what it did not start.
 func glueThreads(procs map[int]procTicks) []string {
 	var lines []string
 	for pid, p := range procs {
-		if p.comm != "glue" {
+		if p.comm != "glue" || p.state == "Z" {
 			continue
 		}
 		count := map[string]int{}
@@ -165,7 +168,7 @@ func parseStat(stat []byte) (procTicks, bool) {
 	if err1 != nil || err2 != nil {
 		return procTicks{}, false
 	}
-	return procTicks{comm: string(stat[open+1 : end]), ticks: utime + stime}, true
+	return procTicks{comm: string(stat[open+1 : end]), state: fields[0], ticks: utime + stime}, true
 }
 
 // meminfo returns the value of key in /proc/meminfo ("?" if absent).

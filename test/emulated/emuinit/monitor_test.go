@@ -1,11 +1,14 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseStat(t *testing.T) {
 	p, ok := parseStat([]byte("1234 (glue (x) run) S 1 2 3 4 5 6 7 8 9 10 250 17 0 0 20 0 3 0 100 0 0\n"))
-	if !ok || p.comm != "glue (x) run" || p.ticks != 267 {
-		t.Fatalf("parseStat: %+v %v, want comm \"glue (x) run\", 267 ticks", p, ok)
+	if !ok || p.comm != "glue (x) run" || p.state != "S" || p.ticks != 267 {
+		t.Fatalf("parseStat: %+v %v, want comm \"glue (x) run\", state S, 267 ticks", p, ok)
 	}
 	for _, bad := range []string{"", "1234 glue S 1", "1 (a) S 1 2 3 4 5 6 7 8 9 10 x 17"} {
 		if _, ok := parseStat([]byte(bad)); ok {
@@ -15,8 +18,8 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestMonitorLineBusiestFirst(t *testing.T) {
-	before := map[int]procTicks{1: {"init", 5}, 2: {"glue", 100}, 3: {"idle", 7}}
-	after := map[int]procTicks{1: {"init", 6}, 2: {"glue", 400}, 3: {"idle", 7}, 4: {"new", 50}}
+	before := map[int]procTicks{1: {"init", "S", 5}, 2: {"glue", "R", 100}, 3: {"idle", "S", 7}}
+	after := map[int]procTicks{1: {"init", "S", 6}, 2: {"glue", "R", 400}, 3: {"idle", "S", 7}, 4: {"new", "R", 50}}
 	got := monitorLine("5 kB", before, after)
 	want := "emuinit: MemAvailable 5 kB, 4 processes, CPU ticks since the last line: glue[2] 300 new[4] 50 init[1] 1"
 	if got != want {
@@ -27,5 +30,14 @@ func TestMonitorLineBusiestFirst(t *testing.T) {
 func TestFormatCounts(t *testing.T) {
 	if got, want := formatCounts(map[string]int{"kvm_vcpu_block": 1, "futex_do_wait": 5}), "futex_do_wait×5 kvm_vcpu_block×1"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// A detached VM's glue that ended stays a zombie of the init: no line.
+func TestGlueThreadsLeavesOutZombies(t *testing.T) {
+	procs := map[int]procTicks{1 << 30: {"glue", "Z", 9}, 1<<30 + 1: {"glue", "S", 9}, 1<<30 + 2: {"go", "S", 9}}
+	got := glueThreads(procs)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "emuinit: glue[1073741825] threads:") {
+		t.Fatalf("glueThreads: %q, want the one live glue", got)
 	}
 }
