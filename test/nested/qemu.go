@@ -140,12 +140,22 @@ func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (b
 	o.Wall += time.Since(start)
 	// A machine that ends during an attempt with a triple fault in QEMU's
 	// reset log was reset by an outer CPU (-no-reboot made that QEMU's
-	// exit): like a wedge, the emulated machine failed, not the attempt.
-	reset := !o.wedged && !o.Done && o.current != nil && tripleFaulted(m.ResetLog)
-	if o.wedged || reset {
+	// exit), one whose console ends in a kernel panic rebooted at once
+	// (panic=-1): like a wedge, the emulated machine failed, not the
+	// attempt.
+	ended := !o.wedged && !o.Done && o.current != nil
+	reset := ended && tripleFaulted(m.ResetLog)
+	panicked := ""
+	if ended {
+		panicked = kernelPanic(ReadConsole(m.Console))
+	}
+	if o.wedged || reset || panicked != "" {
 		why := Lockups(ReadConsole(m.Console))
 		if reset {
 			why = append(why, "the emulated machine was reset: a triple fault in QEMU's CPU reset log")
+		}
+		if panicked != "" {
+			why = append(why, "the outer kernel panicked: "+panicked)
 		}
 		o.Wedges = append(o.Wedges, why)
 		if a := o.current; a != nil {
@@ -166,6 +176,16 @@ func (m Machine) Boot(ctx context.Context, o *Outcome, progress func(string)) (b
 func tripleFaulted(resetLog string) bool {
 	b, _ := os.ReadFile(resetLog)
 	return strings.Contains(string(b), "Triple fault")
+}
+
+// kernelPanic returns the outer console's "Kernel panic" line, or "".
+func kernelPanic(console []string) string {
+	for _, l := range console {
+		if _, after, ok := strings.Cut(l, "Kernel panic - not syncing"); ok {
+			return "Kernel panic - not syncing" + after
+		}
+	}
+	return ""
 }
 
 // LockupQuiet is how long the markers may pause once the outer console

@@ -73,12 +73,13 @@ func TestSlot(t *testing.T) {
 }
 
 // fakeQEMU stands in for QEMU: its first machine fails in scenario a
-// (a marker, then what $FIRST says: silence, or a triple fault that
-// ends it), the second retries a and runs b.
+// (a marker, then what $FIRST says: silence, a triple fault that ends
+// it, or a kernel panic on its console), the second retries a and runs b.
 const fakeQEMU = `#!/bin/sh
 all="$*"
 while [ $# -gt 0 ]; do
 	[ "$1" = -D ] && resets=$2
+	[ "$1" = -serial ] && case "$2" in file:*) console=${2#file:};; esac
 	shift
 done
 case "$all" in
@@ -87,7 +88,11 @@ case "$all" in
 	echo 'NESTED-BEGIN a attempt=1'
 	echo 'NESTED-LOG a| last words'
 	[ "$FIRST" = wedge ] && exec sleep 60
-	printf 'CPU Reset (CPU 1)\nTriple fault\n' > "$resets"
+	if [ "$FIRST" = panic ]; then
+		printf '[   67.8] Kernel panic - not syncing: Fatal exception in interrupt\n' > "$console"
+	else
+		printf 'CPU Reset (CPU 1)\nTriple fault\n' > "$resets"
+	fi
 	exit 0;;
 esac
 echo NESTED-READY kvm-api=12
@@ -99,11 +104,12 @@ echo NESTED-DONE
 `
 
 // A machine that goes quiet is killed by the watchdog, one that a triple
-// fault ends is gone: either way its attempt counts as a wedged stall
-// with its log, and a fresh machine goes on.
+// fault or a kernel panic ends is gone: either way its attempt counts as
+// a wedged stall with its log, and a fresh machine goes on.
 func TestSessionReplacesWedgedMachine(t *testing.T) {
 	t.Run("wedge", func(t *testing.T) { testSessionReplaces(t, "wedge") })
 	t.Run("triple-fault", func(t *testing.T) { testSessionReplaces(t, "reset") })
+	t.Run("kernel-panic", func(t *testing.T) { testSessionReplaces(t, "panic") })
 }
 
 func testSessionReplaces(t *testing.T, first string) {
