@@ -257,8 +257,9 @@ func bootOnce(ctx context.Context, m machine, jobPath string, env []string, queu
 // settle writes the results of the runs that ended, and of the tests
 // that finished in a run the machine stopped during, to out; it returns
 // what is left to run: that run's other tests on their next attempt (or,
-// after the last, their failure, why they failed) and the runs that did
-// not start.
+// after the last, their failure, why they failed), the tests that failed
+// on an attempt before the last (their output goes to the log, their
+// result is the next attempt's), and the runs that did not start.
 func settle(ctx context.Context, queue []pending, runs []runOutput, why string, out *json.Encoder) ([]pending, error) {
 	var next []pending
 	for i, p := range queue {
@@ -270,6 +271,16 @@ func settle(ctx context.Context, queue []pending, runs []runOutput, why string, 
 		events, err := toEvents(ctx, p.Package, o.lines, o.code, o.ended)
 		if err != nil {
 			return nil, err
+		}
+		if o.ended && p.attempt < attempts {
+			if bad := failedTests(events); len(bad) > 0 {
+				fmt.Fprintf(os.Stderr, "emulated: RETRY: %s on attempt %d of %d: %s failed; they run again on a fresh machine. What they printed:\n%s",
+					p.Package, p.attempt, attempts, strings.Join(bad, ", "), testOutput(events, bad))
+				events = withoutTests(events, bad)
+				q := p
+				q.Tests, q.attempt = bad, p.attempt+1
+				next = append(next, q)
+			}
 		}
 		if !o.ended {
 			done := finished(events)

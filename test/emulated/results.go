@@ -78,3 +78,40 @@ func failed(pkg string, tests []string, why string) []testEvent {
 	}
 	return append(events, testEvent{Action: "output", Package: pkg, Output: why + "\n"}, testEvent{Action: "fail", Package: pkg})
 }
+
+// failedTests returns the top-level tests that failed in events.
+func failedTests(events []testEvent) []string {
+	var bad []string
+	for _, e := range events {
+		if e.Action == "fail" && e.Test != "" && !strings.Contains(e.Test, "/") {
+			bad = append(bad, e.Test)
+		}
+	}
+	return bad
+}
+
+// withoutTests drops the events of tests (and their subtests) and the
+// package's failure, which they caused: a test retried gets its result,
+// and the package its failure if any, from the retry.
+func withoutTests(events []testEvent, tests []string) []testEvent {
+	var kept []testEvent
+	for _, e := range events {
+		top, _, _ := strings.Cut(e.Test, "/")
+		if slices.Contains(tests, top) || e.Test == "" && e.Action == "fail" {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
+}
+
+// testOutput is what tests (and their subtests) printed in events.
+func testOutput(events []testEvent, tests []string) string {
+	var b strings.Builder
+	for _, e := range ofTests(events, tests) {
+		if e.Action == "output" {
+			b.WriteString(e.Output)
+		}
+	}
+	return b.String()
+}

@@ -112,6 +112,40 @@ func TestSettleFailsABinaryThatDied(t *testing.T) {
 	}
 }
 
+// A test that fails before the last attempt runs again on a fresh
+// machine: its result and its package's failure wait for that run; on
+// the last attempt a failure is final.
+func TestSettleRetriesAFailedTestOnce(t *testing.T) {
+	runs := make([]runOutput, 1)
+	for _, l := range []string{
+		"EMU-BEGIN 0",
+		"EMU-OUT 0 " + v("=== RUN   TestA"), "EMU-OUT 0     a_test.go:1: the guest hung", "EMU-OUT 0 " + v("--- FAIL: TestA (60.00s)"),
+		"EMU-OUT 0 " + v("=== RUN   TestB"), "EMU-OUT 0 " + v("--- PASS: TestB (0.10s)"),
+		"EMU-OUT 0 " + v("FAIL"), "EMU-END 0 1",
+	} {
+		parseMarker(l, runs)
+	}
+	queue := []pending{{pkgTests: pkgTests{"p/a", []string{"TestA", "TestB"}}, attempt: 1}}
+	var out bytes.Buffer
+	next, err := settle(context.Background(), queue, runs, "", json.NewEncoder(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := results(t, &out), []string{"p/a TestB pass"}; !slices.Equal(got, want) {
+		t.Errorf("attempt 1: results %q, want %q", got, want)
+	}
+	if len(next) != 1 || !slices.Equal(next[0].Tests, []string{"TestA"}) || next[0].attempt != 2 {
+		t.Fatalf("left to run: %+v, want TestA on attempt 2", next)
+	}
+	out.Reset()
+	if next, err = settle(context.Background(), next, runs, "", json.NewEncoder(&out)); err != nil || len(next) != 0 {
+		t.Fatalf("attempt 2: left %+v, %v", next, err)
+	}
+	if got := results(t, &out); !slices.Contains(got, "p/a TestA fail") || !slices.Contains(got, "p/a fail") {
+		t.Errorf("attempt 2: results %q, want TestA and p/a failed", got)
+	}
+}
+
 func TestSplitDealsEveryTestToOneMachine(t *testing.T) {
 	queue := []pending{
 		{pkgTests: pkgTests{"p/a", []string{"TestA1", "TestA2", "TestA3"}}, dir: "/a", binary: "0.test", attempt: 1},
