@@ -75,8 +75,8 @@ func TestSettleRequeuesWhatAStoppedMachineLeft(t *testing.T) {
 // and so does their package.
 func TestSettleFailsWhatTheLastAttemptLeft(t *testing.T) {
 	queue := []pending{
-		{pkgTests: pkgTests{"p/a", []string{"TestA"}}, attempt: attempts},
-		{pkgTests: pkgTests{"p/b", []string{"TestB", "TestC", "TestD"}}, attempt: attempts},
+		{pkgTests: pkgTests{"p/a", []string{"TestA"}}, attempt: wedgeAttempts},
+		{pkgTests: pkgTests{"p/b", []string{"TestB", "TestC", "TestD"}}, attempt: wedgeAttempts},
 	}
 	var out bytes.Buffer
 	next, err := settle(context.Background(), queue, stoppedMachine()[:2], "the emulated machine wedged", json.NewEncoder(&out))
@@ -90,7 +90,7 @@ func TestSettleFailsWhatTheLastAttemptLeft(t *testing.T) {
 	if got := results(t, &out); !slices.Equal(got, want) {
 		t.Errorf("results %q, want %q", got, want)
 	}
-	if !strings.Contains(out.String(), "the emulated machine wedged on attempt 2 of 2") {
+	if !strings.Contains(out.String(), "the emulated machine wedged on attempt 3 of 3") {
 		t.Errorf("no reason in %s", out.String())
 	}
 }
