@@ -45,14 +45,21 @@ func toEvents(ctx context.Context, pkg string, lines []string, code int, ended b
 }
 
 // finished returns the top-level tests that have a result in events.
-func finished(events []testEvent) []string {
-	var done []string
+func finished(events []testEvent) []string { return topLevel(events, "pass", "fail", "skip") }
+
+// failedTests returns the top-level tests that failed in events.
+func failedTests(events []testEvent) []string { return topLevel(events, "fail") }
+
+// topLevel returns the top-level tests whose result in events is one of
+// actions.
+func topLevel(events []testEvent, actions ...string) []string {
+	var tests []string
 	for _, e := range events {
-		if e.Test != "" && !strings.Contains(e.Test, "/") && slices.Contains([]string{"pass", "fail", "skip"}, e.Action) {
-			done = append(done, e.Test)
+		if e.Test != "" && !strings.Contains(e.Test, "/") && slices.Contains(actions, e.Action) {
+			tests = append(tests, e.Test)
 		}
 	}
-	return done
+	return tests
 }
 
 // ofTests keeps the events of the top-level tests in tests and their
@@ -77,17 +84,6 @@ func failed(pkg string, tests []string, why string) []testEvent {
 			testEvent{Action: "fail", Package: pkg, Test: t})
 	}
 	return append(events, testEvent{Action: "output", Package: pkg, Output: why + "\n"}, testEvent{Action: "fail", Package: pkg})
-}
-
-// failedTests returns the top-level tests that failed in events.
-func failedTests(events []testEvent) []string {
-	var bad []string
-	for _, e := range events {
-		if e.Action == "fail" && e.Test != "" && !strings.Contains(e.Test, "/") {
-			bad = append(bad, e.Test)
-		}
-	}
-	return bad
 }
 
 // withoutTests drops the events of tests (and their subtests) and the
