@@ -1,17 +1,17 @@
 package control
 
 import (
-	"github.com/gluevmm/glue/test/hosttest"
-
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gluevmm/glue/test/hosttest"
+	"github.com/gluevmm/glue/test/procstat"
 )
 
 // A VM whose process is stopped (SIGSTOP) takes connections into its
@@ -99,17 +99,14 @@ func TestKillRefusesAProcessNotHoldingTheLock(t *testing.T) {
 	}
 }
 
-// processState is the state letter of /proc/pid/stat ("R", "S", "T", ...).
+// processState is the state letter of /proc/pid/stat ("R", "S", "T", ...),
+// or "" for no such process.
 func processState(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	s, err := procstat.Read(pid)
 	if err != nil {
 		return ""
 	}
-	// "pid (comm) S ...": comm may hold spaces, the state follows its ")".
-	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
-		return string(b[i+2])
-	}
-	return ""
+	return string(s.State)
 }
 
 // A pause queued behind others takes longer than the Client's Timeout,

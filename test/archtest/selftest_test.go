@@ -127,7 +127,7 @@ func TestCheckReportsInjectedEdges(t *testing.T) {
 	}, {
 		name: "the table lists a test-only edge as imports",
 		inject: func(g graph, rules []rule) []rule {
-			return setRule(rules, rule{pkg: "test/integration", imports: "control", tests: "kvm kvm/kvmtest test/hosttest test/initramfs test/scenario x86 golang.org/x/sys/unix"})
+			return setRule(rules, rule{pkg: "test/integration", imports: "control", tests: "kvm kvm/kvmtest test/hosttest test/initramfs test/procstat test/scenario x86 golang.org/x/sys/unix"})
 		},
 		want: []string{`test/archtest/allowlist_test.go: no non-test file of "test/integration" imports "control", only its tests: move it from imports to tests of {pkg: "test/integration"}`},
 	}, {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/test/hosttest"
+	"github.com/gluevmm/glue/test/procstat"
 )
 
 // jailID is the uid and gid jailed VMs drop to: one no host user has, so
@@ -251,12 +252,12 @@ func TestFeaturesJailedVMEndsWithItsGlue(t *testing.T) {
 	// A dying process closes its files before it becomes a zombie, so it
 	// may still show as running for a moment after the pipe closed.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if _, after, _ := strings.Cut(string(data), ") "); err != nil || strings.HasPrefix(after, "Z") || strings.HasPrefix(after, "X") {
+		st, err := procstat.Read(pid)
+		if err != nil || st.State == 'Z' || st.State == 'X' {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("jailed glue %d still runs 30 s after its supervisor was killed: %s", pid, data)
+			t.Fatalf("jailed glue %d still runs 30 s after its supervisor was killed: %+v", pid, st)
 		}
 	}
 }

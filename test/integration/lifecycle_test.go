@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gluevmm/glue/control"
+	"github.com/gluevmm/glue/test/procstat"
 )
 
 // endedVM is a row of `glue list --all --json` for a VM that ended.
@@ -166,12 +166,12 @@ func TestLifecycleLogFlag(t *testing.T) {
 func waitStopped(t *testing.T, pid int) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if i := strings.LastIndexByte(string(b), ')'); err == nil && i >= 0 && i+2 < len(b) && b[i+2] == 'T' {
+		st, err := procstat.Read(pid)
+		if err == nil && st.State == 'T' {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pid %d not stopped: %q, %v", pid, b, err)
+			t.Fatalf("pid %d not stopped: %+v, %v", pid, st, err)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gluevmm/glue/test/procstat"
 )
 
 // memUse is a VMM's memory as /proc shows it once the guest is done.
@@ -56,33 +58,11 @@ func kib(text []byte, key string) (int64, error) {
 	return 0, fmt.Errorf("no %s", key)
 }
 
-// userHZ is the unit of the CPU times in /proc/PID/stat: USER_HZ, which the
-// kernel fixes at 100 for user space on x86.
-const userHZ = 100
-
 // procCPU returns the user+system time all threads of a process have used
-// so far, in 10 ms ticks, from /proc/PID/stat.
+// so far, in 10 ms ticks.
 func procCPU(pid int) (time.Duration, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, field 2, is in parentheses and may hold spaces;
-	// utime and stime are fields 14 and 15, the 12th and 13th after it.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return time.Duration(utime+stime) * time.Second / userHZ, nil
+	s, err := procstat.Read(pid)
+	return s.CPU(), err
 }
 
 // guestRSS finds the guest RAM in smaps as the one mapping of exactly the

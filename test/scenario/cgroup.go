@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/gluevmm/glue/test/procstat"
 )
 
 // A Jail scenario runs glue with --jail and --jail-cgroup Env.Cgroup; while
@@ -143,12 +145,13 @@ func (p *cgroupProbe) read(glue int) {
 	// listed apart, with its name.
 	var users, kthreads []string
 	for _, pid := range strings.Fields(string(procs)) {
-		st, err := readStat(pid)
+		n, _ := strconv.Atoi(pid)
+		st, err := procstat.Read(n)
 		switch {
 		case err != nil:
 			users = append(users, pid) // it exited: not a kernel thread
-		case st.kthread:
-			kthreads = append(kthreads, pid+":"+st.comm)
+		case st.Kthread():
+			kthreads = append(kthreads, pid+":"+st.Comm)
 		default:
 			users = append(users, pid)
 		}
@@ -189,45 +192,10 @@ func children(pid int) ([]int, error) {
 	}
 	var kids []int
 	for _, path := range stats {
-		n := filepath.Base(filepath.Dir(path))
-		if st, err := readStat(n); err == nil && st.ppid == pid {
-			k, _ := strconv.Atoi(n)
-			kids = append(kids, k)
+		n, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+		if st, err := procstat.Read(n); err == nil && st.PPID == pid {
+			kids = append(kids, n)
 		}
 	}
 	return kids, nil
-}
-
-// procStat is what the probe needs of /proc/PID/stat.
-type procStat struct {
-	comm    string
-	ppid    int
-	kthread bool // PF_KTHREAD in its flags
-}
-
-// pfKthread is the kernel's PF_KTHREAD (include/linux/sched.h).
-const pfKthread = 0x00200000
-
-// readStat reads /proc/PID/stat: pid (comm) state ppid pgrp session
-// tty_nr tpgid flags ...; comm may hold spaces and parentheses.
-func readStat(pid string) (procStat, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(string(b))
-}
-
-func parseStat(s string) (procStat, error) {
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	f := strings.Fields(s[end+1:])
-	if open < 0 || end < open || len(f) < 7 {
-		return procStat{}, fmt.Errorf("scenario: /proc/PID/stat %q", s)
-	}
-	ppid, err1 := strconv.Atoi(f[1])
-	flags, err2 := strconv.ParseUint(f[6], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return procStat{}, fmt.Errorf("scenario: /proc/PID/stat %q: %w", s, err)
-	}
-	return procStat{comm: s[open+1 : end], ppid: ppid, kthread: flags&pfKthread != 0}, nil
 }

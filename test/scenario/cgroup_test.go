@@ -69,29 +69,6 @@ func TestCgroupProbe(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		name, stat string
-		want       procStat
-		bad        bool
-	}{
-		{"process", "100 (glue) S 99 100 1 0 -1 4194560 812 0", procStat{comm: "glue", ppid: 99}, false},
-		{"kernel thread", "106 (kvm-nx-lpage-recovery-103) S 2 0 0 0 -1 2129984 0 0", procStat{comm: "kvm-nx-lpage-recovery-103", ppid: 2, kthread: true}, false},
-		{"comm with ) and spaces", "7 (a) b (c) R 1 7 7 0 -1 4194304 0 0", procStat{comm: "a) b (c", ppid: 1}, false},
-		{"cut short", "7 (x) R 1", procStat{}, true},
-		{"no comm", "7 x R 1 7 7 0 -1 0", procStat{}, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := parseStat(tt.stat)
-			if (err != nil) != tt.bad || got != tt.want {
-				t.Errorf("parseStat(%q) = %+v, %v; want %+v, error %v", tt.stat, got, err, tt.want, tt.bad)
-			}
-		})
-	}
-}
-
 // DelegateCgroup enables the controllers at the root and in the cgroup it
 // makes, as a service manager delegating one does.
 func TestDelegateCgroup(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gluevmm/glue/test/procstat"
 )
 
 // monitorEvery is how often the machine's console gets a line on what ran:
@@ -143,32 +144,11 @@ func cpuTicks() map[int]procTicks {
 		if err != nil {
 			continue
 		}
-		if p, ok := parseStat(readFile(filepath.Join(d, "stat"))); ok {
-			procs[pid] = p
+		if s, err := procstat.Read(pid); err == nil {
+			procs[pid] = procTicks{comm: s.Comm, state: string(s.State), ticks: uint64(s.UTime + s.STime)}
 		}
 	}
 	return procs
-}
-
-// parseStat reads comm, utime and stime from a /proc/PID/stat line. The
-// comm is in parentheses and may hold spaces and parentheses itself, so
-// the fields are counted from its last ')'.
-func parseStat(stat []byte) (procTicks, bool) {
-	open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-	if open < 0 || end < open {
-		return procTicks{}, false
-	}
-	fields := strings.Fields(string(stat[end+1:]))
-	// After comm: state(3) ... utime(14) stime(15), so indexes 11 and 12.
-	if len(fields) < 13 {
-		return procTicks{}, false
-	}
-	utime, err1 := strconv.ParseUint(fields[11], 10, 64)
-	stime, err2 := strconv.ParseUint(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return procTicks{}, false
-	}
-	return procTicks{comm: string(stat[open+1 : end]), state: fields[0], ticks: utime + stime}, true
 }
 
 // meminfo returns the value of key in /proc/meminfo ("?" if absent).

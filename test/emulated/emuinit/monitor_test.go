@@ -5,18 +5,6 @@ import (
 	"testing"
 )
 
-func TestParseStat(t *testing.T) {
-	p, ok := parseStat([]byte("1234 (glue (x) run) S 1 2 3 4 5 6 7 8 9 10 250 17 0 0 20 0 3 0 100 0 0\n"))
-	if !ok || p.comm != "glue (x) run" || p.state != "S" || p.ticks != 267 {
-		t.Fatalf("parseStat: %+v %v, want comm \"glue (x) run\", state S, 267 ticks", p, ok)
-	}
-	for _, bad := range []string{"", "1234 glue S 1", "1 (a) S 1 2 3 4 5 6 7 8 9 10 x 17"} {
-		if _, ok := parseStat([]byte(bad)); ok {
-			t.Errorf("parseStat(%q) accepted", bad)
-		}
-	}
-}
-
 func TestMonitorLineBusiestFirst(t *testing.T) {
 	before := map[int]procTicks{1: {"init", "S", 5}, 2: {"glue", "R", 100}, 3: {"idle", "S", 7}}
 	after := map[int]procTicks{1: {"init", "S", 6}, 2: {"glue", "R", 400}, 3: {"idle", "S", 7}, 4: {"new", "R", 50}}
