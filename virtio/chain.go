@@ -58,12 +58,12 @@ func (c *DescriptorChain) WritableLen() uint32 { return uint32(c.writable) }
 
 // Reader returns a reader over the device-readable buffers.
 func (c *DescriptorChain) Reader() *Reader {
-	return &Reader{mem: c.mem, descs: c.descs[:c.nReadable], left: c.readable}
+	return &Reader{cursor{mem: c.mem, descs: c.descs[:c.nReadable], left: c.readable}}
 }
 
 // Writer returns a writer over the device-writable buffers.
 func (c *DescriptorChain) Writer() *Writer {
-	return &Writer{mem: c.mem, descs: c.descs[c.nReadable:], left: c.writable}
+	return &Writer{cursor: cursor{mem: c.mem, descs: c.descs[c.nReadable:], left: c.writable}}
 }
 
 // readChain walks the chain at head into a host copy, enforcing: at most

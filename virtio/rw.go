@@ -6,35 +6,39 @@ import (
 	"github.com/gluevmm/glue/guestmem"
 )
 
-// Reader reads a chain's device-readable buffers in order. It allocates
-// nothing: Read copies into the caller's buffer, whose size bounds the host
-// memory a request costs, whatever lengths the guest declared.
-type Reader struct {
+// cursor walks a chain's buffers of one direction in order: the reading
+// position of a Reader, the writing position of a Writer.
+type cursor struct {
 	mem   *guestmem.Memory
 	descs []Descriptor
 	off   uint32 // into descs[0]
 	left  uint64
 }
 
-// Len returns the number of bytes not yet read.
-func (r *Reader) Len() int { return int(r.left) }
-
-// span returns the guest range of the next unread bytes, at most n long.
-func (r *Reader) span(n uint64) (guestmem.Addr, uint64) {
-	for len(r.descs) > 0 && r.off == r.descs[0].Len {
-		r.descs, r.off = r.descs[1:], 0
+// span returns the guest range of the next unused bytes, at most n long.
+func (c *cursor) span(n uint64) (guestmem.Addr, uint64) {
+	for len(c.descs) > 0 && c.off == c.descs[0].Len {
+		c.descs, c.off = c.descs[1:], 0
 	}
-	if len(r.descs) == 0 {
+	if len(c.descs) == 0 {
 		return 0, 0
 	}
-	d := r.descs[0]
-	return d.Addr + guestmem.Addr(r.off), min(n, uint64(d.Len-r.off))
+	d := c.descs[0]
+	return d.Addr + guestmem.Addr(c.off), min(n, uint64(d.Len-c.off))
 }
 
-func (r *Reader) advance(n uint64) {
-	r.off += uint32(n)
-	r.left -= n
+func (c *cursor) advance(n uint64) {
+	c.off += uint32(n)
+	c.left -= n
 }
+
+// Reader reads a chain's device-readable buffers in order. It allocates
+// nothing: Read copies into the caller's buffer, whose size bounds the host
+// memory a request costs, whatever lengths the guest declared.
+type Reader struct{ cursor }
+
+// Len returns the number of bytes not yet read.
+func (r *Reader) Len() int { return int(r.left) }
 
 // Read copies the next bytes into p. It returns io.EOF once everything has
 // been read.
@@ -90,10 +94,7 @@ const maxEmptyReads = 100
 // Writer writes a chain's device-writable buffers in order. Written is the
 // length to report in AddUsed.
 type Writer struct {
-	mem     *guestmem.Memory
-	descs   []Descriptor
-	off     uint32
-	left    uint64
+	cursor
 	written uint64
 }
 
@@ -103,20 +104,8 @@ func (w *Writer) Len() int { return int(w.left) }
 // Written returns the number of bytes written so far.
 func (w *Writer) Written() uint32 { return uint32(w.written) }
 
-func (w *Writer) span(n uint64) (guestmem.Addr, uint64) {
-	for len(w.descs) > 0 && w.off == w.descs[0].Len {
-		w.descs, w.off = w.descs[1:], 0
-	}
-	if len(w.descs) == 0 {
-		return 0, 0
-	}
-	d := w.descs[0]
-	return d.Addr + guestmem.Addr(w.off), min(n, uint64(d.Len-w.off))
-}
-
 func (w *Writer) advance(n uint64) {
-	w.off += uint32(n)
-	w.left -= n
+	w.cursor.advance(n)
 	w.written += n
 }
 
