@@ -34,17 +34,34 @@ type graph struct {
 	pkgs   map[string]*pkgFiles
 }
 
-// loadGraph parses every Go file under root, the directory of a go.mod, the
-// way the go command selects them: it skips testdata, names starting with
-// "." or "_", and nested modules. Build tags are not evaluated, so the graph
-// holds every build variant's imports.
+// loadGraph parses every Go file of the module at root (moduleGoFiles).
+// Build tags are not evaluated, so the graph holds every build variant's
+// imports.
 func loadGraph(root string) (graph, error) {
 	module, err := modulePath(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return graph{}, err
 	}
 	g := graph{module: module, pkgs: map[string]*pkgFiles{}}
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	files, err := moduleGoFiles(root)
+	for _, rel := range files {
+		if err == nil {
+			err = g.addFile(filepath.Join(root, rel), rel)
+		}
+	}
+	if err != nil {
+		return graph{}, fmt.Errorf("load import graph of %s: %w", root, err)
+	}
+	return g, nil
+}
+
+// moduleGoFiles returns the Go files under root, the directory of a go.mod,
+// slash-separated and relative to it, selected the way the go command
+// selects them: it skips testdata, names starting with "." or "_", and
+// nested modules.
+func moduleGoFiles(root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -65,15 +82,10 @@ func loadGraph(root string) (graph, error) {
 			return nil
 		}
 		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		return g.addFile(path, filepath.ToSlash(rel))
+		files = append(files, filepath.ToSlash(rel))
+		return err
 	})
-	if err != nil {
-		return graph{}, fmt.Errorf("load import graph of %s: %w", root, err)
-	}
-	return g, nil
+	return files, err
 }
 
 func (g graph) addFile(path, rel string) error {

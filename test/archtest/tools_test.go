@@ -5,7 +5,6 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
-	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,27 +25,19 @@ func TestToolsGoThroughHosttest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() || !isTestSource(rel) || strings.HasPrefix(rel, "test/hosttest/") {
-			return nil
-		}
-		n++
-		for _, problem := range toolMisuses(t, path, nil) {
-			t.Errorf("%s:%s", rel, problem)
-		}
-		return nil
-	})
+	files, err := moduleGoFiles(root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	n := 0
+	for _, rel := range files {
+		if !isTestSource(rel) || strings.HasPrefix(rel, "test/hosttest/") {
+			continue
+		}
+		n++
+		for _, problem := range toolMisuses(t, filepath.Join(root, rel), nil) {
+			t.Errorf("%s:%s", rel, problem)
+		}
 	}
 	if n < 10 {
 		t.Fatalf("found only %d test files: wrong root?", n)
