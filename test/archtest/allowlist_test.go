@@ -92,7 +92,7 @@ var allowList = []rule{
 	{pkg: "test/machineinit"},
 	{pkg: "test/nested/outerinit", imports: "test/machineinit test/nested/plan test/scenario"},
 	{pkg: "test/emulated/job"},
-	{pkg: "test/emulated/emuinit", imports: "test/emulated/job test/machineinit test/procstat"},
+	{pkg: "test/emulated/emuinit", imports: "test/emulated/job test/machineinit test/procstat", tests: "test/hosttest"},
 	{pkg: "test/emulated", imports: "test/emulated/job test/initramfs test/nested", tests: "test/hosttest"},
 	{pkg: "test/perf", tests: "control kvm/kvmtest loader loader/loadertest test/hosttest test/procstat golang.org/x/sys/unix"},
 	{pkg: "test/perf/barego", imports: "golang.org/x/sys/unix"},

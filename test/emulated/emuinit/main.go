@@ -61,10 +61,12 @@ func run(out io.Writer) error {
 		return err
 	}
 	go monitor(os.Stdout) // the console
+	orphans := &reaper{self: os.Getpid()}
+	go orphans.watch()
 	fmt.Fprintln(out, job.Ready)
 	for i, r := range j.Runs {
 		fmt.Fprintf(out, "%s %d\n", job.Begin, i)
-		code := runTests(out, i, j.Env, r)
+		code := runTests(out, orphans, i, j.Env, r)
 		fmt.Fprintf(out, "%s %d %d\n", job.End, i, code)
 	}
 	fmt.Fprintln(out, job.Done)
@@ -120,9 +122,10 @@ func readJob() (job.Job, error) {
 	return j, nil
 }
 
-// runTests runs r, each line of its output a job.Out marker, and returns
-// its exit code (-1 where it did not start or was killed by a signal).
-func runTests(out io.Writer, i int, env []string, r job.Run) int {
+// runTests runs r as orphans' own child, each line of its output a job.Out
+// marker, and returns its exit code (-1 where it did not start or was
+// killed by a signal).
+func runTests(out io.Writer, orphans *reaper, i int, env []string, r job.Run) int {
 	cmd := exec.Command(r.Binary, r.Args...)
 	cmd.Dir, cmd.Env = r.Dir, env
 	pr, pw := io.Pipe()
@@ -137,7 +140,11 @@ func runTests(out io.Writer, i int, env []string, r job.Run) int {
 		}
 		io.Copy(io.Discard, pr) // a line past the buffer: keep the binary unblocked
 	}()
-	err := cmd.Run()
+	err := orphans.start(cmd)
+	if err == nil {
+		err = cmd.Wait()
+		orphans.finished()
+	}
 	pw.Close()
 	<-done
 	if err != nil {

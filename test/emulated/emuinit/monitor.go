@@ -103,8 +103,8 @@ func monitorLine(memAvailable string, before, after map[int]procTicks) string {
 // glueThreads says, for every live glue process, where its threads wait
 // in the kernel (their wchan, counted): a vCPU in kvm_vcpu_block is a
 // halted guest, every thread in a futex wait a glue that waits on itself.
-// Zombies are left out: the detached VMs' processes that ended stay as
-// zombies of this init, which does not reap what it did not start.
+// Zombies are left out: a detached VM's process that ended is one until
+// the reaper collects it.
 func glueThreads(procs map[int]procTicks) []string {
 	var lines []string
 	for pid, p := range procs {

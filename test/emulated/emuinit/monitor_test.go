@@ -21,7 +21,7 @@ func TestFormatCounts(t *testing.T) {
 	}
 }
 
-// A detached VM's glue that ended stays a zombie of the init: no line.
+// A detached VM's glue that ended and is not reaped yet: no line.
 func TestGlueThreadsLeavesOutZombies(t *testing.T) {
 	procs := map[int]procTicks{1 << 30: {"glue", "Z", 9}, 1<<30 + 1: {"glue", "S", 9}, 1<<30 + 2: {"go", "S", 9}}
 	got := glueThreads(procs)
