@@ -58,12 +58,7 @@ func TestVerify(t *testing.T) {
 	replace := func(s Scenario, old, new string) Result {
 		return edit(s, func(r *Result) { r.Output = strings.Replace(r.Output, old, new, 1) })
 	}
-	tests := []struct {
-		name string
-		s    Scenario
-		r    Result
-		want string
-	}{
+	tests := []verifyCase{
 		{"all right", large, good(large), ""},
 		{"glue failed", large, edit(large, func(r *Result) { r.Boots[0].Exit = 1 }), "glue exit 1"},
 		{"glue did not run", large, edit(large, func(r *Result) { r.Boots = nil }), "boot 1 of 1 did not run"},
@@ -92,21 +87,7 @@ func TestVerify(t *testing.T) {
 		{"power-off that is a reset", poweroff, replace(poweroff, "reboot: Power down", "reboot: Restarting system"), "did not power off"},
 		{"power-off that ends glue", poweroff, good(poweroff), ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			errs := Verify(tt.s, testEnv, tt.r)
-			if tt.want == "" {
-				if len(errs) > 0 {
-					t.Errorf("Verify: %q, want no complaint", errs)
-				}
-				return
-			}
-			if !strings.Contains(strings.Join(errs, "\n"), tt.want) {
-				t.Errorf("Verify: %q, want one saying %q", errs, tt.want)
-			}
-		})
-	}
+	checkVerify(t, tests)
 }
 
 // The payload archive follows the base archive at a 4-byte boundary and

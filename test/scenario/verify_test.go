@@ -105,12 +105,7 @@ func TestVerifyDevices(t *testing.T) {
 		r.Output = strings.Replace(r.Output, old, new, 1)
 		return r
 	}
-	tests := []struct {
-		name string
-		s    Scenario
-		r    Result
-		want string
-	}{
+	tests := []verifyCase{
 		{"devices all right", devices, goodDevices(), ""},
 		{"rng not virtio's", devices, replace(goodDevices(), "current=virtio_rng.0", "current=none"), "rng_current"},
 		{"a virtio device missing", devices, replace(goodDevices(), "devices=3", "devices=2"), "virtio: devices"},
@@ -176,21 +171,7 @@ func TestVerifyDevices(t *testing.T) {
 		{"button ended in a reset", button, replace(goodButton(), "reboot: Power down", "reboot: Restarting system"), "did not power off"},
 		{"glue stop failed", button, edit(goodButton(), func(r *Result) { r.Problems = []string{"glue stop: exit status 1"} }), "glue stop"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			errs := Verify(tt.s, testEnv, tt.r)
-			if tt.want == "" {
-				if len(errs) > 0 {
-					t.Errorf("Verify: %q, want no complaint", errs)
-				}
-				return
-			}
-			if !strings.Contains(strings.Join(errs, "\n"), tt.want) {
-				t.Errorf("Verify: %q, want one saying %q", errs, tt.want)
-			}
-		})
-	}
+	checkVerify(t, tests)
 }
 
 func TestSplitBoots(t *testing.T) {
@@ -208,5 +189,33 @@ func TestSplitBoots(t *testing.T) {
 		if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// verifyCase is a scenario, a result of running it, and what Verify must
+// say of it: a complaint containing want, or none if want is "".
+type verifyCase struct {
+	name string
+	s    Scenario
+	r    Result
+	want string
+}
+
+func checkVerify(t *testing.T, tests []verifyCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			errs := Verify(tt.s, testEnv, tt.r)
+			if tt.want == "" {
+				if len(errs) > 0 {
+					t.Errorf("Verify: %q, want no complaint", errs)
+				}
+				return
+			}
+			if !strings.Contains(strings.Join(errs, "\n"), tt.want) {
+				t.Errorf("Verify: %q, want one saying %q", errs, tt.want)
+			}
+		})
 	}
 }
